@@ -1,0 +1,1 @@
+"""Recovery: recovery-outcome simulation and forecasting for massage and physiotherapy."""

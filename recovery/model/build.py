@@ -1,0 +1,156 @@
+"""build_model(cohort, config) -> pm.Model: the hierarchical model (no I/O, no sampling).
+
+Patient parameters theta_i (6, see priors.py) are non-centred draws from a population MVN
+whose mean depends on covariates: theta_i = mu_pop + B x_i + L diag(sd) z_i, LKJ on the
+correlation. Each score is interval-censored normal around the kernel's mean, conditioned on
+the previous score through the AR(1) residual (kernel.conditional_moments), so a diary week
+is not counted as seven independent facts (DESIGN.md item 9).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+import pytensor.tensor as pt
+from pymc.distributions.dist_math import normal_lcdf
+
+from recovery.model.cohort import Cohort
+from recovery.model.config import PARAMS, ModelConfig
+from recovery.model.kernel import (
+    EventDesign,
+    Params,
+    build_design,
+    conditional_moments,
+    expected_pain,
+    interval_logp,
+)
+
+__all__ = ["CohortData", "build_model", "covariate_matrix", "prepare", "theta_from"]
+
+
+@dataclass(frozen=True)
+class CohortData:
+    """A cohort as the arrays the model needs; days are shifted to each patient's first record."""
+
+    patient_ids: list[str]
+    kinds: list[str]
+    effects: list[str]
+    design: EventDesign
+    y: np.ndarray  # (N,) scores
+    has_prev: np.ndarray  # (N,) 1.0 when the patient has an earlier score
+    gap: np.ndarray  # (N,) days since that earlier score
+    prev: np.ndarray  # (N,) index of that earlier score (self when none)
+    adherence: np.ndarray  # (P,)
+    x_effect: np.ndarray  # (P, E) standardised covariate of each effect
+    effect_param: np.ndarray  # (E, 6) one-hot: which parameter each effect moves
+    t0: np.ndarray  # (P,) day of each patient's first record
+
+
+def covariate_matrix(patients: pd.DataFrame, cfg: ModelConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Standardised covariates per effect (missing -> centre) and the effect->parameter map."""
+    pairs = cfg.effect_pairs()
+    x = np.zeros((len(patients), len(pairs)))
+    onehot = np.zeros((len(pairs), len(PARAMS)))
+    for e, (param, cov) in enumerate(pairs):
+        c = cfg.covariates[cov]
+        col = patients[cov].to_numpy(dtype=float) if cov in patients else np.full(len(x), np.nan)
+        x[:, e] = np.nan_to_num((col - c.center) / c.scale, nan=0.0)
+        onehot[e, PARAMS.index(param)] = 1.0
+    return x, onehot
+
+
+def adherence_of(patients: pd.DataFrame, cfg: ModelConfig) -> np.ndarray:
+    """Home-exercise adherence 0-1 per patient (missing -> the configured default)."""
+    col = patients["adherence"] if "adherence" in patients else pd.Series(np.nan, patients.index)
+    return col.fillna(cfg.adherence_default).to_numpy(dtype=float)
+
+
+def prepare(cohort: Cohort, cfg: ModelConfig, kinds: list[str] | None = None) -> CohortData:
+    """Turn a validated cohort into model arrays (vectorised)."""
+    ids = cohort.patient_ids
+    kinds = kinds or cohort.kinds
+    index = pd.Series(np.arange(len(ids)), index=ids)
+    s_pid = index[cohort.sessions["patient_id"]].to_numpy()
+    o_pid = index[cohort.pain["patient_id"]].to_numpy()
+    t0 = np.full(len(ids), np.inf)
+    np.minimum.at(t0, s_pid, cohort.sessions["day"].to_numpy())
+    np.minimum.at(t0, o_pid, cohort.pain["day"].to_numpy())
+    t0 = np.where(np.isfinite(t0), t0, 0.0)
+    s_t = cohort.sessions["day"].to_numpy() - t0[s_pid]
+    o_t = cohort.pain["day"].to_numpy() - t0[o_pid]
+    kind_idx = cohort.sessions["kind"].map({k: i for i, k in enumerate(kinds)}).to_numpy()
+    flare = np.array([cfg.kind_prior(k).flare_weight for k in kinds])
+    design = build_design((s_pid, s_t, kind_idx), (o_pid, o_t), len(ids), flare, cfg)
+    same = np.r_[False, o_pid[1:] == o_pid[:-1]]  # pain is sorted by patient, then day
+    n = len(o_pid)
+    prev = np.where(same, np.arange(n) - 1, np.arange(n))
+    x, onehot = covariate_matrix(cohort.patients, cfg)
+    return CohortData(
+        patient_ids=ids, kinds=kinds, effects=[f"{p}~{c}" for p, c in cfg.effect_pairs()],
+        design=design, y=cohort.pain["score"].to_numpy(dtype=float),
+        has_prev=same.astype(float), gap=np.where(same, o_t - o_t[prev], 0.0), prev=prev,
+        adherence=adherence_of(cohort.patients, cfg), x_effect=x, effect_param=onehot, t0=t0,
+    )
+
+
+def theta_from(mu_pop: Any, beta: Any, chol: Any, z: Any, data: CohortData,
+               xp: ModuleType = np) -> Any:
+    """theta = mu_pop + (x * beta) @ onehot + z @ L^T; NumPy inputs may lead with draw axes."""
+    shift = (data.x_effect * beta[..., None, :]) @ data.effect_param
+    return mu_pop[..., None, :] + shift + z @ xp.swapaxes(chol, -1, -2)
+
+
+def _population_chol(cfg: ModelConfig) -> Any:
+    """Cholesky factor of the patient covariance: LKJ block on cfg.correlated, else diagonal."""
+    scale = np.array(cfg.priors.patient_sd_scale)
+    block = [PARAMS.index(p) for p in cfg.correlated]
+    rest = [i for i in range(len(PARAMS)) if i not in block]
+    chol = pt.zeros((len(PARAMS), len(PARAMS)))
+    if block:
+        lkj, _, _ = pm.LKJCholeskyCov(
+            "chol", n=len(block), eta=cfg.priors.lkj_eta, compute_corr=True,
+            sd_dist=pm.HalfNormal.dist(sigma=scale[block], shape=len(block)))
+        chol = pt.set_subtensor(chol[np.ix_(block, block)], lkj)
+    if rest:
+        sd = pm.HalfNormal("patient_sd_other", sigma=scale[rest], shape=len(rest))
+        chol = pt.set_subtensor(chol[rest, rest], sd)
+    return pm.Deterministic("L", chol, dims=("param", "param_"))
+
+
+def build_model(data: CohortData, cfg: ModelConfig) -> pm.Model:
+    """The PyMC model with named dims (patient, param, effect, kind)."""
+    pr = cfg.priors
+    coords = {"patient": data.patient_ids, "param": list(PARAMS), "param_": list(PARAMS),
+              "effect": data.effects, "kind": data.kinds}
+    with pm.Model(coords=coords) as model:
+        pop_prior = [getattr(pr, p) for p in PARAMS]
+        mu_pop = pm.Normal("mu_pop", mu=[q.mu for q in pop_prior],
+                           sigma=[q.sigma for q in pop_prior], dims="param")
+        b_mu = [pr.chronic_floor_effect.mu if e == "floor~chronic" else 0.0 for e in data.effects]
+        b_sd = [pr.chronic_floor_effect.sigma if e == "floor~chronic" else pr.covariate_effect_sd
+                for e in data.effects]
+        beta = pm.Normal("beta", mu=b_mu, sigma=b_sd, dims="effect")
+        chol = _population_chol(cfg)
+        z = pm.Normal("z", 0.0, 1.0, dims=("patient", "param"))
+        kp = [cfg.kind_prior(k) for k in data.kinds]
+        log_w = pm.Normal("log_relief_w", mu=[k.log_relief_weight.mu for k in kp],
+                          sigma=[k.log_relief_weight.sigma for k in kp], dims="kind")
+        log_v = pm.Normal("log_durable_w", mu=[k.log_durable_weight.mu for k in kp],
+                          sigma=[k.log_durable_weight.sigma for k in kp], dims="kind")
+        tau_nat = pm.LogNormal("tau_nat", pr.log_tau_natural.mu, pr.log_tau_natural.sigma)
+        sigma = pm.LogNormal("sigma", pr.log_sigma.mu, pr.log_sigma.sigma)
+        share = pm.Beta("share", *pr.share_ab)
+        ell = pm.LogNormal("ell", pr.log_ell.mu, pr.log_ell.sigma)
+        theta = theta_from(mu_pop, beta, chol, z, data, xp=pt)
+        params = Params(theta, tau_nat, pt.exp(log_w), pt.exp(log_v))
+        mu = expected_pain(params, data.adherence, data.design, cfg, xp=pt)
+        m, s = conditional_moments(mu, data.y[data.prev], mu[data.prev], data.gap,
+                                   data.has_prev, sigma, share, ell, xp=pt)
+        logp = interval_logp(data.y, m, s, lambda x: normal_lcdf(0.0, 1.0, x), xp=pt)
+        pm.Potential("loglik", logp.sum())
+    return model

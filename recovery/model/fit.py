@@ -1,0 +1,181 @@
+"""fit(cohort, config, sampler) -> FittedModel, with diagnostics that say plainly when they fail."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import pymc as pm
+from pydantic import BaseModel, ConfigDict
+
+from recovery.model.build import CohortData, build_model, prepare, theta_from
+from recovery.model.cohort import Cohort
+from recovery.model.config import ModelConfig, SamplerConfig
+from recovery.model.kernel import Params, build_design, expected_pain
+
+__all__ = ["Diagnostics", "FittedModel", "fit", "posterior_params", "summarise_diagnostics"]
+
+RHAT_MAX, ESS_MIN = 1.01, 400.0
+
+
+class Diagnostics(BaseModel):
+    """Convergence summary of a fit; `passed` is the gate for saving and serving."""
+
+    model_config = ConfigDict(frozen=True)
+    max_rhat: float
+    min_ess_bulk: float
+    min_ess_tail: float
+    divergences: int
+    worst_rhat_var: str
+    worst_ess_var: str
+    sampler: str
+    chains: int
+    draws: int
+    tune: int
+    wall_seconds: float
+    compile_seconds: float
+    n_patients: int
+    n_scores: int
+    n_sessions: int
+    passed: bool
+    problems: list[str]
+    ppc_coverage_90: float | None = None  # share of scores inside their one-step 90 % interval
+
+
+def summarise_diagnostics(
+    idata: az.InferenceData, var_names: list[str], sampler: SamplerConfig,
+    timing: tuple[float, float], sizes: tuple[int, int, int],
+) -> Diagnostics:
+    """R-hat, bulk/tail ESS over every sampled variable, divergences; list each failure."""
+    table = _summary(idata, var_names, kind="diagnostics")
+    rhat, ess_b, ess_t = table["r_hat"].dropna(), table["ess_bulk"], table["ess_tail"]
+    div = int(idata["sample_stats"]["diverging"].sum())
+    problems = []
+    if rhat.max() > RHAT_MAX:
+        problems.append(f"max R-hat {rhat.max():.3f} > {RHAT_MAX} ({rhat.idxmax()!s})")
+    if min(ess_b.min(), ess_t.min()) < ESS_MIN:
+        problems.append(f"min ESS bulk {ess_b.min():.0f} / tail {ess_t.min():.0f} < {ESS_MIN:.0f}"
+                        f" ({ess_b.idxmin()!s})")
+    if div:
+        problems.append(f"{div} divergent transitions")
+    return Diagnostics(
+        max_rhat=float(rhat.max()), min_ess_bulk=float(ess_b.min()),
+        min_ess_tail=float(ess_t.min()), divergences=div, worst_rhat_var=str(rhat.idxmax()),
+        worst_ess_var=str(ess_b.idxmin()), sampler=sampler.sampler, chains=sampler.chains,
+        draws=sampler.draws, tune=sampler.tune, wall_seconds=round(timing[0], 2),
+        compile_seconds=round(timing[1], 2), n_patients=sizes[0], n_scores=sizes[1],
+        n_sessions=sizes[2], passed=not problems, problems=problems,
+    )
+
+
+@dataclass
+class FittedModel:
+    """A posterior with the cohort and configuration it came from."""
+
+    idata: az.InferenceData
+    cohort: Cohort
+    config: ModelConfig
+    kinds: list[str]
+    diagnostics: Diagnostics
+    model_id: str
+
+    @property
+    def data(self) -> CohortData:
+        return prepare(self.cohort, self.config, self.kinds)
+
+    def trajectory(self, patient_id: str, days: np.ndarray, max_draws: int | None = None
+                   ) -> np.ndarray:
+        """Expected pain (draws x days) of a fitted patient, under their recorded sessions.
+
+        `days` are in the cohort's day units; the natural course starts at the patient's
+        first record.
+        """
+        data = self.data
+        if patient_id not in data.patient_ids:
+            raise KeyError(f"patient {patient_id!r} is not in this model's cohort")
+        i = data.patient_ids.index(patient_id)
+        ses = self.cohort.sessions[self.cohort.sessions["patient_id"] == patient_id]
+        t = np.asarray(days, dtype=float) - data.t0[i]
+        kind_idx = ses["kind"].map(self.kinds.index).to_numpy()
+        flare = np.array([self.config.kind_prior(k).flare_weight for k in self.kinds])
+        design = build_design(
+            (np.zeros(len(ses), int), ses["day"].to_numpy() - data.t0[i], kind_idx),
+            (np.zeros(len(t), int), t), 1, flare, self.config)
+        params = posterior_params(self.idata, data, max_draws)
+        one = Params(params.theta[:, i : i + 1], params.tau_nat, params.relief_w,
+                     params.durable_w)
+        return np.asarray(expected_pain(one, data.adherence[i : i + 1], design, self.config))
+
+
+def _stacked(idata: az.InferenceData, name: str, max_draws: int | None) -> np.ndarray:
+    x = idata["posterior"][name].stack(sample=("chain", "draw")).transpose("sample", ...)
+    arr = np.asarray(x.values)
+    if max_draws is not None and len(arr) > max_draws:
+        arr = arr[np.linspace(0, len(arr) - 1, max_draws).astype(int)]
+    return arr
+
+
+def posterior_params(idata: az.InferenceData, data: CohortData, max_draws: int | None = None
+                     ) -> Params:
+    """Kernel parameters for every posterior draw: theta (S, P, 6), tau_nat (S, 1), ..."""
+    g = lambda n: _stacked(idata, n, max_draws)  # noqa: E731
+    theta = theta_from(g("mu_pop"), g("beta"), g("L"), g("z"), data)
+    return Params(theta, g("tau_nat")[:, None], np.exp(g("log_relief_w")),
+                  np.exp(g("log_durable_w")))
+
+
+def _sample(model: pm.Model, s: SamplerConfig, on_compiled: Callable[[], None]
+            ) -> tuple[az.InferenceData, float]:
+    t0 = time.perf_counter()
+    if s.sampler == "nutpie":
+        import nutpie
+
+        compiled = nutpie.compile_pymc_model(model, backend="numba")
+        compile_s = time.perf_counter() - t0
+        on_compiled()
+        idata = nutpie.sample(compiled, draws=s.draws, tune=s.tune, chains=s.chains,
+                              cores=min(s.chains, 2), seed=s.random_seed,
+                              target_accept=s.target_accept, progress_bar=s.progress_bar,
+                              save_warmup=False)
+        return idata, compile_s
+    on_compiled()
+    with model:
+        idata = pm.sample(draws=s.draws, tune=s.tune, chains=s.chains, cores=min(s.chains, 2),
+                          random_seed=s.random_seed, target_accept=s.target_accept,
+                          progressbar=s.progress_bar, compute_convergence_checks=False)
+    return idata, 0.0
+
+
+def fit(cohort: Cohort, config: ModelConfig | None = None, sampler: SamplerConfig | None = None,
+        on_compiled: Callable[[], None] = lambda: None) -> FittedModel:
+    """Fit the hierarchical model to a validated cohort; diagnostics are always computed."""
+    cfg, s = config or ModelConfig(), sampler or SamplerConfig()
+    data = prepare(cohort, cfg)
+    model = build_model(data, cfg)
+    t0 = time.perf_counter()
+    idata, compile_s = _sample(model, s, on_compiled)
+    wall = time.perf_counter() - t0
+    keep = [v.name for v in model.free_RVs]
+    idata = az.InferenceData(posterior=idata["posterior"][[*keep, "L"]],
+                             sample_stats=idata["sample_stats"][["diverging"]])
+    diag = summarise_diagnostics(idata, keep, s, (wall, compile_s),
+                                 (len(data.patient_ids), len(data.y), len(cohort.sessions)))
+    return FittedModel(idata, cohort, cfg, data.kinds, diag, uuid.uuid4().hex[:12])
+
+
+def population_summary(fitted: FittedModel) -> pd.DataFrame:
+    """Posterior mean, SD and 90 % interval of the population-level variables."""
+    names = ["mu_pop", "beta", "tau_nat", "log_relief_w", "log_durable_w", "sigma", "share", "ell"]
+    return _summary(fitted.idata, names, kind="stats", hdi_prob=0.9)
+
+
+def _summary(idata: az.InferenceData, names: list[str], **kwargs: Any) -> pd.DataFrame:
+    table = az.summary(idata, var_names=names, **kwargs)
+    assert isinstance(table, pd.DataFrame)  # az.summary returns a Dataset only on request
+    return table

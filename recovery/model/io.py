@@ -1,0 +1,80 @@
+"""Save / load a fitted model directory: ArviZ netCDF with provenance, never pickle.
+
+Layout of MODEL_DIR: posterior.nc (posterior + sample stats; attrs: format version, model id,
+Recovery version, configuration JSON, session kinds, cohort fingerprint), diagnostics.json,
+cohort/ (the three tables it was fitted on). Writes go to a temporary directory that is renamed
+into place, so a model directory is never half-written.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+
+import arviz as az
+
+from recovery.model.cohort import Cohort
+from recovery.model.config import ModelConfig
+from recovery.model.errors import ModelVersionError
+from recovery.model.fit import Diagnostics, FittedModel
+
+__all__ = ["FORMAT_VERSION", "load", "save"]
+
+FORMAT_VERSION = "1"
+
+
+def save(fitted: FittedModel, directory: Path | str, extra: dict[str, Path] | None = None) -> Path:
+    """Write the model directory atomically; `extra` files (plots) are copied in by name."""
+    directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    try:
+        idata = fitted.idata.copy()
+        idata["posterior"].attrs.update({
+            "recovery_format_version": FORMAT_VERSION,
+            "recovery_version": version("recovery"),
+            "model_id": fitted.model_id,
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "config_json": fitted.config.model_dump_json(),
+            "kinds_json": json.dumps(fitted.kinds),
+            "cohort_fingerprint": fitted.cohort.fingerprint(),
+        })
+        idata.to_netcdf(str(tmp / "posterior.nc"), engine="h5netcdf")
+        (tmp / "diagnostics.json").write_text(fitted.diagnostics.model_dump_json(indent=2))
+        fitted.cohort.save(tmp / "cohort")
+        for name, path in (extra or {}).items():
+            shutil.copy(path, tmp / name)
+        if directory.exists():
+            shutil.rmtree(directory)
+        tmp.rename(directory)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return directory
+
+
+def load(directory: Path | str) -> FittedModel:
+    """Read a model directory; refuse other format versions and a cohort that does not match."""
+    directory = Path(directory)
+    path = directory / "posterior.nc"
+    if not path.exists():
+        raise ModelVersionError(f"{directory} is not a model directory (no posterior.nc)")
+    idata = az.from_netcdf(str(path), engine="h5netcdf")
+    idata["posterior"].load()
+    attrs = idata["posterior"].attrs
+    found = attrs.get("recovery_format_version")
+    if found != FORMAT_VERSION:
+        raise ModelVersionError(
+            f"{path}: format version {found!r}, this Recovery reads {FORMAT_VERSION!r}")
+    config = ModelConfig.model_validate_json(attrs["config_json"])
+    cohort = Cohort.load(directory / "cohort", config)
+    if cohort.fingerprint() != attrs["cohort_fingerprint"]:
+        raise ModelVersionError(f"{directory}/cohort does not match the cohort the posterior "
+                                "was fitted on (fingerprint differs)")
+    diagnostics = Diagnostics.model_validate_json((directory / "diagnostics.json").read_text())
+    return FittedModel(idata, cohort, config, json.loads(attrs["kinds_json"]), diagnostics,
+                       str(attrs["model_id"]))

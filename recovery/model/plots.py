@@ -1,0 +1,89 @@
+"""Diagnostic plots of a fit: posterior predictive check and population parameters (PNG)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+from recovery.model.config import PARAMS
+from recovery.model.fit import FittedModel, posterior_params
+from recovery.model.kernel import conditional_moments, expected_pain
+
+__all__ = ["plot_population", "plot_ppc", "replicate_scores"]
+
+
+def replicate_scores(fitted: FittedModel, rng: np.random.Generator, max_draws: int = 200
+                     ) -> np.ndarray:
+    """Posterior predictive replicates (draws x scores), each given the previous real score."""
+    data = fitted.data
+    p = posterior_params(fitted.idata, data, max_draws)
+    mu = expected_pain(p, data.adherence, data.design, fitted.config)
+    post = fitted.idata["posterior"].stack(sample=("chain", "draw"))
+    idx = np.linspace(0, post.sizes["sample"] - 1, mu.shape[0]).astype(int)
+    sig, share, ell = (post[n].values[idx, None] for n in ("sigma", "share", "ell"))
+    m, s = conditional_moments(mu, data.y[data.prev], mu[:, data.prev], data.gap, data.has_prev,
+                               sig, share, ell)
+    return np.clip(np.round(m + s * rng.standard_normal(m.shape)), 0, 10)
+
+
+def plot_ppc(fitted: FittedModel, path: Path, rng: np.random.Generator) -> dict[str, float]:
+    """Observed vs replicated score histogram and weekly mean; returns the 90 % coverage."""
+    data = fitted.data
+    rep = replicate_scores(fitted, rng)
+    lo, hi = np.quantile(rep, [0.05, 0.95], axis=0)
+    coverage = float(np.mean((data.y >= lo) & (data.y <= hi)))
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
+    bins = np.arange(12) - 0.5
+    hist = np.stack([np.histogram(r, bins)[0] for r in rep]) / len(data.y)
+    a1.fill_between(range(11), *np.quantile(hist, [0.05, 0.95], axis=0), step="mid",
+                    alpha=0.35, label="replicated 90 %")
+    a1.step(range(11), np.histogram(data.y, bins)[0] / len(data.y), where="mid", color="k",
+            label="observed")
+    a1.set(xlabel="score (NRS 0-10)", ylabel="share of scores", title="Score distribution")
+    a1.legend()
+    week = (data.design.t // 7).astype(int)
+    weeks = np.unique(week)
+    obs_mean = np.array([data.y[week == w].mean() for w in weeks])
+    rep_mean = np.stack([rep[:, week == w].mean(1) for w in weeks], axis=1)
+    a2.fill_between(weeks, *np.quantile(rep_mean, [0.05, 0.95], axis=0), alpha=0.35,
+                    label="replicated 90 %")
+    a2.plot(weeks, obs_mean, "k.-", label="observed")
+    a2.set(xlabel="week since first record", ylabel="mean score", title="Mean pain by week")
+    a2.legend()
+    fig.suptitle(f"Posterior predictive check (one-step): 90 % interval covers "
+                 f"{coverage:.0%} of scores")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return {"ppc_coverage_90": coverage}
+
+
+def plot_population(fitted: FittedModel, path: Path) -> None:
+    """Posterior of the population means (natural scale for the reference patient) and more."""
+    post = fitted.idata["posterior"].stack(sample=("chain", "draw"))
+    mu = post["mu_pop"].values.T  # (S, 6)
+    sig = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
+    natural = {
+        "base (NRS)": 10 * sig(mu[:, 0]), "floor / base": sig(mu[:, 1]),
+        "max relief (fraction)": sig(mu[:, 2]),
+        "relief half-life (d)": (fitted.config.relief_tau_min + np.exp(mu[:, 3])) * np.log(2),
+        "flare (NRS)": np.exp(mu[:, 4]), "max durable (fraction)": sig(mu[:, 5]),
+        "natural half-life (d)": post["tau_nat"].values * np.log(2),
+        "residual SD": post["sigma"].values, "day-to-day share": post["share"].values,
+    }
+    fig, axes = plt.subplots(3, 3, figsize=(11, 8))
+    for ax, (name, x) in zip(axes.flat, natural.items(), strict=True):
+        ax.hist(x, bins=40, color="tab:blue", alpha=0.7)
+        q = np.quantile(x, [0.05, 0.5, 0.95])
+        ax.set_title(f"{name}\n{q[1]:.2f} [{q[0]:.2f}, {q[2]:.2f}]", fontsize=9)
+        ax.set_yticks([])
+    fig.suptitle(f"Population parameters (reference patient; {len(PARAMS)} patient-level "
+                 "parameters), median [90 %]")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)

@@ -1,0 +1,131 @@
+"""Session schedules: phases of regular sessions (or breaks), explicit session days, presets.
+
+A `Schedule` expands to a `SessionPlan` (sorted session days with their kinds) from a start day.
+Phases run back to back; a phase with `every_days=None` is a break of `weeks` weeks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Self
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from recovery.model.errors import ScheduleError
+
+__all__ = ["PRESETS", "Phase", "Schedule", "Session", "SessionPlan", "preset"]
+
+KindName = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z][a-z0-9_]*$")]
+
+
+class Session(BaseModel):
+    """One session: its day (fractional allowed) and its kind."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    day: float = Field(ge=0)
+    kind: KindName = "massage"
+
+
+class Phase(BaseModel):
+    """A block of `weeks` weeks with a session every `every_days` days (None: a break)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: KindName = "massage"
+    every_days: float | None = Field(default=None, gt=0, le=365)
+    weeks: float = Field(gt=0, le=156)
+
+    def session_offsets(self) -> np.ndarray:
+        """Days of this phase's sessions relative to the phase start."""
+        if self.every_days is None:
+            return np.empty(0)
+        return np.arange(0.0, self.weeks * 7.0 - 1e-9, self.every_days)
+
+
+class Schedule(BaseModel):
+    """Either phases that run back to back, or explicit session days (relative to the start)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: str = Field(default="custom", min_length=1, max_length=80)
+    phases: tuple[Phase, ...] = ()
+    session_days: tuple[float, ...] | None = None
+    kind: KindName = "massage"  # kind of the explicit session days
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Self:
+        if self.phases and self.session_days is not None:
+            raise ValueError("give either phases or session_days, not both")
+        if self.session_days is not None and any(d < 0 for d in self.session_days):
+            raise ValueError("session_days must be >= 0 (days after the schedule starts)")
+        return self
+
+    def expand(self, start_day: float = 0.0) -> SessionPlan:
+        """Session days (absolute, sorted) and kinds when the schedule starts at `start_day`."""
+        if self.session_days is not None:
+            days = np.sort(np.asarray(self.session_days, dtype=float)) + start_day
+            return SessionPlan(days, np.array([self.kind] * len(days), dtype=object))
+        parts_d: list[np.ndarray] = []
+        parts_k: list[np.ndarray] = []
+        t0 = start_day
+        for phase in self.phases:
+            offs = phase.session_offsets()
+            parts_d.append(t0 + offs)
+            parts_k.append(np.array([phase.kind] * len(offs), dtype=object))
+            t0 += phase.weeks * 7.0
+        if not parts_d:
+            return SessionPlan(np.empty(0), np.empty(0, dtype=object))
+        return SessionPlan(np.concatenate(parts_d), np.concatenate(parts_k))
+
+    @property
+    def duration_days(self) -> float:
+        """Length of the schedule's phases (0 for explicit days)."""
+        return float(sum(p.weeks for p in self.phases)) * 7.0
+
+    def with_kind(self, kind: str) -> Schedule:
+        """The same timing with every session of `kind` (presets are kind-agnostic)."""
+        phases = tuple(p.model_copy(update={"kind": kind}) for p in self.phases)
+        return self.model_copy(update={"phases": phases, "kind": kind})
+
+
+@dataclass(frozen=True)
+class SessionPlan:
+    """Expanded schedule: sorted absolute session days and their kinds."""
+
+    days: np.ndarray
+    kinds: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.days)
+
+    def until(self, horizon_day: float) -> SessionPlan:
+        """Only the sessions before `horizon_day`."""
+        keep = self.days < horizon_day
+        return SessionPlan(self.days[keep], self.kinds[keep])
+
+
+def _ph(every: float | None, weeks: float) -> Phase:
+    return Phase(every_days=every, weeks=weeks)
+
+
+# The presets of DESIGN.md ("Schedules"); a long final phase stands for "and then on".
+PRESETS: dict[str, Schedule] = {
+    "recovery_then_stop": Schedule(name="recovery_then_stop", phases=(_ph(3.5, 6), _ph(None, 150))),
+    "recovery_then_maintenance": Schedule(
+        name="recovery_then_maintenance", phases=(_ph(3.5, 6), _ph(21, 150))
+    ),
+    "weekly_taper": Schedule(
+        name="weekly_taper", phases=(_ph(7, 12), _ph(14, 8), _ph(28, 136))
+    ),
+    "stop_start": Schedule(
+        name="stop_start",
+        phases=tuple(p for _ in range(8) for p in (_ph(7, 4), _ph(None, 6))),
+    ),
+    "none": Schedule(name="none", phases=(_ph(None, 156),)),
+}
+
+
+def preset(name: str, kind: str = "massage") -> Schedule:
+    """A preset schedule by name, with sessions of `kind`; unknown names list the valid ones."""
+    if name not in PRESETS:
+        raise ScheduleError(f"unknown schedule preset {name!r}; known presets: {sorted(PRESETS)}")
+    return PRESETS[name].with_kind(kind)

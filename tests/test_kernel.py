@@ -1,0 +1,120 @@
+"""Kernel properties (DESIGN.md mechanisms) and the fast adstock against the direct sum."""
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from recovery.model import ModelConfig, preset
+from recovery.model.kernel import Params, build_design, expected_pain, flare_shape, transform
+
+CFG = ModelConfig()
+# Reference patient: base 6, floor 2.4, relief 40 %, relief tau ~80 d, flare 0.6, durable 30 %.
+THETA = np.array([np.log(0.6 / 0.4), np.log(0.4 / 0.6), np.log(0.4 / 0.6), np.log(77.0),
+                  np.log(0.6), np.log(0.3 / 0.7)])
+
+
+def curve(session_days: np.ndarray, grid: np.ndarray, theta: np.ndarray = THETA,
+          kinds: np.ndarray | None = None, tau_nat: float = 40.0, flare: bool = True,
+          durable_w: tuple[float, float] = (0.1, 1.0)) -> np.ndarray:
+    kinds = np.zeros(len(session_days), int) if kinds is None else kinds
+    d = build_design((np.zeros(len(session_days), int), session_days, kinds),
+                     (np.zeros(len(grid), int), grid), 1, np.array([1.0, 0.7]), CFG)
+    th = theta.copy()
+    if not flare:
+        th[4] = -50.0
+    p = Params(th[None, :], np.array([tau_nat]), np.array([1.0, 0.6]), np.array(durable_w))
+    return expected_pain(p, np.array([0.7]), d, CFG)
+
+
+def test_relief_fades_after_the_last_session() -> None:
+    grid = np.arange(0, 400.0)
+    days = preset("recovery_then_stop").expand(0).days
+    with_care = curve(days, grid, flare=False, tau_nat=1e6, durable_w=(0.0, 0.0))
+    without = curve(np.empty(0), grid, flare=False, tau_nat=1e6)
+    gap = without - with_care
+    after = grid > days[-1]
+    assert gap[after][0] > 1.0  # a real benefit at the end of care
+    assert np.all(np.diff(gap[after]) < 0)  # which only shrinks afterwards
+    assert gap[-1] < 0.15 * gap[after][0]  # and is mostly gone within a year
+
+
+def test_more_frequent_sessions_never_give_less_cumulative_relief() -> None:
+    grid = np.arange(0, 84.0)
+    weekly = curve(np.arange(0, 84.0, 7), grid, flare=False)
+    twice = curve(np.arange(0, 84.0, 3.5), grid, flare=False)
+    assert np.all(twice <= weekly + 1e-12)
+    # cumulative benefit with a plateau: most of the 12-week gain is there by week 8
+    nat = curve(np.empty(0), grid, flare=False)
+    gain = nat - weekly
+    assert gain[56] > 0.6 * gain[83]
+
+
+def test_flare_peaks_between_one_and_three_days_after_a_session() -> None:
+    grid = np.arange(0, 10.0, 0.05)
+    bump = curve(np.array([0.0]), grid) - curve(np.array([0.0]), grid, flare=False)
+    peak = grid[np.argmax(bump)]
+    assert 1.0 <= peak <= 3.0
+    assert bump[grid > 8].max() < 0.1 * bump.max()  # gone within days
+
+
+def test_first_sessions_flare_more_than_later_ones() -> None:
+    days = np.arange(0, 70.0, 7)
+    grid = days + 1.5
+    bump = curve(days, grid) - curve(days, grid, flare=False)
+    assert bump[0] > bump[-1]
+
+
+def test_durable_gain_from_rehab_does_not_fade_and_massage_gives_little() -> None:
+    grid = np.arange(0, 365.0)
+    days = preset("recovery_then_stop").expand(0).days
+    physio = curve(days, grid, kinds=np.ones(len(days), int), flare=False)
+    massage = curve(days, grid, flare=False)
+    assert physio[-1] < massage[-1] - 0.3  # lasting gain a year on, from physio only
+
+
+@settings(max_examples=200, deadline=None)
+@given(arrays(float, 6, elements=st.floats(-12, 12)), st.floats(1, 500),
+       st.lists(st.floats(0, 200), max_size=40))
+def test_expected_pain_stays_inside_0_10(theta: np.ndarray, tau_nat: float,
+                                         sessions: list[float]) -> None:
+    grid = np.linspace(0, 365, 97)
+    mu = curve(np.sort(np.array(sessions)), grid, theta=theta, tau_nat=tau_nat)
+    assert np.all(np.isfinite(mu)) and np.all(mu >= 0) and np.all(mu <= 10)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(1, 6), st.integers(0, 2**31 - 1))
+def test_fast_adstock_equals_direct_sum(n_patients: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n_s, n_o = rng.integers(0, 30, n_patients), rng.integers(1, 40, n_patients)
+    s_pid = np.repeat(np.arange(n_patients), n_s)
+    s_t = rng.uniform(0, 300, n_s.sum()).round(1)
+    kind = rng.integers(0, 2, n_s.sum())
+    o_pid = np.repeat(np.arange(n_patients), n_o)
+    o_t = rng.uniform(0, 300, n_o.sum()).round(1)
+    d = build_design((s_pid, s_t, kind), (o_pid, o_t), n_patients, np.array([1.0, 0.7]), CFG)
+    theta = rng.normal(size=(3, n_patients, 6))
+    w = rng.uniform(0.2, 2, (3, 2))
+    p = Params(theta, np.full((3, 1), 40.0), w, rng.uniform(0, 1, (3, 2)))
+    tau = transform(theta, CFG.relief_tau_min)["relief_tau"]
+    # direct O(scores x sessions) definition of A(t), and the same for the counts and flare basis
+    before = (s_pid[None, :] == o_pid[:, None]) & (s_t[None, :] < o_t[:, None])
+    lag = o_t[:, None] - s_t[None, :]
+    direct = (before * w[:, kind][:, None, :]
+              * np.exp(-lag / tau[:, o_pid][:, :, None])).sum(-1)
+    from recovery.model.kernel import _adstock
+
+    fast = _adstock(p.relief_w, tau, d, np)
+    np.testing.assert_allclose(fast, direct, rtol=1e-9, atol=1e-12)
+    counts = np.stack([(before & (kind == k)).sum(1) for k in range(2)], axis=1)
+    np.testing.assert_array_equal(d.counts, counts)
+    # habituation counts a patient's sessions in time order (ties: file order)
+    same = s_pid[None, :] == s_pid[:, None]
+    idx = np.arange(len(s_t))
+    rank = (same & ((s_t[None, :] < s_t[:, None])
+                    | ((s_t[None, :] == s_t[:, None]) & (idx[None, :] < idx[:, None])))).sum(1)
+    h = CFG.flare_habituation_floor + (1 - CFG.flare_habituation_floor) * np.exp(
+        -rank / CFG.flare_habituation_sessions)
+    g = (before * np.array([1.0, 0.7])[kind] * h * flare_shape(lag / CFG.flare_peak_days)).sum(1)
+    np.testing.assert_allclose(d.flare_basis, g, rtol=1e-9, atol=1e-9)

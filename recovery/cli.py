@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Annotated, Literal
 
 import numpy as np
 import typer
 from rich.console import Console
+
+# Known, harmless notices of the scientific stack (nutpie compiles with numba, not PyTensor's C).
+warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")
+warnings.filterwarnings("ignore", category=FutureWarning, module="arviz")
 
 app = typer.Typer(help="Recovery: pain-trajectory simulation, fitting and forecasting.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -102,7 +106,3 @@ def _fail(message: str) -> typer.Exit:
     err.print(f"[red]error:[/] {message}")
     raise typer.Exit(EXIT_BAD_INPUT)
 
-
-def main() -> None:  # pragma: no cover
-    os.environ.setdefault("PYTENSOR_FLAGS", "")
-    app()

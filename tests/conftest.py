@@ -9,7 +9,7 @@ import pytest
 
 from recovery.model import Cohort, FittedModel, SamplerConfig, fit, simulate_cohort
 
-SLOW_PATIENTS, SLOW_WEEKS, SLOW_SEED = 60, 16, 5
+SLOW_PATIENTS, SLOW_WEEKS, SLOW_SEED = 40, 12, 5
 
 
 @pytest.fixture(scope="session")
@@ -25,9 +25,9 @@ def slow_sim() -> tuple[Cohort, dict]:
 
 @pytest.fixture(scope="session")
 def fitted(slow_sim: tuple[Cohort, dict]) -> FittedModel:
-    """One small real fit shared by every slow test (2 chains x 1000 draws)."""
+    """One small real fit shared by every slow test (2 chains x 1500 draws)."""
     cohort, _ = slow_sim
-    return fit(cohort, sampler=SamplerConfig(draws=1000, tune=1000, random_seed=3,
+    return fit(cohort, sampler=SamplerConfig(draws=1500, tune=1000, random_seed=3,
                                              progress_bar=False))
 
 

@@ -1,8 +1,8 @@
 """build_model(cohort, config) -> pm.Model: the hierarchical model (no I/O, no sampling).
 
-Patient parameters theta_i (6, see priors.py) are non-centred draws from a population MVN
-whose mean depends on covariates: theta_i = mu_pop + B x_i + L diag(sd) z_i, LKJ on the
-correlation. Each score is interval-censored normal around the kernel's mean, conditioned on
+Patient parameters theta_i (6, see priors.py) come from a population normal whose mean
+depends on covariates, mu_pop + B x_i; the well-informed block (base, floor) is a centred
+MvNormal with an LKJ correlation, the rest non-centred and independent (`_patient_theta`). Each score is interval-censored normal around the kernel's mean, conditioned on
 the previous score through the AR(1) residual (kernel.conditional_moments), so a diary week
 is not counted as seven independent facts (DESIGN.md item 9).
 """
@@ -10,7 +10,6 @@ is not counted as seven independent facts (DESIGN.md item 9).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -30,7 +29,7 @@ from recovery.model.kernel import (
     interval_logp,
 )
 
-__all__ = ["CohortData", "build_model", "covariate_matrix", "prepare", "theta_from"]
+__all__ = ["CohortData", "build_model", "covariate_matrix", "prepare"]
 
 
 @dataclass(frozen=True)
@@ -98,45 +97,51 @@ def prepare(cohort: Cohort, cfg: ModelConfig, kinds: list[str] | None = None) ->
     )
 
 
-def theta_from(mu_pop: Any, beta: Any, chol: Any, z: Any, data: CohortData,
-               xp: ModuleType = np) -> Any:
-    """theta = mu_pop + (x * beta) @ onehot + z @ L^T; NumPy inputs may lead with draw axes."""
-    shift = (data.x_effect * beta[..., None, :]) @ data.effect_param
-    return mu_pop[..., None, :] + shift + z @ xp.swapaxes(chol, -1, -2)
-
-
-def _population_chol(cfg: ModelConfig) -> Any:
-    """Cholesky factor of the patient covariance: LKJ block on cfg.correlated, else diagonal."""
+def _patient_theta(mean: Any, cfg: ModelConfig, n_patients: int) -> Any:
+    """theta (patient x param), non-centred: LKJ-correlated block on cfg.correlated, the rest
+    independent. (A centred MvNormal block was tried: 4x the cost per gradient in nutpie's
+    numba backend, min ESS per second 1.1 against 4.2; see the closing note of issue 2.)
+    """
     scale = np.array(cfg.priors.patient_sd_scale)
     block = [PARAMS.index(p) for p in cfg.correlated]
     rest = [i for i in range(len(PARAMS)) if i not in block]
-    chol = pt.zeros((len(PARAMS), len(PARAMS)))
+    theta = pt.zeros((n_patients, len(PARAMS)))
     if block:
-        lkj, _, _ = pm.LKJCholeskyCov(
+        chol, _, _ = pm.LKJCholeskyCov(
             "chol", n=len(block), eta=cfg.priors.lkj_eta, compute_corr=True,
             sd_dist=pm.HalfNormal.dist(sigma=scale[block], shape=len(block)))
-        chol = pt.set_subtensor(chol[np.ix_(block, block)], lkj)
+        z_block = pm.Normal("z_block", 0.0, 1.0, dims=("patient", "param_block"))
+        theta = pt.set_subtensor(theta[:, block], mean[:, block] + z_block @ chol.T)
     if rest:
-        sd = pm.HalfNormal("patient_sd_other", sigma=scale[rest], shape=len(rest))
-        chol = pt.set_subtensor(chol[rest, rest], sd)
-    return pm.Deterministic("L", chol, dims=("param", "param_"))
+        sd = pm.HalfNormal("patient_sd_other", sigma=scale[rest], dims="param_other")
+        z = pm.Normal("z", 0.0, 1.0, dims=("patient", "param_other"))
+        theta = pt.set_subtensor(theta[:, rest], mean[:, rest] + z * sd)
+    return pm.Deterministic("theta", theta, dims=("patient", "param"))
 
 
 def build_model(data: CohortData, cfg: ModelConfig) -> pm.Model:
     """The PyMC model with named dims (patient, param, effect, kind)."""
     pr = cfg.priors
-    coords = {"patient": data.patient_ids, "param": list(PARAMS), "param_": list(PARAMS),
-              "effect": data.effects, "kind": data.kinds}
+    coords = {"patient": data.patient_ids, "param": list(PARAMS), "effect": data.effects,
+              "kind": data.kinds, "param_block": list(cfg.correlated),
+              "param_other": [p for p in PARAMS if p not in cfg.correlated]}
     with pm.Model(coords=coords) as model:
-        pop_prior = [getattr(pr, p) for p in PARAMS]
-        mu_pop = pm.Normal("mu_pop", mu=[q.mu for q in pop_prior],
-                           sigma=[q.sigma for q in pop_prior], dims="param")
         b_mu = [pr.chronic_floor_effect.mu if e == "floor~chronic" else 0.0 for e in data.effects]
         b_sd = [pr.chronic_floor_effect.sigma if e == "floor~chronic" else pr.covariate_effect_sd
                 for e in data.effects]
         beta = pm.Normal("beta", mu=b_mu, sigma=b_sd, dims="effect")
-        chol = _population_chol(cfg)
-        z = pm.Normal("z", 0.0, 1.0, dims=("patient", "param"))
+        # Sample the intercept at the cohort's mean covariates (decorrelates it from beta);
+        # mu_pop, the reference patient's mean, is a shift of it with unit Jacobian, so its
+        # prior applies exactly as a potential.
+        x_mean = data.x_effect.mean(axis=0)
+        mu_c = pm.Flat("mu_pop_centred", dims="param")
+        mu_pop = pm.Deterministic("mu_pop", mu_c - (x_mean * beta) @ data.effect_param,
+                                  dims="param")
+        pop_prior = [getattr(pr, p) for p in PARAMS]
+        prior = pm.Normal.dist(mu=[q.mu for q in pop_prior], sigma=[q.sigma for q in pop_prior])
+        pm.Potential("mu_pop_prior", pm.logp(prior, mu_pop).sum())
+        mean = mu_pop[None, :] + (data.x_effect * beta[None, :]) @ data.effect_param
+        theta = _patient_theta(mean, cfg, len(data.patient_ids))
         kp = [cfg.kind_prior(k) for k in data.kinds]
         log_w = pm.Normal("log_relief_w", mu=[k.log_relief_weight.mu for k in kp],
                           sigma=[k.log_relief_weight.sigma for k in kp], dims="kind")
@@ -146,7 +151,6 @@ def build_model(data: CohortData, cfg: ModelConfig) -> pm.Model:
         sigma = pm.LogNormal("sigma", pr.log_sigma.mu, pr.log_sigma.sigma)
         share = pm.Beta("share", *pr.share_ab)
         ell = pm.LogNormal("ell", pr.log_ell.mu, pr.log_ell.sigma)
-        theta = theta_from(mu_pop, beta, chol, z, data, xp=pt)
         params = Params(theta, tau_nat, pt.exp(log_w), pt.exp(log_v))
         mu = expected_pain(params, data.adherence, data.design, cfg, xp=pt)
         m, s = conditional_moments(mu, data.y[data.prev], mu[data.prev], data.gap,

@@ -61,9 +61,9 @@ class ModelConfig(BaseModel):
     flare_habituation_floor: float = Field(default=0.3, ge=0, le=1)
     relief_tau_min: float = Field(default=3.0, gt=0)
     adherence_default: float = Field(default=0.5, ge=0, le=1)
-    # Parameters whose between-patient correlation is learnt (LKJ); the rest are independent.
+    # Parameters with a learnt between-patient correlation (LKJ); the rest are independent.
     # Diaries inform base/floor/relief best; correlations of weakly informed parameters mix
-    # slowly and are left out by default (measured: min ESS of the LKJ terms 28 of 600 draws).
+    # slowly and are left out (measured: min ESS of those LKJ terms 28 of 600 draws).
     correlated: tuple[str, ...] = ("base", "floor", "relief")
 
     @model_validator(mode="after")

@@ -14,7 +14,7 @@ import pandas as pd
 import pymc as pm
 from pydantic import BaseModel, ConfigDict
 
-from recovery.model.build import CohortData, build_model, prepare, theta_from
+from recovery.model.build import CohortData, build_model, prepare
 from recovery.model.cohort import Cohort
 from recovery.model.config import ModelConfig, SamplerConfig
 from recovery.model.kernel import Params, build_design, expected_pain
@@ -125,8 +125,7 @@ def posterior_params(idata: az.InferenceData, data: CohortData, max_draws: int |
                      ) -> Params:
     """Kernel parameters for every posterior draw: theta (S, P, 6), tau_nat (S, 1), ..."""
     g = lambda n: _stacked(idata, n, max_draws)  # noqa: E731
-    theta = theta_from(g("mu_pop"), g("beta"), g("L"), g("z"), data)
-    return Params(theta, g("tau_nat")[:, None], np.exp(g("log_relief_w")),
+    return Params(g("theta"), g("tau_nat")[:, None], np.exp(g("log_relief_w")),
                   np.exp(g("log_durable_w")))
 
 
@@ -161,11 +160,13 @@ def fit(cohort: Cohort, config: ModelConfig | None = None, sampler: SamplerConfi
     t0 = time.perf_counter()
     idata, compile_s = _sample(model, s, on_compiled)
     wall = time.perf_counter() - t0
-    keep = [v.name for v in model.free_RVs]
-    idata = az.InferenceData(posterior=idata["posterior"][[*keep, "L"]],
-                             sample_stats=idata["sample_stats"][["diverging"]])
-    diag = summarise_diagnostics(idata, keep, s, (wall, compile_s),
+    checked = [v.name for v in model.free_RVs] + ["mu_pop"]
+    diag = summarise_diagnostics(idata, checked, s, (wall, compile_s),
                                  (len(data.patient_ids), len(data.y), len(cohort.sessions)))
+    # theta carries everything per patient; the raw block/offsets are redundant once checked
+    stored = [v for v in [*checked, "theta", "chol_corr"] if v not in ("z_block", "z")]
+    idata = az.InferenceData(posterior=idata["posterior"][stored],
+                             sample_stats=idata["sample_stats"][["diverging"]])
     return FittedModel(idata, cohort, cfg, data.kinds, diag, uuid.uuid4().hex[:12])
 
 

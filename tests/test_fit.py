@@ -1,0 +1,81 @@
+"""Slow: one small real fit per session — diagnostics, parameter recovery, save/load."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from recovery.cli import app
+from recovery.model import Cohort, FittedModel, load, save
+from recovery.model.config import PARAMS
+
+pytestmark = pytest.mark.slow
+
+
+def test_fit_converges_without_divergences(fitted: FittedModel) -> None:
+    d = fitted.diagnostics
+    assert d.max_rhat <= 1.01, d.problems
+    assert d.divergences == 0
+    assert d.min_ess_bulk > 100 and d.n_patients == 40
+
+
+def _truth_vector(truth: dict) -> dict[str, float]:
+    pop = truth["population"]
+    out = {f"mu_pop[{p}]": pop["mu_pop"][p] for p in PARAMS}
+    out |= {f"beta[{k}]": v for k, v in pop["beta"].items()}
+    out["tau_nat"] = pop["tau_nat"]
+    for k in ("massage", "physio"):
+        out[f"log_relief_w[{k}]"] = float(np.log(pop["relief_w"][k]))
+        out[f"log_durable_w[{k}]"] = float(np.log(pop["durable_w"][k]))
+    return out
+
+
+def _draws(fitted: FittedModel, name: str) -> np.ndarray:
+    var, _, idx = name.partition("[")
+    x = fitted.idata["posterior"][var]
+    if idx:
+        x = x.sel({x.dims[-1]: idx.rstrip("]")})
+    return np.asarray(x.values).ravel()
+
+
+def test_population_parameters_are_recovered(fitted: FittedModel,
+                                             slow_sim: tuple[Cohort, dict]) -> None:
+    """Calibrated 90 % intervals cover ~90 % of 17 true values; none is far outside (99.5 %)."""
+    truth = _truth_vector(slow_sim[1])
+    inside90, outside995 = [], []
+    for name, value in truth.items():
+        x = _draws(fitted, name)
+        lo, hi = np.quantile(x, [0.05, 0.95])
+        inside90.append(lo <= value <= hi)
+        lo2, hi2 = np.quantile(x, [0.0025, 0.9975])
+        if not lo2 <= value <= hi2:
+            outside995.append(f"{name}: truth {value:.3f}, 99.5 % [{lo2:.3f}, {hi2:.3f}]")
+    assert np.mean(inside90) >= 0.8, [n for n, ok in zip(truth, inside90, strict=True) if not ok]
+    assert not outside995
+
+
+def test_saved_posterior_loads_and_gives_the_same_trajectories(fitted: FittedModel,
+                                                               tmp_path: Path) -> None:
+    days = np.arange(0, 200.0, 3)
+    before = fitted.trajectory("P00003", days)
+    save(fitted, tmp_path / "m")
+    again = load(tmp_path / "m")
+    np.testing.assert_array_equal(again.trajectory("P00003", days), before)
+    assert again.model_id == fitted.model_id and again.kinds == fitted.kinds
+    assert again.diagnostics == fitted.diagnostics
+    assert before.shape == (3000, len(days)) and np.all((before > 0) & (before < 10))
+
+
+def test_fit_cli_writes_everything_and_fails_the_gate_on_a_short_run(
+        small_cohort: Cohort, tmp_path: Path) -> None:
+    small_cohort.save(tmp_path / "cohort")
+    out = tmp_path / "model"
+    result = CliRunner().invoke(app, ["fit", str(tmp_path / "cohort"), "--out", str(out),
+                                      "--draws", "40", "--tune", "60", "--seed", "2"])
+    assert result.exit_code == 3, result.output
+    assert "DIAGNOSTICS FAILED" in result.output and "ESS" in result.output
+    for name in ("posterior.nc", "diagnostics.json", "ppc.png", "population.png",
+                 "cohort/pain.csv"):
+        assert (out / name).exists(), name
+    assert load(out).diagnostics.passed is False

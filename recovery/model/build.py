@@ -1,10 +1,11 @@
 """build_model(cohort, config) -> pm.Model: the hierarchical model (no I/O, no sampling).
 
 Patient parameters theta_i (6, see priors.py) come from a population normal whose mean
-depends on covariates, mu_pop + B x_i; the well-informed block (base, floor) is a centred
-MvNormal with an LKJ correlation, the rest non-centred and independent (`_patient_theta`). Each score is interval-censored normal around the kernel's mean, conditioned on
-the previous score through the AR(1) residual (kernel.conditional_moments), so a diary week
-is not counted as seven independent facts (DESIGN.md item 9).
+depends on covariates, mu_pop + B x_i, non-centred, with an LKJ-correlated block on
+cfg.correlated and the rest independent (`_patient_theta`). Each score is interval-censored
+normal around the kernel's mean, conditioned on the previous score through the AR(1) residual
+(kernel.conditional_moments), so a diary week is not counted as seven independent facts
+(DESIGN.md item 9).
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import arviz as az
@@ -85,8 +86,9 @@ class FittedModel:
     diagnostics: Diagnostics
     model_id: str
 
-    @property
+    @cached_property
     def data(self) -> CohortData:
+        """The cohort as model arrays (built once; the cohort and config do not change)."""
         return prepare(self.cohort, self.config, self.kinds)
 
     def trajectory(self, patient_id: str, days: np.ndarray, max_draws: int | None = None
@@ -168,12 +170,6 @@ def fit(cohort: Cohort, config: ModelConfig | None = None, sampler: SamplerConfi
     idata = az.InferenceData(posterior=idata["posterior"][stored],
                              sample_stats=idata["sample_stats"][["diverging"]])
     return FittedModel(idata, cohort, cfg, data.kinds, diag, uuid.uuid4().hex[:12])
-
-
-def population_summary(fitted: FittedModel) -> pd.DataFrame:
-    """Posterior mean, SD and 90 % interval of the population-level variables."""
-    names = ["mu_pop", "beta", "tau_nat", "log_relief_w", "log_durable_w", "sigma", "share", "ell"]
-    return _summary(fitted.idata, names, kind="stats", hdi_prob=0.9)
 
 
 def _summary(idata: az.InferenceData, names: list[str], **kwargs: Any) -> pd.DataFrame:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal, NoReturn, TypeVar
 
 import numpy as np
 import typer
@@ -16,10 +17,18 @@ from rich.console import Console
 warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")
 warnings.filterwarnings("ignore", category=FutureWarning, module="arviz")
 
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from recovery.model.forecast import Forecaster
+
+T = TypeVar("T")
+R = TypeVar("R", bound="BaseModel")
+
 app = typer.Typer(help="Recovery: pain-trajectory simulation, fitting and forecasting.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
-err = Console(stderr=True)
-out = Console()
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
 
 EXIT_BAD_INPUT, EXIT_BAD_DIAGNOSTICS = 2, 3
 
@@ -50,6 +59,8 @@ def fit_cmd(
     chains: Annotated[int, typer.Option(min=1, max=16)] = 2,
     seed: Annotated[int, typer.Option()] = 1,
     sampler: Annotated[str, typer.Option(help="nutpie or pymc")] = "nutpie",
+    keep_draws: Annotated[int, typer.Option(
+        min=10, help="store at most this many draws per chain (evenly thinned)")] = 1000,
     allow_bad_diagnostics: Annotated[bool, typer.Option(
         help="exit 0 even when R-hat, ESS or divergences fail the gate")] = False,
 ) -> None:
@@ -64,7 +75,8 @@ def fit_cmd(
     except CohortError as exc:
         _fail(str(exc))
     kind: Literal["nutpie", "pymc"] = "nutpie" if sampler == "nutpie" else "pymc"
-    cfg = SamplerConfig(sampler=kind, draws=draws, tune=tune, chains=chains, random_seed=seed)
+    cfg = SamplerConfig(sampler=kind, draws=draws, tune=tune, chains=chains, random_seed=seed,
+                        keep_draws=keep_draws)
     out.print(f"fitting {len(cohort.patients)} patients, {len(cohort.pain)} scores, "
               f"{len(cohort.sessions)} sessions with {sampler} ({chains} x {draws} draws)")
     with out.status("compiling the model (numba; about a minute)...") as status:
@@ -89,6 +101,132 @@ def diagnostics(model_dir: Annotated[Path, typer.Argument()]) -> None:
     _report(json.loads(path.read_text()), model_dir)
 
 
+@app.command()
+def forecast(
+    model_dir: Annotated[Path, typer.Option("--model", help="fitted model directory")],
+    request: Annotated[Path, typer.Option(help="forecast request JSON (see README)")],
+    out_json: Annotated[Path | None, typer.Option("--out", help="write the forecast JSON")] = None,
+    plot: Annotated[Path | None, typer.Option(help="write a fan chart PNG")] = None,
+) -> None:
+    """Forecast one patient under candidate schedules, compared on the same draws."""
+    from recovery.model.fanchart import plot_forecast
+    from recovery.model.requests import ForecastRequest
+
+    req = _read_request(request, ForecastRequest)
+    fc = _forecaster(model_dir)
+    response = _guard(lambda: fc.forecast(req))
+    _write(out_json, response.model_dump_json(indent=1))
+    for f in response.forecasts:
+        s = f.summary
+        out.print(f"[bold]{f.name}[/]: P(<= {req.target_score:g} at day "
+                  f"{f.days[-1]:g}) {s.p_target_at_horizon:.0%} | mean pain {s.mean_pain:.2f} | "
+                  f"relapse risk {'-' if s.p_relapse is None else f'{s.p_relapse:.0%}'} | "
+                  f"{s.sessions} sessions, cost {s.cost:g}")
+    for c in response.comparisons:
+        out.print(f"  {c.a} beats {c.b} with {c.p_a_better:.0%} probability "
+                  f"(mean difference {c.mean_difference:+.2f})")
+    if plot is not None:
+        out.print(f"fan chart: {plot_forecast(req.history, response, req.target_score, plot)}")
+
+
+@app.command()
+def optimise(
+    model_dir: Annotated[Path, typer.Option("--model", help="fitted model directory")],
+    request: Annotated[Path, typer.Option(help="optimise request JSON (see README)")],
+    out_json: Annotated[Path | None, typer.Option("--out", help="write the result JSON")] = None,
+) -> None:
+    """The cheapest schedule that keeps P(score <= target at the horizon) above a level."""
+    from recovery.model.optimise import optimise as run_optimise
+    from recovery.model.requests import OptimiseRequest
+
+    req = _read_request(request, OptimiseRequest)
+    fc = _forecaster(model_dir)
+    result = _guard(lambda: run_optimise(fc, req))
+    _write(out_json, result.model_dump_json(indent=1))
+    if result.best is None or result.best_summary is None:
+        err.print(f"[yellow]no candidate reaches P >= {req.level:.0%}[/]; closest:")
+        top = max(result.candidates, key=lambda r: float(r["p_target_at_horizon"]))
+        out.print(top)
+        return
+    s = result.best_summary
+    out.print(f"[green]{result.best.name}[/]: {s.sessions} sessions, cost {s.cost:g}, "
+              f"P(<= {req.target_score:g} at the horizon) {s.p_target_at_horizon:.0%}")
+
+
+@app.command()
+def evaluate(
+    model_dir: Annotated[Path, typer.Option("--model", help="fitted model directory")],
+    cohort_dir: Annotated[Path, typer.Option("--cohort", help="cohort to evaluate on")],
+    out_dir: Annotated[Path, typer.Option("--out", help="report directory")],
+    holdout_days: Annotated[float, typer.Option(min=1, max=365)] = 42,
+    draws: Annotated[int, typer.Option(min=100, max=20_000)] = 1000,
+    seed: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """Hide each patient's last days of scores, forecast them, and score against baselines."""
+    from rich.progress import track
+
+    from recovery.model import Cohort, CohortError
+    from recovery.model.evaluate import evaluate as run_evaluate
+    from recovery.model.evaluate import write_report
+
+    fc = _forecaster(model_dir)
+    try:
+        cohort = Cohort.load(cohort_dir, fc.config)
+    except CohortError as exc:
+        _fail(str(exc))
+    report = _guard(lambda: run_evaluate(
+        fc, cohort, holdout_days, draws, seed,
+        progress=lambda it: track(it, total=len(cohort.patient_ids),
+                                  description="forecasting held-out days")))
+    write_report(report, out_dir)
+    for name, s in report.methods.items():
+        out.print(f"{name:28s} coverage 50 % {s.coverage_50:6.1%}  90 % {s.coverage_90:6.1%}  "
+                  f"CRPS {s.crps:.3f}  MAE {s.mae_median:.2f}")
+    if report.overlaps_training_cohort:
+        err.print("[yellow]warning:[/] this is the model's own training cohort")
+    out.print(f"[green]wrote[/] {out_dir}/report.md, report.json, calibration.png")
+
+
+def _read_request(path: Path, schema: type[R]) -> R:
+    from pydantic import ValidationError
+
+    try:
+        return schema.model_validate_json(path.read_bytes())
+    except OSError as exc:
+        _fail(f"cannot read {path}: {exc.strerror}")
+    except ValidationError as exc:
+        _fail(f"{path} is not a valid request:\n" + "\n".join(
+            f"  - {'.'.join(str(x) for x in e['loc']) or '(root)'}: {e['msg']}"
+            for e in exc.errors()))
+
+
+def _forecaster(model_dir: Path) -> Forecaster:
+    from recovery.model import ModelVersionError, load
+    from recovery.model.forecast import Forecaster
+
+    try:
+        return Forecaster(load(model_dir))
+    except ModelVersionError as exc:
+        _fail(str(exc))
+
+
+def _guard(work: Callable[[], T]) -> T:
+    """Run forecast work; a request the model cannot use exits 2 with the field named."""
+    from recovery.model import RecoveryError
+
+    try:
+        return work()
+    except RecoveryError as exc:
+        _fail(str(exc))
+
+
+def _write(path: Path | None, text: str) -> None:
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        out.print(f"[green]wrote[/] {path}")
+
+
 def _report(d: dict[str, object], where: Path) -> None:
     out.print(f"max R-hat {d['max_rhat']:.3f} | min ESS bulk {d['min_ess_bulk']:.0f}, "
               f"tail {d['min_ess_tail']:.0f} | divergences {d['divergences']} | "
@@ -102,7 +240,7 @@ def _report(d: dict[str, object], where: Path) -> None:
                   "for inspection; refit with more draws/tuning or fix the model.")
 
 
-def _fail(message: str) -> typer.Exit:
+def _fail(message: str) -> NoReturn:
     err.print(f"[red]error:[/] {message}")
     raise typer.Exit(EXIT_BAD_INPUT)
 

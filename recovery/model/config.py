@@ -98,3 +98,6 @@ class SamplerConfig(BaseModel):
     target_accept: float = Field(default=0.9, gt=0.5, lt=1.0)
     random_seed: int = 1
     progress_bar: bool = True
+    # Diagnostics use every draw; the stored posterior is thinned evenly to at most this many
+    # draws per chain (forecasts need no more, and it keeps a model directory a few MB).
+    keep_draws: int = Field(default=1000, ge=10)

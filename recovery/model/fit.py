@@ -20,7 +20,8 @@ from recovery.model.cohort import Cohort
 from recovery.model.config import ModelConfig, SamplerConfig
 from recovery.model.kernel import Params, build_design, expected_pain
 
-__all__ = ["Diagnostics", "FittedModel", "fit", "posterior_params", "summarise_diagnostics"]
+__all__ = ["Diagnostics", "FittedModel", "fit", "posterior_params", "stacked_draws",
+           "summarise_diagnostics"]
 
 RHAT_MAX, ESS_MIN = 1.01, 400.0
 
@@ -54,7 +55,7 @@ def summarise_diagnostics(
     timing: tuple[float, float], sizes: tuple[int, int, int],
 ) -> Diagnostics:
     """R-hat, bulk/tail ESS over every sampled variable, divergences; list each failure."""
-    table = _summary(idata, var_names, kind="diagnostics")
+    table = _summary(idata, var_names, kind="diagnostics", round_to="none")
     rhat, ess_b, ess_t = table["r_hat"].dropna(), table["ess_bulk"], table["ess_tail"]
     div = int(idata["sample_stats"]["diverging"].sum())
     problems = []
@@ -115,7 +116,9 @@ class FittedModel:
         return np.asarray(expected_pain(one, data.adherence[i : i + 1], design, self.config))
 
 
-def _stacked(idata: az.InferenceData, name: str, max_draws: int | None) -> np.ndarray:
+def stacked_draws(idata: az.InferenceData, name: str, max_draws: int | None = None
+                  ) -> np.ndarray:
+    """A posterior variable with chains and draws stacked first, evenly thinned to max_draws."""
     x = idata["posterior"][name].stack(sample=("chain", "draw")).transpose("sample", ...)
     arr = np.asarray(x.values)
     if max_draws is not None and len(arr) > max_draws:
@@ -126,7 +129,7 @@ def _stacked(idata: az.InferenceData, name: str, max_draws: int | None) -> np.nd
 def posterior_params(idata: az.InferenceData, data: CohortData, max_draws: int | None = None
                      ) -> Params:
     """Kernel parameters for every posterior draw: theta (S, P, 6), tau_nat (S, 1), ..."""
-    g = lambda n: _stacked(idata, n, max_draws)  # noqa: E731
+    g = lambda n: stacked_draws(idata, n, max_draws)  # noqa: E731
     return Params(g("theta"), g("tau_nat")[:, None], np.exp(g("log_relief_w")),
                   np.exp(g("log_durable_w")))
 
@@ -167,8 +170,10 @@ def fit(cohort: Cohort, config: ModelConfig | None = None, sampler: SamplerConfi
                                  (len(data.patient_ids), len(data.y), len(cohort.sessions)))
     # theta carries everything per patient; the raw block/offsets are redundant once checked
     stored = [v for v in [*checked, "theta", "chol_corr"] if v not in ("z_block", "z")]
-    idata = az.InferenceData(posterior=idata["posterior"][stored],
-                             sample_stats=idata["sample_stats"][["diverging"]])
+    step = max(1, -(-s.draws // s.keep_draws))  # ceil: at most keep_draws per chain
+    thin = {"draw": slice(None, None, step)}
+    idata = az.InferenceData(posterior=idata["posterior"][stored].isel(thin),
+                             sample_stats=idata["sample_stats"][["diverging"]].isel(thin))
     return FittedModel(idata, cohort, cfg, data.kinds, diag, uuid.uuid4().hex[:12])
 
 

@@ -14,7 +14,7 @@ from recovery.model.config import PARAMS
 from recovery.model.fit import FittedModel, posterior_params
 from recovery.model.kernel import conditional_moments, expected_pain
 
-__all__ = ["plot_population", "plot_ppc", "replicate_scores"]
+__all__ = ["plot_calibration", "plot_population", "plot_ppc", "replicate_scores"]
 
 
 def replicate_scores(fitted: FittedModel, rng: np.random.Generator, max_draws: int = 200
@@ -87,3 +87,21 @@ def plot_population(fitted: FittedModel, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
+
+
+def plot_calibration(curves: dict[str, dict[str, float]], path: Path) -> Path:
+    """Observed coverage of central intervals against their nominal level, per method."""
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1, label="perfect calibration")
+    for name, cal in curves.items():
+        levels = [float(k) for k in cal]
+        ax.plot(levels, list(cal.values()), "o-", lw=2.5 if name == "model" else 1.2,
+                label=name)
+    ax.set_xlabel("nominal coverage of the central interval")
+    ax.set_ylabel("observed coverage of held-out scores")
+    ax.set_title("Calibration on held-out future scores")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,196 @@
+"""Forecasts of one patient under candidate schedules, on shared (paired) posterior draws.
+
+For each draw j and day d the score is Y = round(clip(Z, 0, 10)) with
+Z ~ N(m_jd, s_jd): m is the kernel's expected pain pulled towards the last observed score by
+the AR(1) residual (kernel.conditional_moments), so near-term forecasts start from today's
+score. Quantiles are of clip(Z, 0, 10); rounding them gives the quantiles of the integer score.
+Every schedule uses the same draws and the same residual noise, so "A beats B" is paired.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import combinations
+
+import numpy as np
+from scipy.special import ndtr, ndtri
+
+from recovery.model.config import ModelConfig
+from recovery.model.fit import FittedModel
+from recovery.model.kernel import build_design, conditional_moments, expected_pain
+from recovery.model.population import PopulationDraws
+from recovery.model.requests import (
+    QUANTILES,
+    Comparison,
+    ForecastRequest,
+    ForecastResponse,
+    History,
+    PatientInfo,
+    ScheduleForecast,
+    Summary,
+)
+from recovery.model.schedules import SessionPlan
+from recovery.model.update import (
+    PatientData,
+    PatientDraws,
+    condition,
+    flare_weights,
+    kind_indices,
+    patient_data,
+)
+
+__all__ = ["Forecaster", "Paths", "compare", "forecast_days", "paths", "residual_quantiles",
+           "summarise"]
+
+RELAPSE_WINDOW_DAYS = 56.0  # "within 8 weeks after the last session"
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Per-draw forecast of one schedule: expected pain mu and predictive moments m, s."""
+
+    days: np.ndarray  # (D,) absolute days (an extension past the horizon is kept for relapse)
+    mu: np.ndarray  # (M, D) kernel expectation
+    m: np.ndarray  # (M, D) predictive mean given the last score
+    s: np.ndarray  # (M, D) predictive SD
+    plan: SessionPlan  # sessions within the horizon
+    horizon: int  # number of days that belong to the horizon
+
+
+def forecast_days(start_day: float, horizon_days: int, plan: SessionPlan) -> np.ndarray:
+    """Daily grid from start_day over the horizon, extended to 8 weeks after the last session."""
+    last = float(plan.days[-1]) if len(plan) else start_day
+    end = max(start_day + horizon_days, last + RELAPSE_WINDOW_DAYS)
+    return start_day + np.arange(0.0, end - start_day + 1.0)
+
+
+def paths(draws: PatientDraws, pd: PatientData, plan: SessionPlan, days: np.ndarray,
+          horizon: int, cfg: ModelConfig, kinds: list[str]) -> Paths:
+    """Kernel trajectories for every draw at absolute `days` (vectorised over draws and days);
+    the first `horizon` days are the forecast, the rest only serve the relapse summary."""
+    has_y = len(pd.y) > 0
+    t_last = pd.pain_t[-1] if has_y else 0.0
+    times = np.r_[t_last, days - pd.t0]
+    s_kind = np.r_[pd.session_kind, kind_indices(kinds, list(plan.kinds), "schedules.kind")]
+    s_t = np.r_[pd.session_t, plan.days - pd.t0]
+    design = build_design((np.zeros(len(s_t), int), s_t, s_kind.astype(int)),
+                          (np.zeros(len(times), int), times), 1, flare_weights(cfg, kinds), cfg)
+    g = draws.globals
+    mu_all = np.asarray(expected_pain(g.params(draws.theta), np.array([pd.adherence]),
+                                      design, cfg))
+    mu_last, mu = mu_all[:, :1], mu_all[:, 1:]
+    y_last = pd.y[-1] if has_y else 0.0
+    m, s = conditional_moments(mu, y_last, mu_last, times[1:] - t_last, float(has_y),
+                               g.sigma[:, None], g.share[:, None], g.ell[:, None])
+    return Paths(days, mu, np.asarray(m), np.asarray(s), plan, horizon)
+
+
+def residual_quantiles(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Stratified N(0, 1) residuals, one per draw and shared by all days and schedules.
+
+    Each day's marginal stays exact (m + s * eps with eps ~ N(0, 1)); sharing across days makes
+    the quantile curves smooth, and stratification lowers their Monte Carlo error.
+    """
+    return ndtri((rng.permutation(n) + 0.5) / n)[:, None]
+
+
+def baseline_of(pd: PatientData, mu_start: np.ndarray) -> float:
+    """Mean of the scores in the first week of the diary; without scores, the expected pain."""
+    if len(pd.y):
+        return float(pd.y[pd.pain_t <= pd.pain_t[0] + 7.0].mean())
+    return float(mu_start.mean())
+
+
+def summarise(p: Paths, eps: np.ndarray, target: float, baseline: float,
+              prices: dict[str, float]) -> tuple[ScheduleForecast, np.ndarray]:
+    """Quantiles, mean and summary of one schedule; also per-draw mean pain (for pairing)."""
+    h = p.horizon
+    m, s, mu, days = p.m[:, :h], p.s[:, :h], p.mu[:, :h], p.days[:h]
+    x = np.clip(m + s * eps, 0.0, 10.0)
+    q = np.percentile(x, QUANTILES, axis=0)
+    p_target = float(ndtr((np.floor(target) + 0.5 - m[:, -1]) / s[:, -1]).mean())
+    threshold = baseline - min(2.0, 0.3 * baseline)
+    reached = mu <= threshold
+    first = np.where(reached.any(axis=1), reached.argmax(axis=1), np.iinfo(np.int64).max)
+    med = np.median(first)
+    pain = np.clip(m, 0.0, 10.0).mean(axis=1)
+    summary = Summary(
+        p_target_at_horizon=round(p_target, 4),
+        p_improvement=round(float(reached.any(axis=1).mean()), 4),
+        improvement_day=float(days[int(med)]) if med < h else None,
+        p_relapse=_relapse(p, baseline), mean_pain=round(float(pain.mean()), 3),
+        sessions=len(p.plan),
+        cost=round(float(sum(prices.get(str(k), 0.0) for k in p.plan.kinds)), 2),
+    )
+    plan = p.plan
+    forecast = ScheduleForecast(
+        name="", session_days=[float(d) for d in plan.days],
+        session_kinds=[str(k) for k in plan.kinds], days=[float(d) for d in days],
+        quantiles={str(k): np.round(v, 3).tolist() for k, v in zip(QUANTILES, q, strict=True)},
+        mean=np.round(x.mean(axis=0), 3).tolist(), summary=summary)
+    return forecast, pain
+
+
+def _relapse(p: Paths, baseline: float) -> float | None:
+    """P(pain 8 weeks after the last session has lost half the gain held at that session)."""
+    within = p.plan  # already cut at the horizon: care stops after its last session
+    if not len(within):
+        return None
+    i_last = int(np.searchsorted(p.days, within.days[-1]))
+    i_end = int(np.searchsorted(p.days, within.days[-1] + RELAPSE_WINDOW_DAYS))
+    i_end = min(i_end, len(p.days) - 1)
+    at_last, later = p.mu[:, i_last], p.mu[:, i_end]
+    gain = baseline - at_last
+    lost = (gain > 0) & (later - at_last >= 0.5 * gain)
+    return round(float(lost.mean()), 4)
+
+
+def compare(names: list[str], pain: list[np.ndarray]) -> tuple[list[Comparison], list[str]]:
+    """Every pair on the same draws, and the ranking by expected mean pain."""
+    out = [Comparison(a=names[i], b=names[j],
+                      p_a_better=round(float((pain[i] < pain[j]).mean()), 4),
+                      mean_difference=round(float((pain[i] - pain[j]).mean()), 3))
+           for i, j in combinations(range(len(names)), 2)]
+    ranking = [names[i] for i in np.argsort([float(p.mean()) for p in pain], kind="stable")]
+    return out, ranking
+
+
+class Forecaster:
+    """A fitted model ready to forecast: population arrays are extracted once."""
+
+    def __init__(self, fitted: FittedModel, max_population_draws: int = 2000) -> None:
+        self.fitted = fitted
+        self.config = fitted.config
+        self.kinds = fitted.kinds
+        self.population = PopulationDraws.from_fitted(fitted, max_population_draws)
+        self.model_version = fitted.model_id
+
+    def patient(self, info: PatientInfo, history: History, origin: float, draws: int,
+                rng: np.random.Generator) -> tuple[PatientData, PatientDraws, dict[str, float]]:
+        """Validate and condition a patient on their history (see update.py)."""
+        pd = patient_data(info.covariates, history, self.config, self.kinds, origin)
+        post, info_ = condition(self.population, pd, self.config, self.kinds, draws, rng)
+        return pd, post, info_
+
+    def forecast(self, req: ForecastRequest) -> ForecastResponse:
+        """The forecast JSON for every schedule of the request."""
+        rng = np.random.default_rng(req.seed)
+        pd, post, how = self.patient(req.patient, req.history, req.start_day, req.draws, rng)
+        for i, spec in enumerate(req.schedules):
+            kind_indices(self.kinds, [spec.kind, *(p.kind for p in spec.phases or [])],
+                         f"schedules.{i}.kind")
+        plans = [s.to_schedule(req.start_day).expand(req.start_day)
+                 .until(req.start_day + req.horizon_days + 1e-9) for s in req.schedules]
+        all_paths = [paths(post, pd, plan, forecast_days(req.start_day, req.horizon_days, plan),
+                           req.horizon_days + 1, self.config, self.kinds) for plan in plans]
+        eps = residual_quantiles(len(post), rng)
+        baseline = baseline_of(pd, all_paths[0].mu[:, 0])
+        results, pains = [], []
+        for spec, p in zip(req.schedules, all_paths, strict=True):
+            f, pain = summarise(p, eps, req.target_score, baseline, req.prices)
+            results.append(f.model_copy(update={"name": spec.name}))
+            pains.append(pain)
+        comparisons, ranking = compare([s.name for s in req.schedules], pains)
+        return ForecastResponse(forecasts=results, comparisons=comparisons, ranking=ranking,
+                                baseline=round(baseline, 3), model_version=self.model_version,
+                                update=how)

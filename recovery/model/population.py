@@ -1,0 +1,96 @@
+"""Population posterior draws as arrays: what a new patient's prior and likelihood need.
+
+`PopulationDraws.from_fitted` reads one set of arrays per posterior draw (population mean,
+covariate effects, the between-patient Cholesky factor, the session-kind weights and the
+residual parameters); `Globals` are the per-draw quantities shared by every patient.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from recovery.model.config import PARAMS
+from recovery.model.fit import FittedModel, stacked_draws
+from recovery.model.kernel import Params
+
+__all__ = ["Globals", "PopulationDraws"]
+
+
+@dataclass(frozen=True)
+class Globals:
+    """Per-draw parameters every patient shares: kernel time scale, kind weights, residual."""
+
+    tau_nat: np.ndarray  # (S,)
+    relief_w: np.ndarray  # (S, K)
+    durable_w: np.ndarray  # (S, K)
+    sigma: np.ndarray  # (S,)
+    share: np.ndarray  # (S,)
+    ell: np.ndarray  # (S,)
+
+    def take(self, idx: np.ndarray) -> Globals:
+        """The draws at `idx` (resampling, thinning)."""
+        return Globals(self.tau_nat[idx], self.relief_w[idx], self.durable_w[idx],
+                       self.sigma[idx], self.share[idx], self.ell[idx])
+
+    def params(self, theta: np.ndarray) -> Params:
+        """Kernel parameters for one patient per draw: theta (S, 6) -> Params with P = 1."""
+        return Params(theta[:, None, :], self.tau_nat[:, None], self.relief_w, self.durable_w)
+
+    def __len__(self) -> int:
+        return len(self.tau_nat)
+
+
+@dataclass(frozen=True)
+class PopulationDraws:
+    """Per-draw population prior of a patient's theta, plus the shared `Globals`."""
+
+    mu_pop: np.ndarray  # (S, 6) mean of the reference patient (all covariates at centre)
+    beta: np.ndarray  # (S, E) covariate effects
+    effect_param: np.ndarray  # (E, 6) which parameter each effect moves
+    chol: np.ndarray  # (S, 6, 6) lower Cholesky factor of the between-patient covariance
+    globals: Globals
+
+    @classmethod
+    def from_fitted(cls, fitted: FittedModel, max_draws: int | None = None) -> PopulationDraws:
+        """Read the arrays from a fitted model's posterior (evenly thinned to `max_draws`)."""
+        g = lambda n: stacked_draws(fitted.idata, n, max_draws)  # noqa: E731
+        cfg = fitted.config
+        mu = g("mu_pop")
+        chol = np.zeros((len(mu), len(PARAMS), len(PARAMS)))
+        block = [PARAMS.index(p) for p in cfg.correlated]
+        rest = [i for i in range(len(PARAMS)) if i not in block]
+        if block:  # PyMC packs the LKJ Cholesky factor in numpy's tril_indices order
+            small = np.zeros((len(mu), len(block), len(block)))
+            rows, cols = np.tril_indices(len(block))
+            small[:, rows, cols] = g("chol")
+            chol[:, np.array(block)[:, None], np.array(block)[None, :]] = small
+        if rest:
+            chol[:, rest, rest] = g("patient_sd_other")
+        glob = Globals(g("tau_nat"), np.exp(g("log_relief_w")), np.exp(g("log_durable_w")),
+                       g("sigma"), g("share"), g("ell"))
+        return cls(mu, g("beta"), fitted.data.effect_param, chol, glob)
+
+    def take(self, idx: np.ndarray) -> PopulationDraws:
+        """The draws at `idx`."""
+        return PopulationDraws(self.mu_pop[idx], self.beta[idx], self.effect_param,
+                               self.chol[idx], self.globals.take(idx))
+
+    def prior_mean(self, x_effect: np.ndarray) -> np.ndarray:
+        """Mean of theta (S, 6) for a patient with standardised covariates x_effect (E,)."""
+        return self.mu_pop + (self.beta * x_effect[None, :]) @ self.effect_param
+
+    def log_prior(self, theta: np.ndarray, mean: np.ndarray) -> np.ndarray:
+        """log N(theta_s | mean_s, L_s L_s^T) for each draw s: theta, mean (S, 6) -> (S,)."""
+        z = np.linalg.solve(self.chol, (theta - mean)[..., None])[..., 0]
+        log_det = np.log(np.abs(np.diagonal(self.chol, axis1=1, axis2=2))).sum(axis=1)
+        return -0.5 * (z * z).sum(axis=1) - log_det - 0.5 * len(PARAMS) * np.log(2 * np.pi)
+
+    def sample_prior(self, mean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """One theta per draw from its population prior: (S, 6)."""
+        eps = rng.standard_normal(mean.shape)
+        return mean + np.einsum("sij,sj->si", self.chol, eps)
+
+    def __len__(self) -> int:
+        return len(self.mu_pop)

@@ -1,0 +1,228 @@
+"""The forecast JSON: request and response models shared by the CLI and the service.
+
+Days are the patient's own calendar (day 0 is any day the clinic chooses; usually the first
+visit). Schedules start at `start_day`; explicit `session_days` are absolute days.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from recovery.model.schedules import PRESETS, KindName, Phase, Schedule, Session
+
+__all__ = [
+    "Comparison",
+    "ForecastRequest",
+    "ForecastResponse",
+    "History",
+    "OptimiseRequest",
+    "OptimiseResponse",
+    "PainScore",
+    "PatientInfo",
+    "ScheduleForecast",
+    "ScheduleSpec",
+    "Summary",
+]
+
+MAX_HORIZON_DAYS = 3 * 365
+QUANTILES = (5, 25, 50, 75, 95)
+Day = Annotated[float, Field(ge=0, le=36_500)]
+
+
+class PainScore(BaseModel):
+    """One diary score on the 0-10 numeric rating scale."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    day: Day
+    score: int = Field(ge=0, le=10)
+
+
+class History(BaseModel):
+    """A patient's past: scores (days strictly increasing) and sessions (days not decreasing)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    pain: list[PainScore] = Field(default_factory=list, max_length=5000)
+    sessions: list[Session] = Field(default_factory=list, max_length=2000)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        for name, days, strict in (("pain", [p.day for p in self.pain], True),
+                                   ("sessions", [s.day for s in self.sessions], False)):
+            for i in range(1, len(days)):
+                if days[i] < days[i - 1] or (strict and days[i] == days[i - 1]):
+                    raise ValueError(
+                        f"{name}[{i}]: day {days[i]:g} follows day {days[i - 1]:g}; days must "
+                        f"be in {'strictly ' if strict else ''}increasing order")
+        return self
+
+    @property
+    def last_day(self) -> float:
+        """Day of the last score or session (0 for an empty history)."""
+        return max([0.0] + [p.day for p in self.pain] + [s.day for s in self.sessions])
+
+
+class PatientInfo(BaseModel):
+    """Covariates by name (see ModelConfig.covariates); missing ones take the centre value."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    covariates: dict[str, float | None] = Field(default_factory=dict)
+
+
+class ScheduleSpec(BaseModel):
+    """A preset by name (with the kind of its sessions), or phases, or absolute session days."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: str = Field(min_length=1, max_length=80)
+    kind: KindName = "massage"
+    phases: list[Phase] | None = Field(default=None, max_length=100)
+    session_days: list[Day] | None = Field(default=None, max_length=2000)
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Self:
+        if self.phases is not None and self.session_days is not None:
+            raise ValueError("give either phases or session_days, not both")
+        if self.phases is None and self.session_days is None and self.name not in PRESETS:
+            raise ValueError(f"unknown preset {self.name!r} (and no phases or session_days); "
+                             f"presets: {sorted(PRESETS)}")
+        return self
+
+    @property
+    def custom(self) -> bool:
+        return self.phases is not None or self.session_days is not None
+
+    def to_schedule(self, start_day: float) -> Schedule:
+        """The Schedule to expand from `start_day` (session_days become relative to it)."""
+        if self.session_days is not None:
+            rel = tuple(sorted(d - start_day for d in self.session_days))
+            return Schedule(name=self.name, session_days=rel, kind=self.kind)
+        if self.phases is not None:
+            return Schedule(name=self.name, phases=tuple(self.phases))
+        return PRESETS[self.name].with_kind(self.kind).model_copy(update={"name": self.name})
+
+
+class ForecastRequest(BaseModel):
+    """What to forecast: a patient, their history, candidate schedules and the horizon."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "patient": {"covariates": {"chronic": 1, "adherence": 0.6, "stress": 6}},
+        "history": {"pain": [{"day": 0, "score": 7}, {"day": 3, "score": 6}],
+                    "sessions": [{"day": 0, "kind": "massage"}]},
+        "schedules": [{"name": "weekly_taper"},
+                      {"name": "my plan", "phases": [{"kind": "massage", "every_days": 7,
+                                                      "weeks": 4}]},
+                      {"name": "dates", "session_days": [30, 37]}],
+        "start_day": 28, "horizon_days": 180, "target_score": 3}]})
+    patient: PatientInfo = Field(default_factory=PatientInfo)
+    history: History = Field(default_factory=History)
+    schedules: list[ScheduleSpec] = Field(min_length=1, max_length=12)
+    start_day: Day = 0.0
+    horizon_days: int = Field(default=180, ge=1, le=MAX_HORIZON_DAYS)
+    target_score: float = Field(default=3.0, ge=0, le=10)
+    prices: dict[str, float] = Field(
+        default_factory=lambda: {"massage": 60.0, "physio": 75.0},
+        description="price per session by kind (kinds not listed cost 0)")
+    draws: int = Field(default=1000, ge=100, le=20_000, description="predictive draws")
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        _check_start(self.history, self.start_day)
+        names = [s.name for s in self.schedules]
+        if len(set(names)) != len(names):
+            raise ValueError(f"schedule names must be unique: {names}")
+        for i, s in enumerate(self.schedules):
+            if s.session_days is not None and any(d < self.start_day for d in s.session_days):
+                raise ValueError(f"schedules[{i}].session_days: days before start_day "
+                                 f"{self.start_day:g}")
+            if s.custom and not len(s.to_schedule(self.start_day).expand(self.start_day)
+                                    .until(self.start_day + self.horizon_days)):
+                raise ValueError(f"schedules[{i}] ({s.name!r}) has no sessions within the "
+                                 "horizon; use the preset 'none' for no care")
+        return self
+
+
+def _check_start(history: History, start_day: float) -> None:
+    last = max([p.day for p in history.pain], default=0.0)
+    if start_day < last:
+        raise ValueError(f"start_day {start_day:g} is before the last score (day {last:g}); "
+                         "forecasts start on or after it")
+
+
+class Summary(BaseModel):
+    """Plain numbers a therapist reads off a forecast."""
+
+    p_target_at_horizon: float = Field(description="P(score <= target on the horizon's last day)")
+    p_improvement: float = Field(description="P(expected pain falls >= 30 % or >= 2 points "
+                                 "below baseline within the horizon)")
+    improvement_day: float | None = Field(description="median day of that improvement "
+                                          "(None when under half the draws reach it)")
+    p_relapse: float | None = Field(description="P(losing half the gain within 8 weeks of the "
+                                    "last session in the horizon, if care stops there)")
+    mean_pain: float = Field(description="mean predicted score over the horizon")
+    sessions: int
+    cost: float
+
+
+class ScheduleForecast(BaseModel):
+    """Forecast for one schedule: per-day predictive quantiles and mean of the 0-10 score."""
+
+    name: str
+    session_days: list[float]
+    session_kinds: list[str]
+    days: list[float]
+    quantiles: dict[str, list[float]]
+    mean: list[float]
+    summary: Summary
+
+
+class Comparison(BaseModel):
+    """Paired comparison on the same posterior draws: A against B on mean pain."""
+
+    a: str
+    b: str
+    p_a_better: float = Field(description="P(A gives lower mean pain over the horizon than B)")
+    mean_difference: float = Field(description="E[mean pain under A - under B] (NRS)")
+
+
+class ForecastResponse(BaseModel):
+    """Forecasts for every schedule, their comparisons and ranking, and provenance."""
+
+    forecasts: list[ScheduleForecast]
+    comparisons: list[Comparison]
+    ranking: list[str] = Field(description="schedule names, lowest expected mean pain first")
+    baseline: float = Field(description="the baseline used for improvement and relapse")
+    model_version: str
+    update: dict[str, float] = Field(description="how the patient was conditioned on history")
+
+
+class OptimiseRequest(BaseModel):
+    """Find the cheapest schedule that keeps P(score <= target at horizon) >= `level`."""
+
+    model_config = ConfigDict(extra="forbid")
+    patient: PatientInfo = Field(default_factory=PatientInfo)
+    history: History = Field(default_factory=History)
+    kind: KindName = "massage"
+    start_day: Day = 0.0
+    horizon_days: int = Field(default=84, ge=7, le=MAX_HORIZON_DAYS)
+    target_score: float = Field(default=3.0, ge=0, le=10)
+    level: float = Field(default=0.8, gt=0, lt=1)
+    minimise: str = Field(default="cost", pattern="^(cost|sessions)$")
+    prices: dict[str, float] = Field(default_factory=lambda: {"massage": 60.0, "physio": 75.0})
+    draws: int = Field(default=1000, ge=100, le=20_000)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        _check_start(self.history, self.start_day)
+        return self
+
+
+class OptimiseResponse(BaseModel):
+    """The chosen schedule (None when no candidate reaches the level) and the candidates."""
+
+    best: ScheduleSpec | None
+    best_summary: Summary | None
+    candidates: list[dict[str, float | str]]
+    model_version: str

@@ -1,0 +1,60 @@
+"""`recovery forecast / optimise / evaluate` as a user runs them: files written, exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from recovery.cli import app
+from tests.conftest import DEFAULT_MODEL, history_request
+
+runner = CliRunner()
+
+
+def test_forecast_writes_json_and_fan_chart(tmp_path: Path) -> None:
+    req = tmp_path / "req.json"
+    req.write_text(json.dumps(history_request()))
+    res = runner.invoke(app, ["forecast", "--model", str(DEFAULT_MODEL), "--request", str(req),
+                              "--out", str(tmp_path / "f.json"), "--plot",
+                              str(tmp_path / "f.png")])
+    assert res.exit_code == 0, res.output
+    body = json.loads((tmp_path / "f.json").read_text())
+    assert [f["name"] for f in body["forecasts"]] == ["recovery_then_stop", "none"]
+    assert set(body["forecasts"][0]["quantiles"]) == {"5", "25", "50", "75", "95"}
+    assert (tmp_path / "f.png").stat().st_size > 20_000
+    assert "beats" in res.output
+
+
+def test_forecast_bad_request_exits_2_naming_the_field(tmp_path: Path) -> None:
+    req = tmp_path / "req.json"
+    req.write_text(json.dumps(history_request(horizon_days=5000)))
+    res = runner.invoke(app, ["forecast", "--model", str(DEFAULT_MODEL), "--request", str(req)])
+    assert res.exit_code == 2 and "horizon_days" in res.output
+    assert "Traceback" not in res.output
+
+
+def test_forecast_unknown_kind_exits_2(tmp_path: Path) -> None:
+    req = tmp_path / "req.json"
+    req.write_text(json.dumps(history_request(schedules=[{"name": "none", "kind": "reiki"}])))
+    res = runner.invoke(app, ["forecast", "--model", str(DEFAULT_MODEL), "--request", str(req)])
+    assert res.exit_code == 2 and "reiki" in res.output
+
+
+def test_forecast_missing_model_exits_2(tmp_path: Path) -> None:
+    req = tmp_path / "req.json"
+    req.write_text(json.dumps(history_request()))
+    res = runner.invoke(app, ["forecast", "--model", str(tmp_path), "--request", str(req)])
+    assert res.exit_code == 2 and "not a model directory" in res.output
+
+
+def test_optimise_cli(tmp_path: Path) -> None:
+    base = history_request()
+    req = tmp_path / "opt.json"
+    req.write_text(json.dumps({"history": base["history"], "start_day": 20, "horizon_days": 56,
+                               "target_score": 5, "level": 0.5}))
+    res = runner.invoke(app, ["optimise", "--model", str(DEFAULT_MODEL), "--request", str(req),
+                              "--out", str(tmp_path / "o.json")])
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "o.json").read_text())["best"] is not None

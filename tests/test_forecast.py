@@ -1,0 +1,105 @@
+"""Forecasts on the bundled default model: shape, pairing, partial pooling, summaries, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recovery.model.forecast import Forecaster
+from recovery.model.requests import QUANTILES, ForecastRequest
+from recovery.model.update import PatientError
+from tests.conftest import history_request
+
+
+def _forecast(fc: Forecaster, **kw: object) -> object:
+    return fc.forecast(ForecastRequest.model_validate(history_request(**kw)))  # type: ignore[arg-type]
+
+
+def test_quantiles_are_ordered_bounded_and_cover_the_horizon(default_forecaster: Forecaster
+                                                              ) -> None:
+    r = default_forecaster.forecast(ForecastRequest.model_validate(history_request()))
+    for f in r.forecasts:
+        assert f.days[0] == 20 and f.days[-1] == 110 and len(f.days) == 91
+        q = np.array([f.quantiles[str(k)] for k in QUANTILES])
+        assert q.shape == (5, 91)
+        assert np.all(np.diff(q, axis=0) >= 0) and q.min() >= 0 and q.max() <= 10
+        assert np.all((np.array(f.mean) >= q[0] - 1e-9) & (np.array(f.mean) <= q[-1] + 1e-9))
+        assert 0 <= f.summary.p_target_at_horizon <= 1
+    assert r.model_version == default_forecaster.model_version
+
+
+def test_forecast_is_reproducible_with_its_seed(default_forecaster: Forecaster) -> None:
+    req = ForecastRequest.model_validate(history_request(seed=3))
+    a, b = default_forecaster.forecast(req), default_forecaster.forecast(req)
+    assert a == b
+
+
+def test_comparisons_are_paired_and_ranking_follows_mean_pain(default_forecaster: Forecaster
+                                                              ) -> None:
+    req = history_request(schedules=[{"name": "recovery_then_maintenance"},
+                                     {"name": "recovery_then_stop"}, {"name": "none"}])
+    r = default_forecaster.forecast(ForecastRequest.model_validate(req))
+    pain = {f.name: f.summary.mean_pain for f in r.forecasts}
+    assert r.ranking == sorted(pain, key=pain.__getitem__)
+    assert len(r.comparisons) == 3
+    for c in r.comparisons:
+        assert c.mean_difference == pytest.approx(pain[c.a] - pain[c.b], abs=2e-3)
+    # Same draws and residuals: sessions only ever add relief or flare, so on mean pain
+    # maintenance cannot lose to the identical schedule that stops, draw by draw, by much.
+    vs_none = next(c for c in r.comparisons if c.b == "none" and c.a == "recovery_then_stop")
+    assert vs_none.mean_difference < 0
+
+
+def test_history_moves_the_forecast_and_long_histories_narrow_it(default_forecaster: Forecaster
+                                                                ) -> None:
+    low = _forecast(default_forecaster, n_scores=40, level=2.0)
+    high = _forecast(default_forecaster, n_scores=40, level=8.0)
+    first = lambda r: r.forecasts[1].quantiles["50"][1]  # noqa: E731  ("none", next day)
+    assert abs(first(low) - 2.0) < 1.0 and abs(first(high) - 8.0) < 1.0
+    short = _forecast(default_forecaster, n_scores=2, level=6.0)
+    long = _forecast(default_forecaster, n_scores=40, level=6.0)
+    width = lambda r: r.forecasts[1].quantiles["95"][60] - r.forecasts[1].quantiles["5"][60]  # noqa: E731
+    assert width(short) > width(long) + 0.5  # two scores lean on the population
+
+
+def test_empty_history_is_the_population_prior(default_forecaster: Forecaster) -> None:
+    req = history_request(history={"pain": [], "sessions": []}, start_day=0)
+    r = default_forecaster.forecast(ForecastRequest.model_validate(req))
+    assert r.update["stages"] == 1 and r.update["ess_share"] == 1.0
+
+
+def test_summary_counts_sessions_and_cost(default_forecaster: Forecaster) -> None:
+    req = history_request(schedules=[{"name": "twice", "session_days": [25, 30]},
+                                     {"name": "physio", "kind": "physio", "phases": [
+                                         {"kind": "physio", "every_days": 7, "weeks": 2}]},
+                                     {"name": "none"}],
+                          prices={"massage": 50, "physio": 80})
+    r = default_forecaster.forecast(ForecastRequest.model_validate(req))
+    s = {f.name: f.summary for f in r.forecasts}
+    assert (s["twice"].sessions, s["twice"].cost) == (2, 100)
+    assert (s["physio"].sessions, s["physio"].cost) == (2, 160)
+    assert (s["none"].sessions, s["none"].cost, s["none"].p_relapse) == (0, 0, None)
+    assert r.forecasts[0].session_days == [25.0, 30.0]
+
+
+@pytest.mark.parametrize(("covariates", "sessions", "field"), [
+    ({"shoe_size": 44}, [], "covariates.shoe_size"),
+    ({"adherence": 1.5}, [], "covariates.adherence"),
+    ({}, [{"day": 1, "kind": "acupuncture"}], "history.sessions"),
+])
+def test_patient_the_model_cannot_use_names_the_field(
+    default_forecaster: Forecaster, covariates: dict, sessions: list, field: str
+) -> None:
+    req = history_request(patient={"covariates": covariates},
+                          history={"pain": [{"day": 0, "score": 5}], "sessions": sessions})
+    with pytest.raises(PatientError) as exc:
+        default_forecaster.forecast(ForecastRequest.model_validate(req))
+    assert exc.value.field == field and field in str(exc.value)
+
+
+def test_schedule_kind_the_model_does_not_know_is_refused(default_forecaster: Forecaster
+                                                          ) -> None:
+    req = history_request(schedules=[{"name": "none"}, {"name": "recovery_then_stop",
+                                                        "kind": "reiki"}])
+    with pytest.raises(PatientError, match=r"schedules.1.kind.*reiki.*massage"):
+        default_forecaster.forecast(ForecastRequest.model_validate(req))

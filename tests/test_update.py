@@ -1,0 +1,52 @@
+"""Slow: conditioning a patient as new agrees with the full hierarchical fit that saw them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recovery.model import Cohort, FittedModel
+from recovery.model.fit import stacked_draws
+from recovery.model.forecast import Forecaster, paths, residual_quantiles
+from recovery.model.requests import History, PainScore, PatientInfo
+from recovery.model.schedules import Session, SessionPlan
+from recovery.model.update import PatientDraws
+
+pytestmark = pytest.mark.slow
+
+
+def _history(cohort: Cohort, pid: str) -> tuple[History, PatientInfo]:
+    pain = cohort.pain[cohort.pain["patient_id"] == pid]
+    ses = cohort.sessions[cohort.sessions["patient_id"] == pid]
+    row = cohort.patients.set_index("patient_id").loc[pid]
+    covs = {c: float(row[c]) for c in ("chronic", "structural_cause", "adherence", "age",
+                                       "stress") if c in row and row[c] == row[c]}
+    return (History(pain=[PainScore(day=d, score=int(s)) for d, s in
+                          zip(pain["day"], pain["score"], strict=True)],
+                    sessions=[Session(day=d, kind=k) for d, k in
+                              zip(ses["day"], ses["kind"], strict=True)]),
+            PatientInfo(covariates=covs))
+
+
+def _quantiles(fc: Forecaster, draws: PatientDraws, pd: object, start: float) -> np.ndarray:
+    plan = SessionPlan(np.array([start + 7.0, start + 14.0]), np.array(["massage"] * 2, object))
+    days = start + np.arange(1.0, 61.0)
+    p = paths(draws, pd, plan, days, len(days), fc.config, fc.kinds)  # type: ignore[arg-type]
+    x = np.clip(p.m + p.s * residual_quantiles(len(draws), np.random.default_rng(0)), 0, 10)
+    return np.quantile(x, [0.05, 0.5, 0.95], axis=0)
+
+
+def test_update_matches_the_fit_that_included_the_patient(fitted: FittedModel) -> None:
+    """Leave-in check on 5 patients: medians and 90 % bounds agree within 0.3 NRS."""
+    fc = Forecaster(fitted)
+    theta = stacked_draws(fitted.idata, "theta")
+    worst = []
+    for pid in fitted.data.patient_ids[:5]:
+        hist, info = _history(fitted.cohort, pid)
+        start = hist.last_day
+        pd, approx, _ = fc.patient(info, hist, start, 4000, np.random.default_rng(1))
+        i = fitted.data.patient_ids.index(pid)
+        exact = PatientDraws(theta[:, i], fc.population.globals)
+        diff = np.abs(_quantiles(fc, approx, pd, start) - _quantiles(fc, exact, pd, start))
+        worst.append(float(diff.max()))
+    assert max(worst) < 0.3, worst

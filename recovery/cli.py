@@ -187,6 +187,99 @@ def evaluate(
     out.print(f"[green]wrote[/] {out_dir}/report.md, report.json, calibration.png")
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="bind address")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="server processes")] = 1,
+) -> None:
+    """Run the HTTP service (settings from RECOVERY_* environment variables)."""
+    import uvicorn
+
+    from recovery.service.logs import configure_logging
+    from recovery.service.settings import Settings
+
+    settings = _settings(Settings)
+    configure_logging(settings.log_level)
+    uvicorn.run("recovery.service.main:app", host=host, port=port, workers=workers,
+                log_config=None, access_log=False)
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option(help="exit when the queue is empty")] = False,
+    poll: Annotated[float, typer.Option(min=0.1, help="seconds between queue polls")] = 2.0,
+) -> None:
+    """Claim and run refit jobs from the service's database."""
+    from recovery.service.logs import configure_logging
+    from recovery.service.settings import Settings
+    from recovery.service.worker import Worker
+
+    settings = _settings(Settings)
+    configure_logging(settings.log_level)
+    Worker(settings).run(poll_seconds=poll, once=once)
+
+
+users = typer.Typer(help="Service accounts.", no_args_is_help=True)
+app.add_typer(users, name="users")
+
+
+@users.command("create")
+def users_create(
+    username: Annotated[str, typer.Option()],
+    role: Annotated[str, typer.Option(help="therapist | patient | analyst | admin")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True,
+                                          confirmation_prompt=True,
+                                          envvar="RECOVERY_NEW_PASSWORD")],
+    patient_id: Annotated[str | None, typer.Option(help="patient accounts: their record")] = None,
+) -> None:
+    """Create an account in the service's database (password prompted, never echoed)."""
+    from fastapi import HTTPException
+    from pydantic import ValidationError
+
+    from recovery.service.api_auth import create
+    from recovery.service.db import Database
+    from recovery.service.schemas import UserIn
+    from recovery.service.settings import Settings
+
+    try:
+        body = UserIn(username=username, password=password, role=role,  # type: ignore[arg-type]
+                      patient_id=patient_id)
+    except ValidationError as exc:
+        _fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
+    db = Database(Settings().database_url)
+    db.migrate()
+    try:
+        with db.session() as s:
+            user = create(s, body)
+            out.print(f"[green]created[/] {user.role} {user.username!r} (id {user.id})")
+    except HTTPException as exc:
+        _fail(str(exc.detail))
+
+
+@app.command("seed-demo")
+def seed_demo(
+    patients: Annotated[int, typer.Option(min=1, max=50)] = 3,
+    credentials: Annotated[Path, typer.Option(help="write the demo logins here (JSON)")] = Path(
+        "build/demo/logins.json"),
+) -> None:
+    """Create demo accounts and patients (from the bundled cohort); print the logins."""
+    from recovery.service.demo import seed
+
+    logins = seed(patients, credentials)
+    for role, (user, pw) in logins.items():
+        out.print(f"  {role:10s} user [bold]{user}[/]  password [bold]{pw}[/]")
+
+
+def _settings(kind: type[R]) -> R:
+    from pydantic import ValidationError
+
+    try:
+        return kind()
+    except ValidationError as exc:
+        _fail(f"bad RECOVERY_* setting: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}")
+
+
 def _read_request(path: Path, schema: type[R]) -> R:
     from pydantic import ValidationError
 

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from recovery.model import Cohort, FittedModel, SamplerConfig, fit, load, simulate_cohort
 from recovery.model.forecast import Forecaster
+from recovery.service.settings import Settings
 
 SLOW_PATIENTS, SLOW_WEEKS, SLOW_SEED = 40, 12, 5
 DEFAULT_MODEL = Path(__file__).parents[1] / "data" / "default_model"
@@ -58,3 +65,80 @@ def history_request(n_scores: int = 20, level: float = 6.0, seed: int = 0, **ext
         "schedules": [{"name": "recovery_then_stop"}, {"name": "none"}],
         "start_day": n_scores, "horizon_days": 90, "target_score": 3, "draws": 1000}
     return req | extra
+
+
+# --- the service -----------------------------------------------------------------------------
+
+PG_URL = os.environ.get("RECOVERY_TEST_PG_URL")  # CI sets it; locally the PG runs are skipped
+DB_BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(
+    not PG_URL, reason="RECOVERY_TEST_PG_URL not set"))]
+
+
+def _fresh_pg(url: str) -> str:
+    """An empty schema for one test on the shared PostgreSQL server."""
+    from sqlalchemy import create_engine, text
+
+    name = f"t_{uuid.uuid4().hex[:10]}"
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as c:
+        c.execute(text(f"CREATE DATABASE {name}"))
+    engine.dispose()
+    return url.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.fixture(params=DB_BACKENDS)
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    url = (f"sqlite:///{tmp_path}/recovery.db" if request.param == "sqlite"
+           else _fresh_pg(PG_URL or ""))
+    return Settings(database_url=url, secret_key=SecretStr("test-secret-" + "x" * 32),
+                    models_dir=tmp_path / "models", cohorts_dir=tmp_path / "cohorts",
+                    default_model_dir=DEFAULT_MODEL, max_body_bytes=2_000_000,
+                    model_poll_seconds=0.5)
+
+
+@dataclass
+class Api:
+    """A TestClient with one signed-in user per role, and a record for each therapist."""
+
+    client: TestClient
+    settings: Settings
+    tokens: dict[str, dict[str, str]]
+    own: str  # patient of therapist "t1" (and the record of patient login "p1")
+    other: str  # patient of therapist "t2"
+
+    def as_(self, who: str) -> dict[str, str]:
+        return self.tokens[who]
+
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def api(settings: Settings) -> Iterator[Api]:
+    from recovery.service.api_auth import create
+    from recovery.service.app import create_app
+    from recovery.service.db import Database
+    from recovery.service.schemas import UserIn
+    from recovery.service.tables import Patient
+
+    app = create_app(settings)
+    with TestClient(app) as client:
+        db = Database(settings.database_url)
+        with db.session() as s:
+            ids = {n: create(s, UserIn(username=n, password=PASSWORD, role=r)).id  # type: ignore[arg-type]
+                   for n, r in (("t1", "therapist"), ("t2", "therapist"), ("a1", "analyst"),
+                                ("root", "admin"))}
+            own = Patient(name="Own", covariates={"chronic": 1}, therapist_id=ids["t1"])
+            other = Patient(name="Other", covariates={}, therapist_id=ids["t2"])
+            s.add_all([own, other])
+            s.flush()
+            create(s, UserIn(username="p1", password=PASSWORD, role="patient",  # type: ignore[arg-type]
+                             patient_id=own.id))
+            own_id, other_id = own.id, other.id
+        db.close()
+        tokens = {}
+        for name in ("t1", "t2", "a1", "root", "p1"):
+            r = client.post("/v1/token", data={"username": name, "password": PASSWORD})
+            assert r.status_code == 200, r.text
+            tokens[name] = {"Authorization": f"Bearer {r.json()['access_token']}"}
+        yield Api(client, settings, tokens, own_id, other_id)

@@ -28,7 +28,7 @@ from pydantic import BaseModel
 from scipy.special import ndtr, ndtri
 
 from recovery.model.cohort import Cohort
-from recovery.model.forecast import Forecaster, paths, residual_quantiles
+from recovery.model.forecast import Forecaster, column_quantiles, paths, residual_quantiles
 from recovery.model.requests import History, PainScore, PatientInfo
 from recovery.model.schedules import Session, SessionPlan
 
@@ -93,7 +93,7 @@ def _model_predictive(fc: Forecaster, info: PatientInfo, hist: History, plan: Se
     pdata, post, _ = fc.patient(info, hist, start, draws, rng)
     p = paths(post, pdata, plan, days, len(days), fc.config, fc.kinds)
     x = np.clip(p.m + p.s * residual_quantiles(len(post), rng), 0, 10)
-    qs = np.quantile(x, np.r_[0.5 - LEVELS / 2, 0.5 + LEVELS / 2, 0.5], axis=0)
+    qs = column_quantiles(x, np.r_[0.5 - LEVELS / 2, 0.5 + LEVELS / 2, 0.5])
     k = np.arange(10)[None, :, None]
     cdf = ndtr((k + 0.5 - p.m[:, None, :]) / p.s[:, None, :]).mean(axis=0).T
     n = len(LEVELS)

@@ -134,8 +134,11 @@ def posterior_params(idata: az.InferenceData, data: CohortData, max_draws: int |
                   np.exp(g("log_durable_w")))
 
 
-def _sample(model: pm.Model, s: SamplerConfig, on_compiled: Callable[[], None]
-            ) -> tuple[az.InferenceData, float]:
+Progress = Callable[[float, str], None]  # (fraction done 0-1, phase)
+
+
+def _sample(model: pm.Model, s: SamplerConfig, on_compiled: Callable[[], None],
+            on_progress: Progress | None = None) -> tuple[az.InferenceData, float]:
     t0 = time.perf_counter()
     if s.sampler == "nutpie":
         import nutpie
@@ -143,11 +146,13 @@ def _sample(model: pm.Model, s: SamplerConfig, on_compiled: Callable[[], None]
         compiled = nutpie.compile_pymc_model(model, backend="numba")
         compile_s = time.perf_counter() - t0
         on_compiled()
-        idata = nutpie.sample(compiled, draws=s.draws, tune=s.tune, chains=s.chains,
-                              cores=min(s.chains, 2), seed=s.random_seed,
-                              target_accept=s.target_accept, progress_bar=s.progress_bar,
-                              save_warmup=False)
-        return idata, compile_s
+        kwargs = {"draws": s.draws, "tune": s.tune, "chains": s.chains,
+                  "cores": min(s.chains, 2), "seed": s.random_seed,
+                  "target_accept": s.target_accept}
+        if on_progress is None:
+            return nutpie.sample(compiled, progress_bar=s.progress_bar, save_warmup=False,
+                                 **kwargs), compile_s
+        return _sample_reporting(nutpie, compiled, kwargs, s, on_progress), compile_s
     on_compiled()
     with model:
         idata = pm.sample(draws=s.draws, tune=s.tune, chains=s.chains, cores=min(s.chains, 2),
@@ -156,14 +161,37 @@ def _sample(model: pm.Model, s: SamplerConfig, on_compiled: Callable[[], None]
     return idata, 0.0
 
 
+def _sample_reporting(nutpie: Any, compiled: Any, kwargs: dict[str, Any], s: SamplerConfig,
+                      on_progress: Progress, every: float = 3.0) -> az.InferenceData:
+    """nutpie in the background, reporting the share of (tune + draws) done every few s."""
+    sampler = nutpie.sample(compiled, blocking=False, progress_bar=False, save_warmup=True,
+                            **kwargs)
+
+    def finished() -> bool:
+        try:
+            return bool(sampler.is_finished)
+        except TimeoutError:  # nutpie's way of saying "still running"
+            return False
+
+    while not finished():
+        time.sleep(every)
+        trace = sampler.inspect()
+        done = sum(int(trace[g].sizes.get("draw", 0)) for g in ("warmup_posterior", "posterior")
+                   if g in trace.groups())
+        phase = "tuning" if done < s.tune else "sampling"
+        on_progress(min(done / (s.tune + s.draws), 1.0), phase)
+    return sampler.wait()
+
+
 def fit(cohort: Cohort, config: ModelConfig | None = None, sampler: SamplerConfig | None = None,
-        on_compiled: Callable[[], None] = lambda: None) -> FittedModel:
+        on_compiled: Callable[[], None] = lambda: None, on_progress: Progress | None = None,
+        ) -> FittedModel:
     """Fit the hierarchical model to a validated cohort; diagnostics are always computed."""
     cfg, s = config or ModelConfig(), sampler or SamplerConfig()
     data = prepare(cohort, cfg)
     model = build_model(data, cfg)
     t0 = time.perf_counter()
-    idata, compile_s = _sample(model, s, on_compiled)
+    idata, compile_s = _sample(model, s, on_compiled, on_progress)
     wall = time.perf_counter() - t0
     checked = [v.name for v in model.free_RVs] + ["mu_pop"]
     diag = summarise_diagnostics(idata, checked, s, (wall, compile_s),

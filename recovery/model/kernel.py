@@ -117,7 +117,10 @@ def expected_pain(
 ) -> Array:
     """mu(t) at every time point of the design: shape (..., N), values in (0, 10)."""
     nat_p = transform(p.theta, cfg.relief_tau_min, xp)
-    q = {k: v[..., d.patient] for k, v in nat_p.items()}
+    if xp is np and d.n_patients == 1:  # one patient (forecasts): broadcast, do not gather
+        q = {k: v[..., :1] for k, v in nat_p.items()}
+    else:
+        q = {k: v[..., d.patient] for k, v in nat_p.items()}
     natural = q["floor"] + (q["base"] - q["floor"]) * xp.exp(-d.t / p.tau_nat)
     relief = q["relief"] * -xp.expm1(-_adstock(p.relief_w, nat_p["relief_tau"], d, xp)
                                      / cfg.relief_saturation)

@@ -2,7 +2,7 @@
 
 Fits the model, then reports for every population parameter the truth, the posterior median
 and 90 % interval, and whether the interval covers the truth. Writes
-bench/results/recovery.json. Usage: python bench/recovery.py [--patients 200] [--weeks 16]
+bench/results/recovery.json. Usage: python bench/param_recovery.py [--patients 200] [--weeks 16]
 """
 
 from __future__ import annotations

@@ -1,0 +1,139 @@
+"""Analysts: upload cohorts, start refits, follow jobs, inspect and promote model versions.
+
+No identified patient records here: cohorts are research tables with pseudonymous ids.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, HTTPException, UploadFile, status
+from sqlalchemy import select
+
+from recovery.model import Cohort
+from recovery.service.auth import Role
+from recovery.service.deps import DbSession, State, require
+from recovery.service.errors import run_model, unprocessable
+from recovery.service.schemas import CohortOut, FitIn, JobOut, ModelOut
+from recovery.service.tables import CohortRow, Job, ModelRow, User
+
+router = APIRouter(prefix="/v1", tags=["cohorts, fits and models"])
+Analyst = Annotated[User, Depends(require(Role.analyst))]
+SUFFIXES = (".csv", ".parquet")
+
+
+@router.post("/cohorts", response_model=CohortOut, status_code=201,
+             responses={422: {"description": "every problem by file, row and column"}})
+def upload_cohort(state: State, s: DbSession, user: Analyst,
+                  patients: Annotated[UploadFile, File(description="patients.csv|parquet")],
+                  sessions: Annotated[UploadFile, File(description="sessions.csv|parquet")],
+                  pain: Annotated[UploadFile, File(description="pain.csv|parquet")],
+                  name: Annotated[str, Form(min_length=1, max_length=120)] = "cohort",
+                  ) -> CohortOut:
+    """Validate the three tables; store them only when every row is valid."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for table, upload in (("patients", patients), ("sessions", sessions), ("pain", pain)):
+            suffix = Path(upload.filename or "").suffix.lower() or ".csv"
+            if suffix not in SUFFIXES:
+                raise unprocessable([{"loc": ["body", table], "msg": f"{upload.filename}: "
+                                      "send CSV or Parquet", "type": "value_error"}])
+            with open(Path(tmp) / f"{table}{suffix}", "wb") as f:
+                shutil.copyfileobj(upload.file, f)
+        cohort = run_model(lambda: Cohort.load(tmp))
+    row = CohortRow(name=name, path="", fingerprint=cohort.fingerprint(),
+                    n_patients=len(cohort.patients), n_sessions=len(cohort.sessions),
+                    n_scores=len(cohort.pain), created_by=user.id)
+    s.add(row)
+    s.flush()
+    row.path = str(state.settings.cohorts_dir / row.id)
+    cohort.save(Path(row.path))
+    return _cohort_out(row)
+
+
+@router.get("/cohorts", response_model=list[CohortOut])
+def list_cohorts(s: DbSession, _: Analyst) -> list[CohortOut]:
+    return [_cohort_out(c) for c in s.scalars(select(CohortRow).order_by(CohortRow.created_at))]
+
+
+@router.post("/fits", response_model=JobOut, status_code=202,
+             responses={404: {"description": "no such cohort"}})
+def start_fit(body: FitIn, s: DbSession, user: Analyst) -> JobOut:
+    """Queue a refit; a `recovery worker` process claims it. Poll GET /v1/jobs/{id}."""
+    if s.get(CohortRow, body.cohort_id) is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no cohort {body.cohort_id!r}")
+    job = Job(cohort_id=body.cohort_id, params=body.model_dump(exclude={"cohort_id"}),
+              created_by=user.id, message="queued")
+    s.add(job)
+    s.flush()
+    return job_out(s, job)
+
+
+@router.get("/jobs", response_model=list[JobOut])
+def list_jobs(s: DbSession, _: Analyst) -> list[JobOut]:
+    return [job_out(s, j) for j in s.scalars(select(Job).order_by(Job.created_at.desc())
+                                              .limit(100))]
+
+
+@router.get("/jobs/{job_id}", response_model=JobOut, responses={404: {"description": "none"}})
+def get_job(job_id: str, s: DbSession, _: Analyst) -> JobOut:
+    job = s.get(Job, job_id)
+    if job is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no job {job_id!r}")
+    return job_out(s, job)
+
+
+@router.get("/models", response_model=list[ModelOut])
+def list_models(s: DbSession, state: State, _: Analyst) -> list[ModelOut]:
+    served = state.registry.served_id()
+    return [_model_out(m, served) for m in s.scalars(select(ModelRow)
+                                                     .order_by(ModelRow.created_at.desc()))]
+
+
+@router.get("/models/{model_id}", response_model=ModelOut,
+            responses={404: {"description": "none"}})
+def get_model(model_id: str, s: DbSession, state: State, _: Analyst) -> ModelOut:
+    row = s.get(ModelRow, model_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no model {model_id!r}")
+    return _model_out(row, state.registry.served_id())
+
+
+@router.post("/models/{model_id}/promote", response_model=ModelOut,
+             responses={404: {"description": "none"},
+                        409: {"description": "diagnostics failed: not served"}})
+def promote(model_id: str, s: DbSession, state: State, _: Analyst) -> ModelOut:
+    """Serve this version from now on (every process switches within seconds, no restart)."""
+    row = s.get(ModelRow, model_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no model {model_id!r}")
+    if not row.passed:
+        problems = "; ".join(row.diagnostics.get("problems", []))
+        raise HTTPException(status.HTTP_409_CONFLICT,
+                            f"model {model_id} failed its diagnostics and cannot be served: "
+                            f"{problems}")
+    state.registry.promote(model_id)
+    return _model_out(row, model_id)
+
+
+def job_out(s: DbSession, job: Job) -> JobOut:
+    diag = None
+    if job.model_id:
+        model = s.get(ModelRow, job.model_id)
+        diag = model.diagnostics if model else None
+    return JobOut(id=job.id, cohort_id=job.cohort_id, status=job.status, progress=job.progress,
+                  message=job.message, attempts=job.attempts, model_id=job.model_id,
+                  params=job.params, created_at=job.created_at, finished_at=job.finished_at,
+                  diagnostics=diag)
+
+
+def _cohort_out(c: CohortRow) -> CohortOut:
+    return CohortOut(id=c.id, name=c.name, fingerprint=c.fingerprint, n_patients=c.n_patients,
+                     n_sessions=c.n_sessions, n_scores=c.n_scores, created_at=c.created_at)
+
+
+def _model_out(m: ModelRow, served: str | None) -> ModelOut:
+    return ModelOut(id=m.id, passed=m.passed, served=m.id == served, diagnostics=m.diagnostics,
+                    evaluation=m.evaluation, cohort_id=m.cohort_id, created_at=m.created_at)

@@ -1,0 +1,45 @@
+"""Liveness, readiness and Prometheus metrics (no authentication; no patient data)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import func, select, text
+
+from recovery.service.deps import State
+from recovery.service.tables import Job
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", responses={503: {"description": "not ready"}})
+def readyz(state: State) -> JSONResponse:
+    """Ready when the model is loaded and the database answers."""
+    checks = {"model": state.registry.current is not None, "database": True}
+    try:
+        with state.db.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception:
+        checks["database"] = False
+    ok = all(checks.values())
+    loaded = state.registry.current
+    return JSONResponse({"ready": ok, **checks,
+                         "model_version": loaded.model_id if loaded else None},
+                        status_code=200 if ok else 503)
+
+
+@router.get("/metrics", response_class=Response)
+def metrics(state: State) -> Response:
+    """Prometheus text format: requests, latencies, forecast time, jobs by status."""
+    with state.db.session() as s:
+        counts = dict(s.execute(select(Job.status, func.count()).group_by(Job.status)).all())
+    for status in ("queued", "running", "succeeded", "failed"):
+        state.metrics.jobs.labels(status).set(counts.get(status, 0))
+    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

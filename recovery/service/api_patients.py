@@ -1,0 +1,176 @@
+"""Patient records: scores and sessions (idempotent batch upload), history, forecasts."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, status
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from recovery.model.optimise import optimise
+from recovery.model.requests import (
+    ForecastRequest,
+    ForecastResponse,
+    History,
+    OptimiseRequest,
+    OptimiseResponse,
+    PainScore,
+    PatientInfo,
+)
+from recovery.model.schedules import Session as SessionEvent
+from recovery.service.auth import Role
+from recovery.service.deps import CurrentUser, DbSession, State, patient_for, require, served
+from recovery.service.errors import run_model
+from recovery.service.schemas import (
+    BatchResult,
+    HistoryOut,
+    PatientForecastIn,
+    PatientIn,
+    PatientOptimiseIn,
+    PatientOut,
+    ScoresIn,
+    SessionsIn,
+)
+from recovery.service.tables import ForecastRow, PainRow, Patient, SessionRow, User
+
+router = APIRouter(prefix="/v1/patients", tags=["patients"])
+NOT_YOURS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "no such patient, or not yours"}}
+
+
+@router.post("", response_model=PatientOut, status_code=201)
+def create_patient(body: PatientIn, s: DbSession,
+                   user: Annotated[User, Depends(require(Role.therapist))]) -> PatientOut:
+    """A therapist creates a record for one of their patients."""
+    if body.therapist_id not in (None, user.id):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "therapists create their own patients")
+    p = Patient(name=body.name, covariates=body.covariates, therapist_id=user.id)
+    s.add(p)
+    s.flush()
+    return _out(p)
+
+
+@router.get("", response_model=list[PatientOut])
+def list_patients(s: DbSession, user: Annotated[User, Depends(require(Role.therapist,
+                                                                      Role.patient))]
+                  ) -> list[PatientOut]:
+    """Therapists: their patients. Patients: their own record."""
+    q = select(Patient).order_by(Patient.created_at)
+    q = (q.where(Patient.therapist_id == user.id) if user.role == Role.therapist
+         else q.where(Patient.id == user.patient_id))
+    return [_out(p) for p in s.scalars(q)]
+
+
+@router.get("/{patient_id}", response_model=PatientOut, responses=NOT_YOURS)
+def get_patient(patient_id: str, s: DbSession, user: CurrentUser) -> PatientOut:
+    return _out(patient_for(s, user, patient_id))
+
+
+@router.post("/{patient_id}/scores", response_model=BatchResult, responses=NOT_YOURS)
+def add_scores(patient_id: str, body: ScoresIn, s: DbSession, user: CurrentUser) -> BatchResult:
+    """Diary scores; a retried batch (same client_ids) is stored once."""
+    patient_for(s, user, patient_id, write=True)
+    rows = [{"patient_id": patient_id, "day": x.day, "score": x.score, "client_id": x.client_id}
+            for x in body.scores]
+    return _insert_new(s, PainRow, rows)
+
+
+@router.post("/{patient_id}/sessions", response_model=BatchResult, responses=NOT_YOURS)
+def add_sessions(patient_id: str, body: SessionsIn, s: DbSession,
+                 user: Annotated[User, Depends(require(Role.therapist))]) -> BatchResult:
+    """Sessions given (therapists only); retried batches are stored once."""
+    patient_for(s, user, patient_id, write=True)
+    rows = [{"patient_id": patient_id, "day": x.day, "kind": x.kind, "client_id": x.client_id}
+            for x in body.sessions]
+    return _insert_new(s, SessionRow, rows)
+
+
+@router.get("/{patient_id}/history", response_model=HistoryOut, responses=NOT_YOURS)
+def history(patient_id: str, s: DbSession, user: CurrentUser) -> HistoryOut:
+    patient_for(s, user, patient_id)
+    h = _history(s, patient_id)
+    return HistoryOut(patient_id=patient_id, pain=[p.model_dump() for p in h.pain],
+                      sessions=[x.model_dump() for x in h.sessions])
+
+
+@router.post("/{patient_id}/forecast", response_model=ForecastResponse, responses=NOT_YOURS)
+def forecast_patient(patient_id: str, body: PatientForecastIn, s: DbSession, user: CurrentUser,
+                     state: State) -> ForecastResponse:
+    """Forecast a stored patient under the given schedules; the forecast is kept for audit."""
+    patient = patient_for(s, user, patient_id)
+    h = _history(s, patient_id)
+    req_body: dict[str, Any] = {
+        "patient": {"covariates": patient.covariates}, "history": h.model_dump(),
+        "start_day": body.start_day if body.start_day is not None else _next_day(h),
+        **body.model_dump(exclude={"start_day", "prices"}, exclude_none=True)}
+    if body.prices is not None:
+        req_body["prices"] = body.prices
+    req = run_model(lambda: ForecastRequest.model_validate(req_body))
+    loaded = served(state)
+    t0 = time.perf_counter()
+    response = run_model(lambda: loaded.forecaster.forecast(req))
+    state.metrics.forecast.observe(time.perf_counter() - t0)
+    s.add(ForecastRow(patient_id=patient_id, user_id=user.id, model_version=loaded.model_id,
+                      request=body.model_dump(mode="json"), response=response.model_dump()))
+    return response
+
+
+@router.get("/{patient_id}/forecasts", responses=NOT_YOURS)
+def past_forecasts(patient_id: str, s: DbSession, user: CurrentUser) -> list[dict[str, Any]]:
+    """The audit trail: when, by whom, with which model version, asking what."""
+    patient_for(s, user, patient_id)
+    rows = s.scalars(select(ForecastRow).where(ForecastRow.patient_id == patient_id)
+                     .order_by(ForecastRow.created_at.desc()).limit(100))
+    return [{"id": r.id, "created_at": r.created_at.isoformat(), "user_id": r.user_id,
+             "model_version": r.model_version, "request": r.request,
+             "ranking": r.response.get("ranking")} for r in rows]
+
+
+@router.post("/{patient_id}/optimise", response_model=OptimiseResponse, responses=NOT_YOURS)
+def optimise_patient(patient_id: str, body: PatientOptimiseIn, s: DbSession, user: CurrentUser,
+                     state: State) -> OptimiseResponse:
+    patient = patient_for(s, user, patient_id)
+    h = _history(s, patient_id)
+    req = run_model(lambda: OptimiseRequest(
+        patient=PatientInfo(covariates=patient.covariates), history=h,
+        start_day=body.start_day if body.start_day is not None else _next_day(h),
+        **body.model_dump(exclude={"start_day"})))
+    loaded = served(state)
+    return run_model(lambda: optimise(loaded.forecaster, req))
+
+
+def _insert_new(s: Session, table: type[PainRow] | type[SessionRow], rows: list[dict[str, Any]]
+                ) -> BatchResult:
+    """Insert rows whose (patient_id, client_id) is new; count the rest as duplicates."""
+    unique = {r["client_id"]: r for r in rows}
+    dialect = s.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(table).values(list(unique.values())).on_conflict_do_nothing(
+        index_elements=["patient_id", "client_id"]).returning(table.id)
+    created = len(s.execute(stmt).all())
+    return BatchResult(created=created, duplicates=len(rows) - created)
+
+
+def _history(s: Session, patient_id: str) -> History:
+    """Stored history; several scores on one day keep the one recorded last."""
+    pain = s.execute(select(PainRow.day, PainRow.score).where(PainRow.patient_id == patient_id)
+                     .order_by(PainRow.day, PainRow.id)).all()
+    by_day = {day: score for day, score in pain}
+    sessions = s.execute(select(SessionRow.day, SessionRow.kind)
+                         .where(SessionRow.patient_id == patient_id)
+                         .order_by(SessionRow.day, SessionRow.id)).all()
+    return History(pain=[PainScore(day=d, score=v) for d, v in sorted(by_day.items())],
+                   sessions=[SessionEvent(day=d, kind=k) for d, k in sessions])
+
+
+def _next_day(h: History) -> float:
+    return float(int(h.last_day) + 1) if (h.pain or h.sessions) else 0.0
+
+
+def _out(p: Patient) -> PatientOut:
+    return PatientOut(id=p.id, name=p.name, covariates=p.covariates,
+                      therapist_id=p.therapist_id, created_at=p.created_at)

@@ -1,0 +1,21 @@
+"""Prometheus metrics of one app (own registry, so tests can build many apps)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+__all__ = ["Metrics"]
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter("recovery_http_requests_total", "HTTP requests",
+                                ["method", "route", "status"], registry=self.registry)
+        self.latency = Histogram("recovery_http_request_seconds", "HTTP request latency",
+                                 ["route"], registry=self.registry)
+        self.forecast = Histogram("recovery_forecast_seconds", "time to compute a forecast",
+                                  buckets=(0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2, 5),
+                                  registry=self.registry)
+        self.jobs = Gauge("recovery_jobs", "refit jobs by status", ["status"],
+                          registry=self.registry)

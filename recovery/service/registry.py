@@ -1,0 +1,116 @@
+"""The model registry: versions in the database, the served one loaded in memory.
+
+Every process polls the `served` row and swaps its `Forecaster` when it changes: the new
+model is loaded off the request path and then replaced in one reference assignment, so
+requests in flight finish on the model they started with and none fail during a switch.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import select
+
+from recovery.model import load
+from recovery.model.forecast import Forecaster
+from recovery.service.db import Database
+from recovery.service.tables import ModelRow, Served
+
+__all__ = ["Registry", "register_model"]
+
+log = logging.getLogger("recovery.registry")
+
+
+@dataclass(frozen=True)
+class Loaded:
+    model_id: str
+    forecaster: Forecaster
+
+
+def register_model(db: Database, path: Path, cohort_id: str | None = None,
+                   job_id: str | None = None, evaluation: dict | None = None) -> ModelRow:
+    """Record a saved model directory as a version (idempotent by model id)."""
+    fitted = load(path)
+    with db.session() as s:
+        row = s.get(ModelRow, fitted.model_id)
+        if row is None:
+            row = ModelRow(id=fitted.model_id, path=str(path), passed=fitted.diagnostics.passed,
+                           diagnostics=fitted.diagnostics.model_dump(), evaluation=evaluation,
+                           cohort_id=cohort_id, job_id=job_id)
+            s.add(row)
+        return row
+
+
+class Registry:
+    """Holds the served model of this process and keeps it in step with the database."""
+
+    def __init__(self, db: Database, default_model_dir: Path, poll_seconds: float) -> None:
+        self.db = db
+        self.default_model_dir = default_model_dir
+        self.poll_seconds = poll_seconds
+        self._loaded: Loaded | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def bootstrap(self) -> None:
+        """Serve the bundled default model when nothing is served yet."""
+        with self.db.session() as s:
+            served = s.get(Served, 1)
+        if served is None:
+            row = register_model(self.db, self.default_model_dir)
+            with self.db.session() as s:
+                if s.get(Served, 1) is None:
+                    s.add(Served(id=1, model_id=row.id))
+        self.refresh()
+
+    def served_id(self) -> str | None:
+        with self.db.session() as s:
+            served = s.get(Served, 1)
+            return served.model_id if served else None
+
+    def refresh(self) -> None:
+        """Load the served model if it differs from the one in memory."""
+        model_id = self.served_id()
+        if model_id is None or (self._loaded and self._loaded.model_id == model_id):
+            return
+        with self._lock:
+            if self._loaded and self._loaded.model_id == model_id:
+                return
+            with self.db.session() as s:
+                path = s.scalars(select(ModelRow.path).where(ModelRow.id == model_id)).one()
+            forecaster = Forecaster(load(path))
+            self._loaded = Loaded(model_id, forecaster)  # one assignment: the switch
+            log.info("serving model", extra={"model_id": model_id})
+
+    def promote(self, model_id: str) -> None:
+        with self.db.session() as s:
+            served = s.get(Served, 1)
+            if served is None:
+                s.add(Served(id=1, model_id=model_id))
+            else:
+                served.model_id = model_id
+                served.updated_at = datetime.now(UTC).replace(tzinfo=None)
+        self.refresh()
+
+    @property
+    def current(self) -> Loaded | None:
+        return self._loaded
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._poll, name="model-poll", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self.poll_seconds):
+            try:
+                self.refresh()
+            except Exception:  # keep serving the old model; say why
+                log.exception("model refresh failed")

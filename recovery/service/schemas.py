@@ -1,0 +1,169 @@
+"""Request and response bodies of the HTTP API (the forecast JSON lives in model.requests)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from recovery.model.requests import ScheduleSpec
+from recovery.model.schedules import KindName
+from recovery.service.auth import Role
+
+__all__ = [
+    "BatchResult",
+    "CohortOut",
+    "FitIn",
+    "HistoryOut",
+    "JobOut",
+    "ModelOut",
+    "PatientForecastIn",
+    "PatientIn",
+    "PatientOptimiseIn",
+    "PatientOut",
+    "ScoreIn",
+    "ScoresIn",
+    "SessionIn",
+    "SessionsIn",
+    "TokenOut",
+    "UserIn",
+    "UserOut",
+]
+
+ClientId = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$",
+                 description="client-chosen id: retrying an upload with it never duplicates")
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+
+
+class UserIn(_In):
+    username: str = Field(min_length=2, max_length=80, pattern=r"^[A-Za-z0-9_.@-]+$")
+    password: str = Field(min_length=10, max_length=200)
+    role: Role
+    patient_id: str | None = Field(default=None, description="for role patient: their record")
+
+
+class UserOut(BaseModel):
+    id: int
+    username: str
+    role: Role
+    patient_id: str | None
+
+
+class PatientIn(_In):
+    name: str = Field(min_length=1, max_length=120)
+    covariates: dict[str, float | None] = Field(default_factory=dict)
+    therapist_id: int | None = Field(default=None, description="admins only: the therapist")
+
+
+class PatientOut(BaseModel):
+    id: str
+    name: str
+    covariates: dict[str, float | None]
+    therapist_id: int
+    created_at: datetime
+
+
+class ScoreIn(_In):
+    day: float = Field(ge=0, le=36_500)
+    score: int = Field(ge=0, le=10)
+    client_id: str = ClientId
+
+
+class SessionIn(_In):
+    day: float = Field(ge=0, le=36_500)
+    kind: KindName = "massage"
+    client_id: str = ClientId
+
+
+class ScoresIn(_In):
+    scores: list[ScoreIn] = Field(min_length=1, max_length=1000)
+
+
+class SessionsIn(_In):
+    sessions: list[SessionIn] = Field(min_length=1, max_length=1000)
+
+
+class BatchResult(BaseModel):
+    created: int
+    duplicates: int = Field(description="items whose client_id was already stored (retries)")
+
+
+class HistoryOut(BaseModel):
+    patient_id: str
+    pain: list[dict[str, Any]]
+    sessions: list[dict[str, Any]]
+
+
+class PatientForecastIn(_In):
+    """Forecast a stored patient: their history comes from the database."""
+
+    schedules: list[ScheduleSpec] = Field(min_length=1, max_length=12)
+    start_day: float | None = Field(default=None, ge=0, le=36_500,
+                                    description="default: the day after the last record")
+    horizon_days: int = Field(default=180, ge=1, le=3 * 365)
+    target_score: float = Field(default=3.0, ge=0, le=10)
+    prices: dict[str, float] | None = None
+    draws: int = Field(default=1000, ge=100, le=5000)
+    seed: int = 0
+
+
+class PatientOptimiseIn(_In):
+    kind: KindName = "massage"
+    start_day: float | None = Field(default=None, ge=0, le=36_500)
+    horizon_days: int = Field(default=84, ge=7, le=3 * 365)
+    target_score: float = Field(default=3.0, ge=0, le=10)
+    level: float = Field(default=0.8, gt=0, lt=1)
+    minimise: str = Field(default="cost", pattern="^(cost|sessions)$")
+    draws: int = Field(default=1000, ge=100, le=5000)
+
+
+class CohortOut(BaseModel):
+    id: str
+    name: str
+    fingerprint: str
+    n_patients: int
+    n_sessions: int
+    n_scores: int
+    created_at: datetime
+
+
+class FitIn(_In):
+    cohort_id: str = Field(min_length=1, max_length=32)
+    draws: int = Field(default=1000, ge=50, le=20_000)
+    tune: int = Field(default=1000, ge=50, le=20_000)
+    chains: int = Field(default=2, ge=1, le=8)
+    seed: int = 1
+
+
+class JobOut(BaseModel):
+    id: str
+    cohort_id: str
+    status: str
+    progress: float
+    message: str
+    attempts: int
+    model_id: str | None
+    params: dict[str, Any]
+    created_at: datetime
+    finished_at: datetime | None
+    diagnostics: dict[str, Any] | None = None
+
+
+class ModelOut(BaseModel):
+    id: str
+    passed: bool
+    served: bool
+    diagnostics: dict[str, Any]
+    evaluation: dict[str, Any] | None
+    cohort_id: str | None
+    created_at: datetime

@@ -1,0 +1,37 @@
+"""One settings object, read from the environment (prefix RECOVERY_)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings"]
+
+
+class Settings(BaseSettings):
+    """Service configuration; every field can be set as RECOVERY_<NAME>."""
+
+    model_config = SettingsConfigDict(env_prefix="RECOVERY_", extra="ignore")
+    database_url: str = "sqlite:///build/recovery.db"
+    default_model_dir: Path = Path("data/default_model")
+    models_dir: Path = Path("build/models")  # fitted versions live here, one folder each
+    cohorts_dir: Path = Path("build/cohorts")  # uploaded cohorts, validated, as CSV
+    secret_key: SecretStr = Field(
+        default=SecretStr(""), description="HMAC key for bearer tokens; required to serve")
+    token_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    max_body_bytes: int = Field(default=20_000_000, ge=1000)
+    max_upload_rows: int = Field(default=5000, ge=1)
+    job_heartbeat_seconds: float = Field(default=10.0, gt=0)
+    job_stale_seconds: float = Field(default=120.0, gt=0)
+    job_max_attempts: int = Field(default=2, ge=1)
+    model_poll_seconds: float = Field(default=5.0, gt=0)
+    log_level: str = "INFO"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (tests build their own Settings instead)."""
+    return Settings()

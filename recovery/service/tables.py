@@ -1,0 +1,146 @@
+"""The relational schema (SQLAlchemy 2 ORM). Alembic migrations in migrations/ create it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "Base",
+    "CohortRow",
+    "ForecastRow",
+    "Job",
+    "ModelRow",
+    "PainRow",
+    "Patient",
+    "Served",
+    "SessionRow",
+    "User",
+]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)  # naive UTC: the same on SQLite and PG
+
+
+def _uuid() -> str:
+    return uuid.uuid4().hex
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20))  # therapist | patient | analyst | admin
+    # the patient record a patient login may read (no FK: users are created before patients)
+    patient_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class Patient(Base):
+    __tablename__ = "patients"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=_uuid)
+    name: Mapped[str] = mapped_column(String(120))
+    covariates: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    therapist_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class PainRow(Base):
+    __tablename__ = "pain_scores"
+    __table_args__ = (UniqueConstraint("patient_id", "client_id"),
+                      Index("ix_pain_patient_day", "patient_id", "day"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"))
+    day: Mapped[float]
+    score: Mapped[int]
+    client_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class SessionRow(Base):
+    __tablename__ = "sessions"
+    __table_args__ = (UniqueConstraint("patient_id", "client_id"),
+                      Index("ix_sessions_patient_day", "patient_id", "day"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"))
+    day: Mapped[float]
+    kind: Mapped[str] = mapped_column(String(40))
+    client_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class ForecastRow(Base):
+    """Audit trail: who forecast which patient, with which model, asking what, told what."""
+
+    __tablename__ = "forecasts"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=_uuid)
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    model_version: Mapped[str] = mapped_column(String(40))
+    request: Mapped[dict[str, Any]]
+    response: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class CohortRow(Base):
+    __tablename__ = "cohorts"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=_uuid)
+    name: Mapped[str] = mapped_column(String(120))
+    path: Mapped[str] = mapped_column(String(500))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    n_patients: Mapped[int]
+    n_sessions: Mapped[int]
+    n_scores: Mapped[int]
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class Job(Base):
+    """A refit: queued -> running -> succeeded | failed; a dead worker's job is retried."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_status", "status", "created_at"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=_uuid)
+    cohort_id: Mapped[str] = mapped_column(ForeignKey("cohorts.id"))
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    progress: Mapped[float] = mapped_column(default=0.0)
+    message: Mapped[str] = mapped_column(String(2000), default="")
+    attempts: Mapped[int] = mapped_column(default=0)
+    worker: Mapped[str | None] = mapped_column(String(120), default=None)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)
+    model_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class ModelRow(Base):
+    __tablename__ = "models"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    path: Mapped[str] = mapped_column(String(500))
+    passed: Mapped[bool]
+    diagnostics: Mapped[dict[str, Any]]
+    evaluation: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    cohort_id: Mapped[str | None] = mapped_column(ForeignKey("cohorts.id"), default=None)
+    job_id: Mapped[str | None] = mapped_column(ForeignKey("jobs.id"), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class Served(Base):
+    """Exactly one row: the model every process serves (processes poll it to switch)."""
+
+    __tablename__ = "served"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_id: Mapped[str] = mapped_column(ForeignKey("models.id"))
+    updated_at: Mapped[datetime] = mapped_column(default=_now)

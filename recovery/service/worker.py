@@ -1,0 +1,162 @@
+"""`recovery worker`: claims refit jobs from the database and runs them, one at a time.
+
+Claiming is one conditional UPDATE (queued -> running), after `FOR UPDATE SKIP LOCKED` on
+PostgreSQL, so several workers share a queue and never run the same job. A running job's
+heartbeat is refreshed every few seconds; a job whose heartbeat goes stale (its worker died)
+is queued again, or marked failed once it has used its attempts. Nothing is silently lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import select, update
+
+from recovery.model import Cohort, SamplerConfig, fit, save
+from recovery.model.evaluate import evaluate
+from recovery.model.forecast import Forecaster
+from recovery.model.plots import plot_population, plot_ppc
+from recovery.service.db import Database
+from recovery.service.registry import register_model
+from recovery.service.settings import Settings
+from recovery.service.tables import CohortRow, Job
+
+__all__ = ["Worker"]
+
+log = logging.getLogger("recovery.worker")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)  # naive UTC, as the tables store
+
+
+class Worker:
+    def __init__(self, settings: Settings, name: str | None = None) -> None:
+        self.settings = settings
+        self.db = Database(settings.database_url)
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+
+    def reap_stale(self) -> int:
+        """Requeue (or fail, when out of attempts) running jobs whose worker stopped beating."""
+        cutoff = _now() - timedelta(seconds=self.settings.job_stale_seconds)
+        n = 0
+        with self.db.session() as s:
+            q = select(Job).where(Job.status == "running", Job.heartbeat_at < cutoff)
+            if not self.db.is_sqlite:
+                q = q.with_for_update(skip_locked=True)
+            for job in s.scalars(q):
+                n += 1
+                if job.attempts >= self.settings.job_max_attempts:
+                    job.status, job.finished_at = "failed", _now()
+                    job.message = (f"worker {job.worker} stopped responding on attempt "
+                                   f"{job.attempts} of {self.settings.job_max_attempts}")
+                else:
+                    job.status = "queued"
+                    job.message = f"worker {job.worker} stopped responding; queued again"
+        return n
+
+    def claim(self) -> str | None:
+        """Take the oldest queued job; None when there is none (or another worker won it)."""
+        self.reap_stale()
+        with self.db.session() as s:
+            q = select(Job.id).where(Job.status == "queued").order_by(Job.created_at).limit(1)
+            if not self.db.is_sqlite:
+                q = q.with_for_update(skip_locked=True)
+            job_id = s.scalars(q).first()
+            if job_id is None:
+                return None
+            won = s.execute(update(Job).where(Job.id == job_id, Job.status == "queued").values(
+                status="running", worker=self.name, heartbeat_at=_now(),
+                attempts=Job.attempts + 1, message="starting", progress=0.0)
+                .returning(Job.id)).first()
+            return job_id if won is not None else None
+
+    def beat(self, job_id: str, progress: float | None = None, message: str | None = None
+             ) -> None:
+        values: dict[str, object] = {"heartbeat_at": _now()}
+        if progress is not None:
+            values["progress"] = round(progress, 4)
+        if message is not None:
+            values["message"] = message
+        with self.db.session() as s:
+            s.execute(update(Job).where(Job.id == job_id, Job.worker == self.name)
+                      .values(**values))
+
+    def run_one(self) -> bool:
+        """Claim and run one job; False when the queue is empty."""
+        job_id = self.claim()
+        if job_id is None:
+            return False
+        log.info("job claimed", extra={"job_id": job_id, "worker": self.name})
+        stop = threading.Event()
+        beat = threading.Thread(target=self._heartbeat, args=(job_id, stop), daemon=True)
+        beat.start()
+        try:
+            model_id, summary = self._fit(job_id)
+            with self.db.session() as s:
+                s.execute(update(Job).where(Job.id == job_id).values(
+                    status="succeeded", progress=1.0, model_id=model_id, message=summary,
+                    finished_at=_now()))
+            log.info("job done", extra={"job_id": job_id, "model_id": model_id})
+        except Exception as exc:
+            log.exception("job failed", extra={"job_id": job_id})
+            with self.db.session() as s:
+                s.execute(update(Job).where(Job.id == job_id).values(
+                    status="failed", message=f"{type(exc).__name__}: {exc}"[:2000],
+                    finished_at=_now()))
+        finally:
+            stop.set()
+        return True
+
+    def _heartbeat(self, job_id: str, stop: threading.Event) -> None:
+        while not stop.wait(self.settings.job_heartbeat_seconds):
+            try:
+                self.beat(job_id)
+            except Exception:
+                log.exception("heartbeat failed", extra={"job_id": job_id})
+
+    def _fit(self, job_id: str) -> tuple[str, str]:
+        with self.db.session() as s:
+            job = s.get(Job, job_id)
+            assert job is not None
+            cohort_row = s.get(CohortRow, job.cohort_id)
+            assert cohort_row is not None
+            params, cohort_id, cohort_path = dict(job.params), job.cohort_id, cohort_row.path
+        cohort = Cohort.load(cohort_path)
+        cfg = SamplerConfig(draws=params["draws"], tune=params["tune"], chains=params["chains"],
+                            random_seed=params["seed"], progress_bar=False)
+        self.beat(job_id, 0.0, "compiling the model")
+        fitted = fit(cohort, sampler=cfg,
+                     on_progress=lambda f, phase: self.beat(job_id, 0.9 * f, phase))
+        self.beat(job_id, 0.9, "checking: posterior predictive and held-out evaluation")
+        directory = self.settings.models_dir / fitted.model_id
+        with tempfile.TemporaryDirectory() as tmp:
+            ppc, pop = Path(tmp) / "ppc.png", Path(tmp) / "population.png"
+            extra = plot_ppc(fitted, ppc, np.random.default_rng(cfg.random_seed))
+            plot_population(fitted, pop)
+            fitted.diagnostics = fitted.diagnostics.model_copy(update=extra)
+            save(fitted, directory, {"ppc.png": ppc, "population.png": pop})
+        report = evaluate(Forecaster(fitted), cohort, holdout_days=42, draws=500)
+        register_model(self.db, directory, cohort_id, job_id, report.model_dump())
+        d = fitted.diagnostics
+        summary = ("diagnostics passed" if d.passed else "DIAGNOSTICS FAILED: "
+                   + "; ".join(d.problems))
+        return fitted.model_id, summary
+
+    def run(self, poll_seconds: float = 2.0, once: bool = False) -> None:
+        """Work until stopped (or, with once, until the queue is empty)."""
+        self.db.migrate()
+        while True:
+            worked = self.run_one()
+            if once and not worked:
+                return
+            if not worked:
+                time.sleep(poll_seconds)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,14 +87,17 @@ def _fresh_pg(url: str) -> str:
     return url.rsplit("/", 1)[0] + f"/{name}"
 
 
-@pytest.fixture(params=DB_BACKENDS)
-def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
-    url = (f"sqlite:///{tmp_path}/recovery.db" if request.param == "sqlite"
-           else _fresh_pg(PG_URL or ""))
+def _settings(backend: str, tmp: Path) -> Settings:
+    url = f"sqlite:///{tmp}/recovery.db" if backend == "sqlite" else _fresh_pg(PG_URL or "")
     return Settings(database_url=url, secret_key=SecretStr("test-secret-" + "x" * 32),
-                    models_dir=tmp_path / "models", cohorts_dir=tmp_path / "cohorts",
+                    models_dir=tmp / "models", cohorts_dir=tmp / "cohorts",
                     default_model_dir=DEFAULT_MODEL, max_body_bytes=2_000_000,
                     model_poll_seconds=0.5)
+
+
+@pytest.fixture(params=DB_BACKENDS)
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    return _settings(request.param, tmp_path)
 
 
 @dataclass
@@ -113,8 +117,9 @@ class Api:
 PASSWORD = "correct horse battery"
 
 
-@pytest.fixture
-def api(settings: Settings) -> Iterator[Api]:
+@contextmanager
+def running_api(settings: Settings) -> Iterator[Api]:
+    """The app on `settings`, with users t1, t2 (therapists), a1, root and p1 signed in."""
     from recovery.service.api_auth import create
     from recovery.service.app import create_app
     from recovery.service.db import Database
@@ -142,3 +147,17 @@ def api(settings: Settings) -> Iterator[Api]:
             assert r.status_code == 200, r.text
             tokens[name] = {"Authorization": f"Bearer {r.json()['access_token']}"}
         yield Api(client, settings, tokens, own_id, other_id)
+
+
+@pytest.fixture
+def api(settings: Settings) -> Iterator[Api]:
+    with running_api(settings) as a:
+        yield a
+
+
+@pytest.fixture(scope="module", params=DB_BACKENDS)
+def shared_api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+               ) -> Iterator[Api]:
+    """One app per test module (for read-mostly tests such as the authorization matrix)."""
+    with running_api(_settings(request.param, tmp_path_factory.mktemp("svc"))) as a:
+        yield a

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -175,7 +176,9 @@ def _sample_reporting(nutpie: Any, compiled: Any, kwargs: dict[str, Any], s: Sam
 
     while not finished():
         time.sleep(every)
-        trace = sampler.inspect()
+        with warnings.catch_warnings():  # arviz warns about the empty trace at the start
+            warnings.simplefilter("ignore")
+            trace = sampler.inspect()
         done = sum(int(trace[g].sizes.get("draw", 0)) for g in ("warmup_posterior", "posterior")
                    if g in trace.groups())
         phase = "tuning" if done < s.tune else "sampling"

@@ -1,0 +1,110 @@
+"""Refit jobs: one claimant per job, dead workers' jobs retried or failed, a real small refit,
+and promotion that switches the served model without failing requests in flight."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from recovery.model import Cohort, load, save
+from recovery.service.db import Database
+from recovery.service.registry import register_model
+from recovery.service.tables import CohortRow, Job
+from recovery.service.worker import Worker
+from tests.conftest import DEFAULT_MODEL, Api, history_request
+
+
+def _queue(api: Api, n: int = 1) -> list[str]:
+    db = Database(api.settings.database_url)
+    with db.session() as s:
+        c = CohortRow(name="c", path=str(DEFAULT_MODEL / "cohort"), fingerprint="f",
+                      n_patients=60, n_sessions=1, n_scores=1, created_by=1)
+        s.add(c)
+        s.flush()
+        jobs = [Job(cohort_id=c.id, params={"draws": 50, "tune": 50, "chains": 2, "seed": 1},
+                    created_by=1) for _ in range(n)]
+        s.add_all(jobs)
+        s.flush()
+        ids = [j.id for j in jobs]
+    db.close()
+    return ids
+
+
+def test_each_job_has_one_claimant(api: Api) -> None:
+    ids = _queue(api, 3)
+    workers = [Worker(api.settings, name=f"w{i}") for i in range(4)]
+    claimed = [w.claim() for w in workers]
+    assert sorted(c for c in claimed if c) == sorted(ids) and claimed.count(None) == 1
+
+
+def test_dead_workers_job_is_retried_then_failed(api: Api) -> None:
+    (job_id,) = _queue(api)
+    w = Worker(api.settings, name="dies")
+    old = datetime.now(UTC).replace(tzinfo=None) - timedelta(hours=1)
+    for attempt in range(1, api.settings.job_max_attempts + 1):
+        assert w.claim() == job_id
+        with w.db.session() as s:
+            job = s.get(Job, job_id)
+            assert job is not None and job.attempts == attempt
+            job.heartbeat_at = old  # the worker was killed: no more heartbeats
+        assert w.reap_stale() == 1
+    with w.db.session() as s:
+        job = s.get(Job, job_id)
+        assert job is not None and job.status == "failed" and "stopped responding" in job.message
+    assert w.claim() is None
+
+
+@pytest.mark.slow
+def test_a_real_refit_through_the_queue(api: Api, small_cohort: Cohort) -> None:
+    if api.settings.database_url.startswith("postgresql"):
+        pytest.skip("one real refit is enough; claiming on PostgreSQL is tested above")
+    c, h = api.client, api.as_("a1")
+    files = {t: (f"{t}.csv", getattr(small_cohort, t).to_csv(index=False).encode())
+             for t in ("patients", "sessions", "pain")}
+    cohort = c.post("/v1/cohorts", files=files, headers=h).json()
+    job = c.post("/v1/fits", json={"cohort_id": cohort["id"], "draws": 100, "tune": 100},
+                 headers=h).json()
+    assert Worker(api.settings).run_one()
+    done = c.get(f"/v1/jobs/{job['id']}", headers=h).json()
+    assert done["status"] == "succeeded" and done["progress"] == 1.0, done
+    assert done["diagnostics"]["draws"] == 100 and "diagnostics" in done["message"].lower()
+    model = c.get(f"/v1/models/{done['model_id']}", headers=h).json()
+    assert model["evaluation"]["methods"]["model"]["crps"] > 0
+    assert not model["passed"]  # 100 draws cannot reach ESS 400: refused for serving
+    r = c.post(f"/v1/models/{done['model_id']}/promote", headers=h)
+    assert r.status_code == 409 and "diagnostics" in r.json()["detail"]
+
+
+def test_promotion_switches_without_failing_requests(api: Api, tmp_path: Path) -> None:
+    copy = load(DEFAULT_MODEL)
+    copy = replace(copy, model_id="copyofdefault")
+    save(copy, tmp_path / "copy")
+    db = Database(api.settings.database_url)
+    register_model(db, tmp_path / "copy")
+    db.close()
+    c = api.client
+    statuses: list[int] = []
+    versions: set[str] = set()
+    stop = threading.Event()
+
+    def hammer() -> None:
+        while not stop.is_set():
+            r = c.post("/v1/forecast", json=history_request(draws=200), headers=api.as_("t1"))
+            statuses.append(r.status_code)
+            if r.status_code == 200:
+                versions.add(r.json()["model_version"])
+
+    t = threading.Thread(target=hammer)
+    t.start()
+    r = c.post("/v1/models/copyofdefault/promote", headers=api.as_("a1"))
+    assert r.status_code == 200 and r.json()["served"]
+    after = c.post("/v1/forecast", json=history_request(draws=200), headers=api.as_("t1"))
+    stop.set()
+    t.join()
+    assert after.json()["model_version"] == "copyofdefault"
+    assert statuses and set(statuses) == {200}
+    assert c.get("/readyz").json()["model_version"] == "copyofdefault"

@@ -38,6 +38,8 @@ def test_each_job_has_one_claimant(api: Api) -> None:
     ids = _queue(api, 3)
     workers = [Worker(api.settings, name=f"w{i}") for i in range(4)]
     claimed = [w.claim() for w in workers]
+    for w in workers:
+        w.close()
     assert sorted(c for c in claimed if c) == sorted(ids) and claimed.count(None) == 1
 
 
@@ -56,6 +58,7 @@ def test_dead_workers_job_is_retried_then_failed(api: Api) -> None:
         job = s.get(Job, job_id)
         assert job is not None and job.status == "failed" and "stopped responding" in job.message
     assert w.claim() is None
+    w.close()
 
 
 @pytest.mark.slow
@@ -68,7 +71,9 @@ def test_a_real_refit_through_the_queue(api: Api, small_cohort: Cohort) -> None:
     cohort = c.post("/v1/cohorts", files=files, headers=h).json()
     job = c.post("/v1/fits", json={"cohort_id": cohort["id"], "draws": 100, "tune": 100},
                  headers=h).json()
-    assert Worker(api.settings).run_one()
+    worker = Worker(api.settings)
+    assert worker.run_one()
+    worker.close()
     done = c.get(f"/v1/jobs/{job['id']}", headers=h).json()
     assert done["status"] == "succeeded" and done["progress"] == 1.0, done
     assert done["diagnostics"]["draws"] == 100 and "diagnostics" in done["message"].lower()

@@ -151,12 +151,18 @@ class Worker:
                    + "; ".join(d.problems))
         return fitted.model_id, summary
 
+    def close(self) -> None:
+        self.db.close()
+
     def run(self, poll_seconds: float = 2.0, once: bool = False) -> None:
         """Work until stopped (or, with once, until the queue is empty)."""
         self.db.migrate()
-        while True:
-            worked = self.run_one()
-            if once and not worked:
-                return
-            if not worked:
-                time.sleep(poll_seconds)
+        try:
+            while True:
+                worked = self.run_one()
+                if once and not worked:
+                    return
+                if not worked:
+                    time.sleep(poll_seconds)
+        finally:
+            self.close()

@@ -103,3 +103,12 @@ def test_schedule_kind_the_model_does_not_know_is_refused(default_forecaster: Fo
                                                         "kind": "reiki"}])
     with pytest.raises(PatientError, match=r"schedules.1.kind.*reiki.*massage"):
         default_forecaster.forecast(ForecastRequest.model_validate(req))
+
+
+def test_sessions_after_the_start_day_in_history_are_fine(default_forecaster: Forecaster
+                                                          ) -> None:
+    """Found by fuzzing: a history session later than start_day made kernel times < 0."""
+    req = history_request(history={"pain": [], "sessions": [{"day": 5, "kind": "massage"}]},
+                          start_day=0)
+    r = default_forecaster.forecast(ForecastRequest.model_validate(req))
+    assert r.forecasts[0].days[0] == 0

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-import warnings
 import uuid
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property

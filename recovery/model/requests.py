@@ -27,6 +27,9 @@ __all__ = [
 ]
 
 MAX_HORIZON_DAYS = 3 * 365
+# Work limits (draws x days x schedules) so that one request cannot exhaust a server.
+MAX_FORECAST_CELLS = 6_000_000
+MAX_OPTIMISE_CELLS = 400_000
 QUANTILES = (5, 25, 50, 75, 95)
 Day = Annotated[float, Field(ge=0, le=36_500)]
 
@@ -34,7 +37,7 @@ Day = Annotated[float, Field(ge=0, le=36_500)]
 class PainScore(BaseModel):
     """One diary score on the 0-10 numeric rating scale."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
     day: Day
     score: int = Field(ge=0, le=10)
 
@@ -42,7 +45,7 @@ class PainScore(BaseModel):
 class History(BaseModel):
     """A patient's past: scores (days strictly increasing) and sessions (days not decreasing)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
     pain: list[PainScore] = Field(default_factory=list, max_length=5000)
     sessions: list[Session] = Field(default_factory=list, max_length=2000)
 
@@ -66,14 +69,14 @@ class History(BaseModel):
 class PatientInfo(BaseModel):
     """Covariates by name (see ModelConfig.covariates); missing ones take the centre value."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
     covariates: dict[str, float | None] = Field(default_factory=dict)
 
 
 class ScheduleSpec(BaseModel):
     """A preset by name (with the kind of its sessions), or phases, or absolute session days."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
     name: str = Field(min_length=1, max_length=80)
     kind: KindName = "massage"
     phases: list[Phase] | None = Field(default=None, max_length=100)
@@ -105,7 +108,7 @@ class ScheduleSpec(BaseModel):
 class ForecastRequest(BaseModel):
     """What to forecast: a patient, their history, candidate schedules and the horizon."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [{
         "patient": {"covariates": {"chronic": 1, "adherence": 0.6, "stress": 6}},
         "history": {"pain": [{"day": 0, "score": 7}, {"day": 3, "score": 6}],
                     "sessions": [{"day": 0, "kind": "massage"}]},
@@ -129,6 +132,10 @@ class ForecastRequest(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         _check_start(self.history, self.start_day)
+        cells = self.draws * (self.horizon_days + 1) * len(self.schedules)
+        if cells > MAX_FORECAST_CELLS:
+            raise ValueError(f"draws x (horizon_days + 1) x schedules = {cells:,} is over the "
+                             f"limit of {MAX_FORECAST_CELLS:,}; ask for fewer draws or days")
         names = [s.name for s in self.schedules]
         if len(set(names)) != len(names):
             raise ValueError(f"schedule names must be unique: {names}")
@@ -200,7 +207,7 @@ class ForecastResponse(BaseModel):
 class OptimiseRequest(BaseModel):
     """Find the cheapest schedule that keeps P(score <= target at horizon) >= `level`."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     patient: PatientInfo = Field(default_factory=PatientInfo)
     history: History = Field(default_factory=History)
     kind: KindName = "massage"
@@ -216,6 +223,10 @@ class OptimiseRequest(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         _check_start(self.history, self.start_day)
+        cells = self.draws * (self.horizon_days + 1)
+        if cells > MAX_OPTIMISE_CELLS:
+            raise ValueError(f"draws x (horizon_days + 1) = {cells:,} is over the limit of "
+                             f"{MAX_OPTIMISE_CELLS:,} (every candidate schedule is forecast)")
         return self
 
 

@@ -22,7 +22,7 @@ KindName = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z][a-
 class Session(BaseModel):
     """One session: its day (fractional allowed) and its kind."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
     day: float = Field(ge=0)
     kind: KindName = "massage"
 
@@ -30,7 +30,7 @@ class Session(BaseModel):
 class Phase(BaseModel):
     """A block of `weeks` weeks with a session every `every_days` days (None: a break)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
     kind: KindName = "massage"
     every_days: float | None = Field(default=None, gt=0, le=365)
     weeks: float = Field(gt=0, le=156)
@@ -45,7 +45,7 @@ class Phase(BaseModel):
 class Schedule(BaseModel):
     """Either phases that run back to back, or explicit session days (relative to the start)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
     name: str = Field(default="custom", min_length=1, max_length=80)
     phases: tuple[Phase, ...] = ()
     session_days: tuple[float, ...] | None = None

@@ -82,8 +82,8 @@ def patient_data(covariates: dict[str, float | None], history: History, cfg: Mod
                  kinds: list[str], origin: float = 0.0) -> PatientData:
     """Validate covariates and history against the model and turn them into arrays.
 
-    Kernel time starts at the first record (the natural course's day 0), or at `origin` for a
-    patient with no history yet.
+    Kernel time starts at the first record (the natural course's day 0), or at `origin` (the
+    forecast's start) when that is earlier or there is no history yet: times are never < 0.
     """
     x = np.zeros(len(cfg.effect_pairs()))
     for name, value in covariates.items():
@@ -102,8 +102,7 @@ def patient_data(covariates: dict[str, float | None], history: History, cfg: Mod
     s_kind = kind_indices(kinds, [s.kind for s in history.sessions], "history.sessions")
     s_day = np.array([s.day for s in history.sessions], dtype=float)
     p_day = np.array([p.day for p in history.pain], dtype=float)
-    t0 = float(min(np.min(s_day, initial=np.inf), np.min(p_day, initial=np.inf)))
-    t0 = t0 if np.isfinite(t0) else origin
+    t0 = float(min(np.min(s_day, initial=origin), np.min(p_day, initial=origin), origin))
     return PatientData(t0, p_day - t0, np.array([p.score for p in history.pain], dtype=float),
                        s_day - t0, s_kind,
                        cfg.adherence_default if adherence is None else float(adherence), x)

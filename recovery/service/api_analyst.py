@@ -15,12 +15,12 @@ from sqlalchemy import select
 
 from recovery.model import Cohort
 from recovery.service.auth import Role
-from recovery.service.deps import DbSession, State, require
+from recovery.service.deps import COMMON_RESPONSES, DbSession, State, require
 from recovery.service.errors import run_model, unprocessable
 from recovery.service.schemas import CohortOut, FitIn, JobOut, ModelOut
 from recovery.service.tables import CohortRow, Job, ModelRow, User
 
-router = APIRouter(prefix="/v1", tags=["cohorts, fits and models"])
+router = APIRouter(prefix="/v1", tags=["cohorts, fits and models"], responses=COMMON_RESPONSES)
 Analyst = Annotated[User, Depends(require(Role.analyst))]
 SUFFIXES = (".csv", ".parquet")
 

@@ -10,11 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from recovery.service.auth import Role, hash_password, issue_token, verify_password
-from recovery.service.deps import CurrentUser, DbSession, State, require
+from recovery.service.deps import COMMON_RESPONSES, CurrentUser, DbSession, State, require
 from recovery.service.schemas import TokenOut, UserIn, UserOut
 from recovery.service.tables import Patient, User
 
-router = APIRouter(prefix="/v1", tags=["auth"])
+router = APIRouter(prefix="/v1", tags=["auth"], responses=COMMON_RESPONSES)
 
 
 @router.post("/token", response_model=TokenOut, responses={401: {"description": "bad login"}})

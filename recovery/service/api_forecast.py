@@ -13,10 +13,10 @@ from recovery.model.requests import (
     OptimiseRequest,
     OptimiseResponse,
 )
-from recovery.service.deps import CurrentUser, State, served
+from recovery.service.deps import COMMON_RESPONSES, CurrentUser, State, served
 from recovery.service.errors import run_model
 
-router = APIRouter(prefix="/v1", tags=["forecasts"])
+router = APIRouter(prefix="/v1", tags=["forecasts"], responses=COMMON_RESPONSES)
 
 
 @router.post("/forecast", response_model=ForecastResponse)

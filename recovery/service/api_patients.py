@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, status
@@ -23,7 +24,15 @@ from recovery.model.requests import (
 )
 from recovery.model.schedules import Session as SessionEvent
 from recovery.service.auth import Role
-from recovery.service.deps import CurrentUser, DbSession, State, patient_for, require, served
+from recovery.service.deps import (
+    COMMON_RESPONSES,
+    CurrentUser,
+    DbSession,
+    State,
+    patient_for,
+    require,
+    served,
+)
 from recovery.service.errors import run_model
 from recovery.service.schemas import (
     BatchResult,
@@ -37,7 +46,7 @@ from recovery.service.schemas import (
 )
 from recovery.service.tables import ForecastRow, PainRow, Patient, SessionRow, User
 
-router = APIRouter(prefix="/v1/patients", tags=["patients"])
+router = APIRouter(prefix="/v1/patients", tags=["patients"], responses=COMMON_RESPONSES)
 NOT_YOURS: dict[int | str, dict[str, Any]] = {
     404: {"description": "no such patient, or not yours"}}
 
@@ -125,8 +134,8 @@ def past_forecasts(patient_id: str, s: DbSession, user: CurrentUser) -> list[dic
     patient_for(s, user, patient_id)
     rows = s.scalars(select(ForecastRow).where(ForecastRow.patient_id == patient_id)
                      .order_by(ForecastRow.created_at.desc()).limit(100))
-    return [{"id": r.id, "created_at": r.created_at.isoformat(), "user_id": r.user_id,
-             "model_version": r.model_version, "request": r.request,
+    return [{"id": r.id, "created_at": r.created_at.replace(tzinfo=UTC).isoformat(),
+             "user_id": r.user_id, "model_version": r.model_version, "request": r.request,
              "ranking": r.response.get("ranking")} for r in rows]
 
 

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from recovery.service import api_analyst, api_auth, api_forecast, api_ops, api_patients
@@ -62,6 +63,14 @@ def _too_large(limit: int) -> JSONResponse:
     return JSONResponse({"detail": f"request body over the limit of {limit} bytes"}, 413)
 
 
+def _methods_for(app: FastAPI, scope: Scope) -> list[str]:
+    methods: set[str] = set()
+    for r in app.router.routes:
+        if isinstance(r, Route) and r.matches(scope)[0] != Match.NONE:
+            methods |= r.methods or set()
+    return sorted(methods)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app: migrations run and the served model loads at startup."""
     settings = settings or Settings()
@@ -97,6 +106,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except Exception:
             log.exception("unhandled error", extra={"request_id": rid})
             response = JSONResponse({"detail": "internal error", "request_id": rid}, 500)
+        if response.status_code == 405:  # list every method of the path, not of one route
+            response.headers["Allow"] = ", ".join(_methods_for(app, request.scope))
         route = getattr(request.scope.get("route"), "path", "unmatched")
         elapsed = time.perf_counter() - t0
         state.metrics.requests.labels(request.method, route, str(response.status_code)).inc()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordBearer
@@ -17,7 +17,16 @@ from recovery.service.registry import Loaded, Registry
 from recovery.service.settings import Settings
 from recovery.service.tables import Patient, User
 
-__all__ = ["AppState", "CurrentUser", "DbSession", "get_state", "patient_for", "require"]
+__all__ = ["COMMON_RESPONSES", "AppState", "CurrentUser", "DbSession", "get_state", "patient_for",
+           "require"]
+
+# Responses any /v1 route may give, documented on every one of them.
+COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "malformed request body"},
+    401: {"description": "not signed in, or the token expired"},
+    403: {"description": "your role may not do this"},
+    413: {"description": "request body over the size limit"},
+}
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/v1/token", auto_error=False)
 
@@ -43,7 +52,9 @@ def get_session(state: State) -> Iterator[Session]:
         yield s
 
 
-DbSession = Annotated[Session, Depends(get_session)]
+# scope="function": the transaction commits before the response is sent, so a client is
+# never told "stored" about a write that a crash could still lose (tests/test_crash.py).
+DbSession = Annotated[Session, Depends(get_session, scope="function")]
 
 UNAUTHORISED = HTTPException(status.HTTP_401_UNAUTHORIZED, "not signed in or token expired",
                              headers={"WWW-Authenticate": "Bearer"})

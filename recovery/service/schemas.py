@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from recovery.model.requests import ScheduleSpec
 from recovery.model.schedules import KindName
@@ -31,12 +31,19 @@ __all__ = [
     "UserOut",
 ]
 
+def _utc(d: datetime) -> datetime:
+    return d.replace(tzinfo=UTC) if d.tzinfo is None else d
+
+
+# The database stores naive UTC; the API says so explicitly (RFC 3339 with an offset).
+UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+
 ClientId = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$",
                  description="client-chosen id: retrying an upload with it never duplicates")
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class TokenOut(BaseModel):
@@ -48,7 +55,7 @@ class TokenOut(BaseModel):
 class UserIn(_In):
     username: str = Field(min_length=2, max_length=80, pattern=r"^[A-Za-z0-9_.@-]+$")
     password: str = Field(min_length=10, max_length=200)
-    role: Role
+    role: Role = Field(strict=False)  # accept "therapist" from Python callers too
     patient_id: str | None = Field(default=None, description="for role patient: their record")
 
 
@@ -70,7 +77,7 @@ class PatientOut(BaseModel):
     name: str
     covariates: dict[str, float | None]
     therapist_id: int
-    created_at: datetime
+    created_at: UtcDatetime
 
 
 class ScoreIn(_In):
@@ -134,7 +141,7 @@ class CohortOut(BaseModel):
     n_patients: int
     n_sessions: int
     n_scores: int
-    created_at: datetime
+    created_at: UtcDatetime
 
 
 class FitIn(_In):
@@ -154,8 +161,8 @@ class JobOut(BaseModel):
     attempts: int
     model_id: str | None
     params: dict[str, Any]
-    created_at: datetime
-    finished_at: datetime | None
+    created_at: UtcDatetime
+    finished_at: UtcDatetime | None
     diagnostics: dict[str, Any] | None = None
 
 
@@ -166,4 +173,4 @@ class ModelOut(BaseModel):
     diagnostics: dict[str, Any]
     evaluation: dict[str, Any] | None
     cohort_id: str | None
-    created_at: datetime
+    created_at: UtcDatetime

@@ -15,18 +15,17 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
-# The main job (until the service exists): simulate a small cohort, fit it with a progress
-# bar and report diagnostics; then show the bundled default model's diagnostics.
+# The main job: the service and a refit worker on the bundled default model, demo logins
+# printed (scripts/demo.sh). Ctrl-C stops it.
 demo: $(STAMP)
-	$(BIN)/recovery simulate --patients 30 --weeks 12 --seed 11 --out build/demo/cohort
-	$(BIN)/recovery fit build/demo/cohort --out build/demo/model --draws 1000 --tune 1000 \
-		--allow-bad-diagnostics
-	@echo "--- bundled default model (data/default_model):"
-	$(BIN)/recovery diagnostics data/default_model
-	@echo "plots: build/demo/model/ppc.png, build/demo/model/population.png"
+	BIN=$(BIN) scripts/demo.sh
 
+# Tests run against SQLite and a throwaway PostgreSQL (Debian's package, started here; the
+# PostgreSQL runs are skipped where it cannot be installed, and required in CI).
 test: $(STAMP)
-	$(BIN)/pytest -q
+	@url=$$(scripts/test-postgres.sh start | sed -n 's/^export RECOVERY_TEST_PG_URL=//p'); \
+	RECOVERY_TEST_PG_URL=$${RECOVERY_TEST_PG_URL:-$$url} $(BIN)/pytest -q; rc=$$?; \
+	scripts/test-postgres.sh stop; exit $$rc
 
 test-fast: $(STAMP)
 	$(BIN)/pytest -q -m "not slow"
@@ -37,6 +36,9 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 bench: $(STAMP)
+	$(BIN)/python bench/forecast.py
+	$(BIN)/python bench/update.py
+	$(BIN)/python bench/param_recovery.py
 	$(BIN)/python bench/fit.py
 
 clean:

@@ -70,7 +70,9 @@ def history_request(n_scores: int = 20, level: float = 6.0, seed: int = 0, **ext
 
 # --- the service -----------------------------------------------------------------------------
 
-PG_URL = os.environ.get("RECOVERY_TEST_PG_URL")  # CI sets it; locally the PG runs are skipped
+PG_URL = os.environ.get("RECOVERY_TEST_PG_URL")  # `make test` sets it when it can start one
+if os.environ.get("RECOVERY_REQUIRE_PG") and not PG_URL:
+    raise RuntimeError("RECOVERY_REQUIRE_PG is set but no PostgreSQL is available")
 DB_BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(
     not PG_URL, reason="RECOVERY_TEST_PG_URL not set"))]
 

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# `make demo`: the service and a refit worker on the bundled default model, with demo
+# accounts and patients. Ctrl-C stops both.
+set -euo pipefail
+BIN=${BIN:-.venv/bin}
+PORT=${PORT:-8000}
+mkdir -p build/demo
+export RECOVERY_DATABASE_URL=${RECOVERY_DATABASE_URL:-sqlite:///build/demo/recovery.db}
+export RECOVERY_MODELS_DIR=${RECOVERY_MODELS_DIR:-build/demo/models}
+export RECOVERY_COHORTS_DIR=${RECOVERY_COHORTS_DIR:-build/demo/cohorts}
+if [ -z "${RECOVERY_SECRET_KEY:-}" ]; then
+    # one key per demo database, kept beside it (never printed)
+    KEYFILE=build/demo/secret_key
+    [ -s "$KEYFILE" ] || { umask 077; "$BIN/python" -c 'import secrets; print(secrets.token_urlsafe(32))' > "$KEYFILE"; }
+    RECOVERY_SECRET_KEY=$(cat "$KEYFILE")
+    export RECOVERY_SECRET_KEY
+fi
+echo "demo logins (also in build/demo/logins.json):"
+"$BIN/recovery" seed-demo --patients 3 --credentials build/demo/logins.json
+"$BIN/recovery" worker > build/demo/worker.log 2>&1 &
+WORKER=$!
+trap 'kill $WORKER 2>/dev/null || true' EXIT INT TERM
+cat <<MSG
+
+Recovery service: http://127.0.0.1:$PORT   (API docs: http://127.0.0.1:$PORT/docs)
+  token:    curl -s -X POST -d 'username=demo-therapist&password=...' http://127.0.0.1:$PORT/v1/token
+  patients: curl -s -H "Authorization: Bearer \$TOKEN" http://127.0.0.1:$PORT/v1/patients
+refit worker log: build/demo/worker.log. Ctrl-C stops both.
+
+MSG
+"$BIN/recovery" serve --host 127.0.0.1 --port "$PORT"

@@ -32,3 +32,5 @@ def configure_logging(level: str = "INFO") -> None:
     root.setLevel(level)
     # uvicorn's access log would print raw query strings; ours logs the route template instead
     logging.getLogger("uvicorn.access").disabled = True
+    for noisy in ("arviz", "alembic", "numba", "pytensor"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

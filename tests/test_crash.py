@@ -59,5 +59,9 @@ def test_kill_9_loses_no_acknowledged_score(settings: Settings, tmp_path: Path) 
         assert len(stored_days) == len(set(stored_days)) == len(set(sent))
         acked_days = {int(cid[1:].split("-")[0]) + int(cid.split("-")[1]) / 10 for cid in acked}
         assert acked_days <= set(stored_days)  # every acknowledged score kept its first value
+        log = server.log.read_text()
+        assert '"route": "/v1/patients/{patient_id}/scores"' in log  # requests are logged...
+        secret = h["Authorization"].split()[1]
+        assert secret not in log and "long password 1" not in log  # ...secrets are not
     finally:
         server.stop()

@@ -17,7 +17,10 @@ start)
     if [ ! -f "$DIR/PG_VERSION" ]; then
         as_pg "$BIN/initdb" -D "$DIR" -A trust -U postgres >/dev/null
     fi
-    as_pg "$BIN/pg_ctl" -D "$DIR" -l "$DIR/log" -o "-p $PORT -k $DIR -c listen_addresses=127.0.0.1 -c fsync=on" -w start >/dev/null
+    if ! as_pg "$BIN/pg_ctl" -D "$DIR" status >/dev/null 2>&1; then  # else: reuse it
+        as_pg "$BIN/pg_ctl" -D "$DIR" -l "$DIR/log" -w start \
+            -o "-p $PORT -k $DIR -c listen_addresses=127.0.0.1 -c fsync=on" >/dev/null
+    fi
     echo "export RECOVERY_TEST_PG_URL=postgresql+psycopg://postgres@127.0.0.1:$PORT/postgres"
     ;;
 stop)

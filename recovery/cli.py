@@ -66,7 +66,7 @@ def fit_cmd(
 ) -> None:
     """Validate a cohort, fit the hierarchical model, write posterior, diagnostics and plots."""
     from recovery.model import Cohort, CohortError, SamplerConfig, fit, save
-    from recovery.model.plots import plot_population, plot_ppc
+    from recovery.model.plots import plot_population, plot_ppc, plot_trace
 
     if sampler not in ("nutpie", "pymc"):
         _fail(f"--sampler must be 'nutpie' or 'pymc', not {sampler!r}")
@@ -82,11 +82,12 @@ def fit_cmd(
     with out.status("compiling the model (numba; about a minute)...") as status:
         fitted = fit(cohort, sampler=cfg, on_compiled=status.stop)
     with tempfile.TemporaryDirectory() as tmp, out.status("posterior predictive check..."):
-        ppc, pop = Path(tmp) / "ppc.png", Path(tmp) / "population.png"
+        ppc, pop, trace = (Path(tmp) / n for n in ("ppc.png", "population.png", "trace.png"))
         extra = plot_ppc(fitted, ppc, np.random.default_rng(seed))
         plot_population(fitted, pop)
+        plot_trace(fitted, trace)
         fitted.diagnostics = fitted.diagnostics.model_copy(update=extra)
-        save(fitted, out_dir, {"ppc.png": ppc, "population.png": pop})
+        save(fitted, out_dir, {"ppc.png": ppc, "population.png": pop, "trace.png": trace})
     _report(fitted.diagnostics.model_dump(), out_dir)
     if not fitted.diagnostics.passed and not allow_bad_diagnostics:
         raise typer.Exit(EXIT_BAD_DIAGNOSTICS)
@@ -109,7 +110,7 @@ def forecast(
     plot: Annotated[Path | None, typer.Option(help="write a fan chart PNG")] = None,
 ) -> None:
     """Forecast one patient under candidate schedules, compared on the same draws."""
-    from recovery.model.fanchart import plot_forecast
+    from recovery.charts import save_fan_chart
     from recovery.model.requests import ForecastRequest
 
     req = _read_request(request, ForecastRequest)
@@ -126,7 +127,9 @@ def forecast(
         out.print(f"  {c.a} beats {c.b} with {c.p_a_better:.0%} probability "
                   f"(mean difference {c.mean_difference:+.2f})")
     if plot is not None:
-        out.print(f"fan chart: {plot_forecast(req.history, response, req.target_score, plot)}")
+        path = save_fan_chart(req.history.model_dump(), response.model_dump(), req.target_score,
+                              plot)
+        out.print(f"fan chart: {path}")
 
 
 @app.command()
@@ -218,6 +221,26 @@ def worker(
     settings = _settings(Settings)
     configure_logging(settings.log_level)
     Worker(settings).run(poll_seconds=poll, once=once)
+
+
+@app.command()
+def dashboard(
+    service: Annotated[str, typer.Option(envvar="RECOVERY_SERVICE_URL",
+                                         help="the service's base URL")] = "http://127.0.0.1:8000",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8501,
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+) -> None:
+    """Run the Streamlit dashboard against a running service."""
+    import os
+    import subprocess
+    import sys
+
+    script = Path(__file__).parent / "dashboard" / "app.py"
+    env = {**os.environ, "RECOVERY_SERVICE_URL": service}
+    raise typer.Exit(subprocess.call(
+        [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
+         "--server.address", host, "--server.headless", "true",
+         "--browser.gatherUsageStats", "false"], env=env))
 
 
 users = typer.Typer(help="Service accounts.", no_args_is_help=True)

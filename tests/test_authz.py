@@ -114,7 +114,7 @@ def test_every_route_is_in_the_matrix(shared_api: Api) -> None:
     covered = {(m, p) for m, p, _, _ in RECORD_ROUTES + OTHER_ROUTES}
     covered |= {("POST", "/v1/token"), ("GET", "/v1/jobs/{job_id}"), ("POST", "/v1/cohorts"),
                 ("GET", "/v1/models/{model_id}"), ("POST", "/v1/models/{model_id}/promote"),
-                ("POST", "/v1/optimise")}
+                ("POST", "/v1/optimise"), ("GET", "/v1/models/{model_id}/plots/{name}")}
     covered = {(m, p.replace("{rec}", "{patient_id}")) for m, p in covered}
     assert routes <= covered, routes - covered
 

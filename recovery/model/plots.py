@@ -14,7 +14,7 @@ from recovery.model.config import PARAMS
 from recovery.model.fit import FittedModel, posterior_params
 from recovery.model.kernel import conditional_moments, expected_pain
 
-__all__ = ["plot_calibration", "plot_population", "plot_ppc", "replicate_scores"]
+__all__ = ["plot_calibration", "plot_population", "plot_ppc", "plot_trace", "replicate_scores"]
 
 
 def replicate_scores(fitted: FittedModel, rng: np.random.Generator, max_draws: int = 200
@@ -103,5 +103,32 @@ def plot_calibration(curves: dict[str, dict[str, float]], path: Path) -> Path:
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+TRACE_VARS = ("mu_pop", "tau_nat", "sigma", "share", "ell")
+
+
+def plot_trace(fitted: FittedModel, path: Path) -> Path:
+    """Trace of the population parameters per chain: mixing at a glance."""
+    post = fitted.idata["posterior"]
+    series = []
+    for name in TRACE_VARS:
+        x = post[name]
+        if x.ndim == 2:
+            series.append((name, x.values))
+        else:
+            for j, label in enumerate(x[x.dims[-1]].values):
+                series.append((f"{name}[{label}]", x.values[..., j]))
+    fig, axes = plt.subplots(len(series), 1, figsize=(10, 1.1 * len(series)), sharex=True)
+    for ax, (name, values) in zip(np.atleast_1d(axes), series, strict=True):
+        for chain in values:
+            ax.plot(chain, lw=0.4, alpha=0.8)
+        ax.set_ylabel(name, rotation=0, ha="right", fontsize=7)
+        ax.tick_params(labelsize=6)
+    np.atleast_1d(axes)[-1].set_xlabel("stored draw (thinned), one colour per chain")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
     plt.close(fig)
     return path

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, UploadFile, status
+from fastapi.responses import FileResponse
 from sqlalchemy import select
 
 from recovery.model import Cohort
@@ -99,6 +100,21 @@ def get_model(model_id: str, s: DbSession, state: State, _: Analyst) -> ModelOut
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no model {model_id!r}")
     return _model_out(row, state.registry.served_id())
+
+
+PLOTS = {"ppc.png", "population.png", "trace.png"}
+
+
+@router.get("/models/{model_id}/plots/{name}", response_class=FileResponse,
+            responses={200: {"content": {"image/png": {}}},
+                       404: {"description": "no such model or plot"}})
+def model_plot(model_id: str, name: str, s: DbSession, _: Analyst) -> FileResponse:
+    """A model's diagnostic plots: ppc.png, population.png, trace.png."""
+    row = s.get(ModelRow, model_id)
+    path = Path(row.path) / name if row is not None and name in PLOTS else None
+    if path is None or not path.is_file():
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no plot {name!r} for model {model_id!r}")
+    return FileResponse(path, media_type="image/png")
 
 
 @router.post("/models/{model_id}/promote", response_model=ModelOut,

@@ -23,7 +23,7 @@ from sqlalchemy import select, update
 from recovery.model import Cohort, SamplerConfig, fit, save
 from recovery.model.evaluate import evaluate
 from recovery.model.forecast import Forecaster
-from recovery.model.plots import plot_population, plot_ppc
+from recovery.model.plots import plot_population, plot_ppc, plot_trace
 from recovery.service.db import Database
 from recovery.service.registry import register_model
 from recovery.service.settings import Settings
@@ -139,11 +139,12 @@ class Worker:
         self.beat(job_id, 0.9, "checking: posterior predictive and held-out evaluation")
         directory = self.settings.models_dir / fitted.model_id
         with tempfile.TemporaryDirectory() as tmp:
-            ppc, pop = Path(tmp) / "ppc.png", Path(tmp) / "population.png"
+            ppc, pop, trace = (Path(tmp) / n for n in ("ppc.png", "population.png", "trace.png"))
             extra = plot_ppc(fitted, ppc, np.random.default_rng(cfg.random_seed))
             plot_population(fitted, pop)
+            plot_trace(fitted, trace)
             fitted.diagnostics = fitted.diagnostics.model_copy(update=extra)
-            save(fitted, directory, {"ppc.png": ppc, "population.png": pop})
+            save(fitted, directory, {"ppc.png": ppc, "population.png": pop, "trace.png": trace})
         report = evaluate(Forecaster(fitted), cohort, holdout_days=42, draws=500)
         register_model(self.db, directory, cohort_id, job_id, report.model_dump())
         d = fitted.diagnostics

@@ -1,0 +1,345 @@
+"""Recovery dashboard (Streamlit). Run with `recovery dashboard`; it needs only the service URL
+(RECOVERY_SERVICE_URL) and talks to the service over HTTP: therapists forecast their patients,
+patients compare schedules in plain language, analysts refit and promote models."""
+
+from __future__ import annotations
+
+import io
+import os
+from typing import Any
+
+import httpx
+import matplotlib.pyplot as plt
+import pandas as pd
+import streamlit as st
+
+from recovery.charts import fan_chart
+from recovery.dashboard.client import ServiceClient, ServiceError
+
+PRESETS = ["recovery_then_stop", "recovery_then_maintenance", "weekly_taper", "stop_start",
+           "none"]
+PLAIN = {"recovery_then_stop": "twice a week for 6 weeks, then stop",
+         "recovery_then_maintenance": "twice a week for 6 weeks, then every 3 weeks",
+         "weekly_taper": "weekly for 12 weeks, then tapering", "stop_start": "4 weeks on, 6 off",
+         "none": "no sessions"}
+
+
+@st.cache_resource
+def _http(url: str) -> httpx.Client:
+    """One connection pool per service URL for the whole dashboard process."""
+    return httpx.Client(base_url=url, timeout=120.0)
+
+
+def client() -> ServiceClient:
+    url = os.environ.get("RECOVERY_SERVICE_URL", "http://127.0.0.1:8000")
+    return ServiceClient(_http(url), st.session_state.get("token"))
+
+
+def show_error(exc: ServiceError) -> None:
+    st.error(f"The service refused this: {exc}")
+
+
+def sign_in() -> None:
+    st.title("Recovery")
+    st.caption("Pain forecasts under massage and physiotherapy schedules")
+    with st.form("sign_in"):
+        username = st.text_input("Username", key="username")
+        password = st.text_input("Password", type="password", key="password")
+        if st.form_submit_button("Sign in"):
+            c = client()
+            try:
+                st.session_state["user"] = c.sign_in(username, password)
+                st.session_state["token"] = c.token
+                st.rerun()
+            except ServiceError as exc:
+                st.error("Wrong username or password." if exc.status == 401 else str(exc))
+
+
+def timeline(history: dict[str, Any]) -> None:
+    pain = pd.DataFrame(history["pain"])
+    fig, ax = plt.subplots(figsize=(10, 2.6))
+    if len(pain):
+        ax.plot(pain["day"], pain["score"], "o-", ms=3, lw=0.8, color="k", label="pain")
+    for i, s in enumerate(history["sessions"]):
+        ax.axvline(s["day"], color="tab:blue" if s["kind"] == "massage" else "tab:green",
+                   alpha=0.35, lw=1, label=s["kind"] if i == 0 else None)
+    ax.set_ylim(0, 10)
+    ax.set_xlabel("day")
+    ax.set_ylabel("pain 0-10")
+    ax.legend(fontsize=7, loc="upper right")
+    fig.tight_layout()
+    st.pyplot(fig)
+    plt.close(fig)
+
+
+def schedule_builder() -> list[dict[str, Any]]:
+    """Presets plus an optional custom schedule of phases, or of dates."""
+    chosen = st.multiselect("Schedules to compare", PRESETS,
+                            default=["recovery_then_maintenance", "recovery_then_stop"],
+                            key="presets")
+    kind = st.selectbox("Session kind for presets", ["massage", "physio"], key="preset_kind")
+    specs: list[dict[str, Any]] = [{"name": p, "kind": kind} for p in chosen]
+    with st.expander("Build your own schedule"):
+        name = st.text_input("Name", value="custom plan", key="custom_name")
+        phases = st.data_editor(pd.DataFrame(
+            [{"kind": "massage", "every_days": 7.0, "weeks": 4.0},
+             {"kind": "massage", "every_days": None, "weeks": 4.0}]),
+            num_rows="dynamic", key="phases")
+        dates = st.text_input("...or session days (comma separated, absolute)", key="dates")
+        if st.checkbox("Include this schedule", key="use_custom"):
+            if dates.strip():
+                try:
+                    days = [float(x) for x in dates.replace(" ", "").split(",") if x]
+                except ValueError:
+                    st.warning("Session days must be numbers separated by commas.")
+                    days = []
+                specs.append({"name": name, "session_days": days, "kind": kind})
+            else:
+                rows = phases.dropna(subset=["weeks"]).to_dict("records")
+                specs.append({"name": name, "phases": [
+                    {"kind": r["kind"], "weeks": float(r["weeks"]),
+                     "every_days": None if pd.isna(r["every_days"]) else float(r["every_days"])}
+                    for r in rows]})
+    return specs
+
+
+def summary_table(result: dict[str, Any]) -> pd.DataFrame:
+    rows = []
+    for f in result["forecasts"]:
+        s = f["summary"]
+        rows.append({"schedule": f["name"],
+                     "P(at or below target)": f"{s['p_target_at_horizon']:.0%}",
+                     "meaningful improvement by day": s["improvement_day"],
+                     "relapse risk": "-" if s["p_relapse"] is None else f"{s['p_relapse']:.0%}",
+                     "mean pain": round(s["mean_pain"], 2), "sessions": s["sessions"],
+                     "cost": s["cost"]})
+    return pd.DataFrame(rows)
+
+
+def forecast_csv(result: dict[str, Any]) -> bytes:
+    frames = [pd.DataFrame({"schedule": f["name"], "day": f["days"], "mean": f["mean"],
+                            **{f"q{k}": v for k, v in f["quantiles"].items()}})
+              for f in result["forecasts"]]
+    return pd.concat(frames).to_csv(index=False).encode()
+
+
+def chart_png(history: dict[str, Any], result: dict[str, Any], target: float) -> bytes:
+    fig = fan_chart(history, result, target)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def therapist_page() -> None:
+    c = client()
+    st.header("Your patients")
+    try:
+        patients = c.patients()
+    except ServiceError as exc:
+        show_error(exc)
+        return
+    with st.expander("New patient"), st.form("new_patient"):
+        name = st.text_input("Name", key="new_name")
+        chronic = st.checkbox("Chronic pain (over 3 months)", key="new_chronic")
+        adherence = st.slider("Home-exercise adherence", 0.0, 1.0, 0.5, key="new_adh")
+        stress = st.slider("Stress (0-10)", 0, 10, 5, key="new_stress")
+        if st.form_submit_button("Create"):
+            try:
+                c.create_patient(name, {"chronic": float(chronic), "adherence": adherence,
+                                        "stress": float(stress)})
+                st.rerun()
+            except ServiceError as exc:
+                show_error(exc)
+    if not patients:
+        st.info("No patients yet.")
+        return
+    labels = {f"{p['name']} ({p['id'][:6]})": p["id"] for p in patients}
+    pid = labels[st.selectbox("Patient", list(labels), key="patient")]
+    history = c.history(pid)
+    timeline(history)
+    col1, col2 = st.columns(2)
+    with col1, st.form("add_score"):
+        day = st.number_input("Day", min_value=0.0, step=1.0, key="score_day")
+        score = st.slider("Pain score", 0, 10, 5, key="score_value")
+        if st.form_submit_button("Add score"):
+            _guarded(lambda: c.add_score(pid, day, score))
+    with col2, st.form("add_session"):
+        sday = st.number_input("Day", min_value=0.0, step=1.0, key="session_day")
+        skind = st.selectbox("Kind", ["massage", "physio"], key="session_kind")
+        if st.form_submit_button("Add session"):
+            _guarded(lambda: c.add_session(pid, sday, skind))
+    st.subheader("Forecast")
+    specs = schedule_builder()
+    horizon = st.number_input("Horizon (days)", 7, 1095, 120, key="horizon")
+    target = st.number_input("Target score", 0.0, 10.0, 3.0, step=1.0, key="target")
+    if st.button("Forecast", type="primary", key="forecast"):
+        with st.spinner("Forecasting..."):
+            try:
+                st.session_state["result"] = c.forecast(pid, {
+                    "schedules": specs, "horizon_days": int(horizon), "target_score": target})
+                st.session_state["result_for"] = pid
+            except ServiceError as exc:
+                show_error(exc)
+    result = st.session_state.get("result")
+    if result and st.session_state.get("result_for") == pid:
+        show_forecast(history, result, target)
+        if st.button("Suggest the cheapest schedule that reaches the target", key="optimise"):
+            with st.spinner("Searching schedules..."):
+                try:
+                    best = c.optimise(pid, {"target_score": target, "level": 0.8,
+                                            "horizon_days": min(int(horizon), 365)})
+                    if best["best"] is None:
+                        st.warning("No schedule in the search reaches an 80 % chance.")
+                    else:
+                        s = best["best_summary"]
+                        st.success(f"Suggested: **{best['best']['name']}** — {s['sessions']} "
+                                   f"sessions, cost {s['cost']:g}, "
+                                   f"{s['p_target_at_horizon']:.0%} chance of reaching "
+                                   f"{target:g} or below.")
+                except ServiceError as exc:
+                    show_error(exc)
+
+
+def show_forecast(history: dict[str, Any], result: dict[str, Any], target: float) -> None:
+    fig = fan_chart(history, result, target)
+    st.pyplot(fig)
+    plt.close(fig)
+    st.dataframe(summary_table(result), hide_index=True)
+    for comp in result["comparisons"]:
+        st.write(f"**{comp['a']}** beats **{comp['b']}** with {comp['p_a_better']:.0%} "
+                 f"probability (mean pain difference {comp['mean_difference']:+.2f}).")
+    st.download_button("Download forecast (CSV)", forecast_csv(result), "forecast.csv",
+                       "text/csv", key="csv")
+    st.download_button("Download chart (PNG)", chart_png(history, result, target),
+                       "forecast.png", "image/png", key="png")
+    st.caption(f"Model version {result['model_version']}")
+
+
+def patient_page() -> None:
+    c = client()
+    user = st.session_state["user"]
+    st.header("Your recovery")
+    try:
+        history = c.history(user["patient_id"])
+    except ServiceError as exc:
+        show_error(exc)
+        return
+    timeline(history)
+    chosen = st.multiselect("Plans to compare (up to 3)", PRESETS, max_selections=3,
+                            default=["recovery_then_maintenance", "recovery_then_stop"],
+                            format_func=lambda p: PLAIN[p], key="patient_plans")
+    weeks = st.slider("Look ahead (weeks)", 4, 52, 12, key="weeks")
+    target = st.slider("A pain level you would be happy with", 0, 10, 3, key="ptarget")
+    if st.button("Compare", type="primary", key="compare") and chosen:
+        with st.spinner("Working it out..."):
+            try:
+                result = c.forecast(user["patient_id"], {
+                    "schedules": [{"name": p} for p in chosen], "horizon_days": 7 * weeks,
+                    "target_score": float(target)})
+            except ServiceError as exc:
+                show_error(exc)
+                return
+        for f in result["forecasts"]:
+            p = f["summary"]["p_target_at_horizon"]
+            st.markdown(f"**{PLAIN.get(f['name'], f['name'])}**: about **{round(10 * p)} in 10** "
+                        f"people like you are at {target} or below by week {weeks} on this plan "
+                        f"({f['summary']['sessions']} sessions).")
+        fig = fan_chart(history, result, float(target))
+        st.pyplot(fig)
+        plt.close(fig)
+        st.caption("The shaded bands show the range of likely outcomes: the darker band holds "
+                   "half of them, the lighter one 9 in 10. Nobody can promise a result.")
+    st.info("This supports, and does not replace, your therapist's advice.")
+
+
+def analyst_page() -> None:
+    c = client()
+    st.header("Cohorts, refits and models")
+    with st.form("upload"):
+        name = st.text_input("Cohort name", "new cohort", key="cohort_name")
+        files = {t: st.file_uploader(f"{t} (CSV or Parquet)", type=["csv", "parquet"],
+                                     key=f"file_{t}") for t in ("patients", "sessions", "pain")}
+        if st.form_submit_button("Upload"):
+            if any(f is None for f in files.values()):
+                st.warning("Choose all three files.")
+            else:
+                try:
+                    got = c.upload_cohort(name, {t: (f.name, f.getvalue())
+                                                 for t, f in files.items() if f is not None})
+                    st.success(f"Stored cohort {got['name']}: {got['n_patients']} patients.")
+                except ServiceError as exc:
+                    st.error("The cohort was refused; nothing was stored.")
+                    if exc.details:
+                        st.dataframe(pd.DataFrame(
+                            [{"file": d["loc"][0], "row": d["loc"][1], "column": d["loc"][2],
+                              "problem": d["msg"]} for d in exc.details]), hide_index=True)
+                    else:
+                        show_error(exc)
+    try:
+        cohorts, jobs, models = c.cohorts(), c.jobs(), c.models()
+    except ServiceError as exc:
+        show_error(exc)
+        return
+    if cohorts:
+        labels = {f"{x['name']} ({x['n_patients']} patients, {x['id'][:6]})": x["id"]
+                  for x in cohorts}
+        chosen = st.selectbox("Cohort to refit", list(labels), key="refit_cohort")
+        draws = st.number_input("Draws per chain", 100, 20000, 1000, key="draws")
+        if st.button("Start refit", key="refit"):
+            _guarded(lambda: c.start_fit(labels[chosen], int(draws), int(draws)))
+    st.subheader("Refits")
+    for j in jobs[:10]:
+        st.progress(j["progress"], text=f"{j['id'][:8]} {j['status']}: {j['message']}")
+    if jobs and st.button("Refresh", key="refresh"):
+        st.rerun()
+    st.subheader("Models")
+    for m in models:
+        d = m["diagnostics"]
+        verdict = "passed" if m["passed"] else "FAILED"
+        with st.expander(f"{m['id']} {'(served) ' if m['served'] else ''}— diagnostics "
+                         f"{verdict}: R-hat {d['max_rhat']:.3f}, ESS {d['min_ess_bulk']:.0f} / "
+                         f"{d['min_ess_tail']:.0f}, divergences {d['divergences']}"):
+            if d.get("problems"):
+                st.error("; ".join(d["problems"]))
+            if m["evaluation"]:
+                ev = m["evaluation"]["methods"]
+                st.dataframe(pd.DataFrame({n: {k: v for k, v in s.items() if k != "calibration"}
+                                           for n, s in ev.items()}).T)
+            for plot in ("trace.png", "ppc.png"):
+                try:
+                    st.image(c.model_plot(m["id"], plot), caption=plot)
+                except ServiceError:
+                    st.caption(f"no {plot} for this model")
+            if not m["served"] and st.button("Promote to serve", key=f"promote_{m['id']}"):
+                _guarded(lambda m=m: c.promote(m["id"]))
+
+
+def _guarded(action: Any) -> None:
+    try:
+        action()
+        st.rerun()
+    except ServiceError as exc:
+        show_error(exc)
+
+
+def main() -> None:
+    st.set_page_config(page_title="Recovery", layout="wide")
+    user = st.session_state.get("user")
+    if not user:
+        sign_in()
+        return
+    with st.sidebar:
+        st.write(f"Signed in as **{user['username']}** ({user['role']})")
+        if st.button("Sign out", key="sign_out"):
+            st.session_state.clear()
+            st.rerun()
+    pages = {"therapist": therapist_page, "patient": patient_page, "analyst": analyst_page}
+    page = pages.get(user["role"])
+    if page is None:
+        st.info("Administrators manage accounts with `recovery users create` or the API.")
+        return
+    page()
+
+
+main()

@@ -1,0 +1,123 @@
+"""A small typed client of the Recovery HTTP API; service errors become readable messages."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+
+__all__ = ["ServiceClient", "ServiceError"]
+
+
+class ServiceError(Exception):
+    """A refusal or failure of the service, phrased for a person (no traceback)."""
+
+    def __init__(self, status: int, message: str, details: list[dict[str, Any]] | None = None
+                 ) -> None:
+        self.status = status
+        self.details = details or []  # FastAPI's [{loc, msg, type}] when the service gave it
+        super().__init__(message)
+
+
+def _where(d: dict[str, Any]) -> str:
+    loc = [str(x) for x in d.get("loc", []) if x is not None]
+    return ".".join(loc[1:] if loc and loc[0] == "body" else loc) or "request"
+
+
+def _message(r: httpx.Response) -> str:
+    try:
+        detail = r.json().get("detail")
+    except ValueError:
+        return f"the service answered {r.status_code}"
+    if isinstance(detail, list):  # FastAPI validation errors: name each field
+        return "; ".join(f"{_where(d)}: {d.get('msg', '')}" for d in detail)
+    return str(detail)
+
+
+def _details(r: httpx.Response) -> list[dict[str, Any]]:
+    try:
+        detail = r.json().get("detail")
+    except ValueError:
+        return []
+    return detail if isinstance(detail, list) else []
+
+
+class ServiceClient:
+    """One signed-in user's view of the service."""
+
+    def __init__(self, http: httpx.Client, token: str | None = None) -> None:
+        self._http = http  # shared connection pool; the token is per user
+        self.base_url = str(http.base_url).rstrip("/")
+        self.token = token
+
+    def _call(self, method: str, path: str, **kw: Any) -> Any:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        try:
+            r = self._http.request(method, path, headers=headers, **kw)
+        except httpx.HTTPError as exc:
+            raise ServiceError(0, f"cannot reach the service at {self.base_url} "
+                                  f"({type(exc).__name__})") from None
+        if r.status_code == 401 and path != "/v1/token":
+            raise ServiceError(401, "your session has expired; please sign in again")
+        if r.status_code >= 400:
+            raise ServiceError(r.status_code, _message(r), _details(r))
+        if r.headers.get("content-type", "").startswith("image/"):
+            return r.content
+        return r.json()
+
+    def sign_in(self, username: str, password: str) -> dict[str, Any]:
+        r = self._call("POST", "/v1/token", data={"username": username, "password": password})
+        self.token = r["access_token"]
+        return dict(self._call("GET", "/v1/me"))
+
+    # patients
+    def patients(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/v1/patients"))
+
+    def create_patient(self, name: str, covariates: dict[str, float | None]) -> dict[str, Any]:
+        return dict(self._call("POST", "/v1/patients",
+                               json={"name": name, "covariates": covariates}))
+
+    def history(self, patient_id: str) -> dict[str, Any]:
+        return dict(self._call("GET", f"/v1/patients/{patient_id}/history"))
+
+    def add_score(self, patient_id: str, day: float, score: int) -> dict[str, Any]:
+        body = {"scores": [{"day": day, "score": score, "client_id": uuid.uuid4().hex}]}
+        return dict(self._call("POST", f"/v1/patients/{patient_id}/scores", json=body))
+
+    def add_session(self, patient_id: str, day: float, kind: str) -> dict[str, Any]:
+        body = {"sessions": [{"day": day, "kind": kind, "client_id": uuid.uuid4().hex}]}
+        return dict(self._call("POST", f"/v1/patients/{patient_id}/sessions", json=body))
+
+    def forecast(self, patient_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        return dict(self._call("POST", f"/v1/patients/{patient_id}/forecast", json=body))
+
+    def optimise(self, patient_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        return dict(self._call("POST", f"/v1/patients/{patient_id}/optimise", json=body))
+
+    # analysts
+    def upload_cohort(self, name: str, files: dict[str, tuple[str, bytes]]) -> dict[str, Any]:
+        return dict(self._call("POST", "/v1/cohorts", files=files, data={"name": name}))
+
+    def cohorts(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/v1/cohorts"))
+
+    def start_fit(self, cohort_id: str, draws: int, tune: int) -> dict[str, Any]:
+        return dict(self._call("POST", "/v1/fits",
+                               json={"cohort_id": cohort_id, "draws": draws, "tune": tune}))
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        return dict(self._call("GET", f"/v1/jobs/{job_id}"))
+
+    def jobs(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/v1/jobs"))
+
+    def models(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/v1/models"))
+
+    def model_plot(self, model_id: str, name: str) -> bytes:
+        return bytes(self._call("GET", f"/v1/models/{model_id}/plots/{name}"))
+
+    def promote(self, model_id: str) -> dict[str, Any]:
+        return dict(self._call("POST", f"/v1/models/{model_id}/promote"))

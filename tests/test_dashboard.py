@@ -1,0 +1,110 @@
+"""Dashboard page logic with Streamlit's AppTest, against a real running service."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import _settings
+from tests.live import Server, add_user, token
+
+APP = str(Path(__file__).parents[1] / "recovery" / "dashboard" / "app.py")
+PW = "dashboard password"
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    s = _settings("sqlite", tmp_path_factory.mktemp("dash"))
+    add_user(s, "ther", PW, "therapist")
+    add_user(s, "ana", PW, "analyst")
+    server = Server(s, Path(s.models_dir).parent / "server.log").start()
+    h = token(server.url, "ther", PW)
+    pid = httpx.post(f"{server.url}/v1/patients", json={"name": "Alex", "covariates": {
+        "chronic": 1}}, headers=h).json()["id"]
+    httpx.post(f"{server.url}/v1/patients/{pid}/scores", headers=h, json={"scores": [
+        {"day": d, "score": 7 - d // 8, "client_id": f"c{d}"} for d in range(0, 30, 2)]})
+    httpx.post(f"{server.url}/v1/patients/{pid}/sessions", headers=h, json={"sessions": [
+        {"day": d, "kind": "massage", "client_id": f"s{d}"} for d in range(0, 30, 7)]})
+    add_user(s, "pat", PW, "patient", patient_id=pid)
+    yield server
+    server.stop()
+
+
+def _signed_in(service: Server, monkeypatch: pytest.MonkeyPatch, who: str) -> AppTest:
+    monkeypatch.setenv("RECOVERY_SERVICE_URL", service.url)
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.text_input(key="username").input(who)
+    at.text_input(key="password").input(PW)
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_wrong_password_is_a_readable_error(service: Server,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RECOVERY_SERVICE_URL", service.url)
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.text_input(key="username").input("ther")
+    at.text_input(key="password").input("nope")
+    at.button[0].click().run()
+    assert [e.value for e in at.error] == ["Wrong username or password."]
+
+
+def test_unreachable_service_is_a_readable_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RECOVERY_SERVICE_URL", "http://127.0.0.1:9")
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.text_input(key="username").input("x")
+    at.text_input(key="password").input("y")
+    at.button[0].click().run()
+    assert not at.exception and "cannot reach the service" in at.error[0].value
+
+
+def test_therapist_forecasts_two_schedules(service: Server,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _signed_in(service, monkeypatch, "ther")
+    assert "Your patients" in [h.value for h in at.header]
+    assert at.selectbox(key="patient").value.startswith("Alex")
+    at.button(key="forecast").click().run()
+    assert not at.exception and not at.error, at.error
+    texts = " ".join(m.value for m in at.markdown)
+    assert "beats" in texts and "probability" in texts
+    table = next(d.value for d in at.dataframe if "schedule" in d.value.columns)
+    assert list(table["schedule"]) == ["recovery_then_maintenance", "recovery_then_stop"]
+    assert len(at.get("download_button")) == 2
+
+
+def test_therapist_adds_a_score(service: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _signed_in(service, monkeypatch, "ther")
+    at.number_input(key="score_day").set_value(31.0)
+    at.slider(key="score_value").set_value(3)
+    next(b for b in at.button if b.label == "Add score").click().run()
+    assert not at.exception and not at.error
+    h = token(service.url, "ther", PW)
+    pid = httpx.get(f"{service.url}/v1/patients", headers=h).json()[0]["id"]
+    pain = httpx.get(f"{service.url}/v1/patients/{pid}/history", headers=h).json()["pain"]
+    assert {"day": 31.0, "score": 3} in pain
+
+
+def test_patient_sees_plain_language_and_the_disclaimer(service: Server,
+                                                        monkeypatch: pytest.MonkeyPatch
+                                                        ) -> None:
+    at = _signed_in(service, monkeypatch, "pat")
+    at.button(key="compare").click().run()
+    assert not at.exception and not at.error
+    texts = " ".join(m.value for m in at.markdown)
+    assert "in 10** people like you are at 3 or below by week 12" in texts
+    assert "does not replace" in at.info[0].value
+
+
+def test_analyst_sees_the_served_model_and_its_diagnostics(service: Server,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    at = _signed_in(service, monkeypatch, "ana")
+    assert "Cohorts, refits and models" in [h.value for h in at.header]
+    labels = [e.label for e in at.expander]
+    assert any("(served)" in x and "diagnostics passed" in x for x in labels), labels
+    assert not any(b.label == "Promote to serve" for b in at.button)

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# `make demo`: the service and a refit worker on the bundled default model, with demo
-# accounts and patients. Ctrl-C stops both.
+# `make demo`: the service, a refit worker and the dashboard on the bundled default model,
+# with demo accounts and patients. Ctrl-C stops all three.
 set -euo pipefail
 BIN=${BIN:-.venv/bin}
 PORT=${PORT:-8000}
+DASH_PORT=${DASH_PORT:-8501}
 mkdir -p build/demo
 export RECOVERY_DATABASE_URL=${RECOVERY_DATABASE_URL:-sqlite:///build/demo/recovery.db}
 export RECOVERY_MODELS_DIR=${RECOVERY_MODELS_DIR:-build/demo/models}
@@ -19,13 +20,17 @@ echo "demo logins (also in build/demo/logins.json):"
 "$BIN/recovery" seed-demo --patients 3 --credentials build/demo/logins.json
 "$BIN/recovery" worker > build/demo/worker.log 2>&1 &
 WORKER=$!
-trap 'kill $WORKER 2>/dev/null || true' EXIT INT TERM
+"$BIN/recovery" dashboard --service "http://127.0.0.1:$PORT" --port "$DASH_PORT" \
+    > build/demo/dashboard.log 2>&1 &
+DASHBOARD=$!
+trap 'kill $WORKER $DASHBOARD 2>/dev/null || true' EXIT INT TERM
 cat <<MSG
 
-Recovery service: http://127.0.0.1:$PORT   (API docs: http://127.0.0.1:$PORT/docs)
+Recovery dashboard: http://127.0.0.1:$DASH_PORT   (sign in with a login above)
+Recovery service:   http://127.0.0.1:$PORT   (API docs: http://127.0.0.1:$PORT/docs)
   token:    curl -s -X POST -d 'username=demo-therapist&password=...' http://127.0.0.1:$PORT/v1/token
   patients: curl -s -H "Authorization: Bearer \$TOKEN" http://127.0.0.1:$PORT/v1/patients
-refit worker log: build/demo/worker.log. Ctrl-C stops both.
+logs: build/demo/worker.log, build/demo/dashboard.log. Ctrl-C stops everything.
 
 MSG
 "$BIN/recovery" serve --host 127.0.0.1 --port "$PORT"

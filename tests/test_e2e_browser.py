@@ -1,0 +1,93 @@
+"""End to end in a real browser (Debian's chromium via Playwright) against `make demo`'s stack
+on loopback: sign in as a therapist, forecast a demo patient under two schedules, see two fans
+and the comparison; screenshots go to docs/screenshots/ (shown in the README)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.live import free_port
+
+ROOT = Path(__file__).parents[1]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = ROOT / "docs" / "screenshots"
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get("CI"),
+                                reason="Debian's chromium is not installed (CI installs it)")
+
+
+def _wait(url: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(url)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict]]:
+    """scripts/demo.sh (what `make demo` runs) on free ports, its own database."""
+    tmp = tmp_path_factory.mktemp("demo")
+    port, dash = free_port(), free_port()
+    env = {**os.environ, "PORT": str(port), "DASH_PORT": str(dash),
+           "BIN": str(Path(os.sys.executable).parent),
+           "RECOVERY_DATABASE_URL": f"sqlite:///{tmp}/demo.db",
+           "RECOVERY_MODELS_DIR": str(tmp / "models"), "RECOVERY_COHORTS_DIR": str(tmp / "c")}
+    log = open(tmp / "demo.log", "wb")  # noqa: SIM115 (closed below)
+    proc = subprocess.Popen([str(ROOT / "scripts" / "demo.sh")], cwd=ROOT, env=env,
+                            stdout=log, stderr=log, start_new_session=True)
+    try:
+        _wait(f"http://127.0.0.1:{port}/readyz")
+        _wait(f"http://127.0.0.1:{dash}/_stcore/health")
+        logins = json.loads((ROOT / "build" / "demo" / "logins.json").read_text())
+        yield f"http://127.0.0.1:{dash}", logins
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+        log.close()
+
+
+def test_therapist_forecasts_in_the_browser(demo: tuple[str, dict]) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    url, logins = demo
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                    args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(url)
+        page.get_by_role("textbox", name="Username").fill(logins["therapist"]["username"])
+        page.get_by_role("textbox", name="Password").fill(logins["therapist"]["password"])
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_text("Your patients")).to_be_visible(timeout=60_000)
+        page.screenshot(path=str(SHOTS / "therapist.png"), full_page=True)
+        t0 = time.perf_counter()
+        page.get_by_role("button", name="Forecast").click()
+        comparison = page.get_by_text("probability (mean pain difference")
+        expect(comparison).to_be_visible(timeout=60_000)
+        elapsed = time.perf_counter() - t0
+        chart = page.locator("[data-testid='stImage'] img, [data-testid='stPyplot'] img")
+        expect(chart.first).to_be_visible()
+        expect(page.get_by_text("recovery_then_maintenance").first).to_be_visible()
+        expect(page.get_by_text("recovery_then_stop").first).to_be_visible()
+        chart.last.scroll_into_view_if_needed()
+        page.screenshot(path=str(SHOTS / "forecast.png"))
+        comparison.scroll_into_view_if_needed()
+        page.screenshot(path=str(SHOTS / "comparison.png"))
+        (SHOTS / "timing.json").write_text(json.dumps({"click_to_chart_s": round(elapsed, 2)}))
+        browser.close()

@@ -9,6 +9,9 @@ from typer.testing import CliRunner
 from recovery.cli import app
 from recovery.model import Cohort, FittedModel, load, save
 from recovery.model.config import PARAMS
+from recovery.model.forecast import Forecaster
+from recovery.model.requests import ForecastRequest
+from tests.conftest import history_request
 
 pytestmark = pytest.mark.slow
 
@@ -64,7 +67,12 @@ def test_saved_posterior_loads_and_gives_the_same_trajectories(fitted: FittedMod
     np.testing.assert_array_equal(again.trajectory("P00003", days), before)
     assert again.model_id == fitted.model_id and again.kinds == fitted.kinds
     assert again.diagnostics == fitted.diagnostics
-    assert before.shape == (3000, len(days)) and np.all((before > 0) & (before < 10))
+    stored = fitted.idata["posterior"].sizes
+    assert before.shape == (stored["chain"] * stored["draw"], len(days))
+    assert stored["draw"] == 750  # 1500 draws per chain, thinned to at most keep_draws=1000
+    assert np.all((before > 0) & (before < 10))
+    req = ForecastRequest.model_validate(history_request())
+    assert Forecaster(again).forecast(req) == Forecaster(fitted).forecast(req)
 
 
 def test_fit_cli_writes_everything_and_fails_the_gate_on_a_short_run(

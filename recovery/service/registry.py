@@ -106,7 +106,10 @@ class Registry:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop polling and wait for a refresh in progress (it may hold a connection)."""
         self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
 
     def _poll(self) -> None:
         while not self._stop.wait(self.poll_seconds):

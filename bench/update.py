@@ -20,10 +20,11 @@ import numpy as np
 import pandas as pd
 
 from recovery.model import Cohort, SamplerConfig, fit, load, simulate_cohort
+from recovery.model.evaluate import patient_request
 from recovery.model.fit import stacked_draws
 from recovery.model.forecast import Forecaster, paths, residual_quantiles
-from recovery.model.requests import History, PainScore, PatientInfo
-from recovery.model.schedules import Session, SessionPlan
+from recovery.model.requests import History, PatientInfo
+from recovery.model.schedules import SessionPlan
 from recovery.model.update import PatientData, PatientDraws
 
 warnings.filterwarnings("ignore")
@@ -47,12 +48,7 @@ def new_patients(seed: int) -> Cohort:
 def history(c: Cohort, pid: str) -> tuple[History, PatientInfo]:
     pain, ses = c.pain[c.pain["patient_id"] == pid], c.sessions[c.sessions["patient_id"] == pid]
     row = c.patients.set_index("patient_id").loc[pid]
-    covs = {k: float(v) for k, v in row.items() if v == v}
-    return (History(pain=[PainScore(day=d, score=int(s)) for d, s in
-                          zip(pain["day"], pain["score"], strict=True)],
-                    sessions=[Session(day=d, kind=k) for d, k in
-                              zip(ses["day"], ses["kind"], strict=True)]),
-            PatientInfo(covariates=covs))
+    return patient_request(row, pain, ses, list(row.index))
 
 
 def quantiles(fc: Forecaster, draws: PatientDraws, pd_: PatientData, start: float) -> np.ndarray:

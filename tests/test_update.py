@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 from recovery.model import Cohort, FittedModel
+from recovery.model.evaluate import patient_request
 from recovery.model.fit import stacked_draws
 from recovery.model.forecast import Forecaster, paths, residual_quantiles
-from recovery.model.requests import History, PainScore, PatientInfo
-from recovery.model.schedules import Session, SessionPlan
+from recovery.model.requests import History, PatientInfo
+from recovery.model.schedules import SessionPlan
 from recovery.model.update import PatientDraws
 
 pytestmark = pytest.mark.slow
@@ -19,13 +20,7 @@ def _history(cohort: Cohort, pid: str) -> tuple[History, PatientInfo]:
     pain = cohort.pain[cohort.pain["patient_id"] == pid]
     ses = cohort.sessions[cohort.sessions["patient_id"] == pid]
     row = cohort.patients.set_index("patient_id").loc[pid]
-    covs = {c: float(row[c]) for c in ("chronic", "structural_cause", "adherence", "age",
-                                       "stress") if c in row and row[c] == row[c]}
-    return (History(pain=[PainScore(day=d, score=int(s)) for d, s in
-                          zip(pain["day"], pain["score"], strict=True)],
-                    sessions=[Session(day=d, kind=k) for d, k in
-                              zip(ses["day"], ses["kind"], strict=True)]),
-            PatientInfo(covariates=covs))
+    return patient_request(row, pain, ses, list(row.index))
 
 
 def _quantiles(fc: Forecaster, draws: PatientDraws, pd: object, start: float) -> np.ndarray:

@@ -32,7 +32,7 @@ from recovery.model.forecast import Forecaster, column_quantiles, paths, residua
 from recovery.model.requests import History, PainScore, PatientInfo
 from recovery.model.schedules import Session, SessionPlan
 
-__all__ = ["EvaluationReport", "Scores", "evaluate", "write_report"]
+__all__ = ["EvaluationReport", "Scores", "evaluate", "patient_request", "write_report"]
 
 LEVELS = np.round(np.arange(0.1, 0.91, 0.1), 2)  # central interval levels for calibration
 MIN_SD = 0.5
@@ -134,6 +134,17 @@ def _population_curve(train: pd.DataFrame
     return curve
 
 
+def patient_request(row: pd.Series, pain: pd.DataFrame, sessions: pd.DataFrame,
+                    covariates: list[str]) -> tuple[History, PatientInfo]:
+    """One cohort patient's tables as the forecast request's history and covariates."""
+    hist = History(pain=[PainScore(day=d, score=int(s)) for d, s in
+                         zip(pain["day"], pain["score"], strict=True)],
+                   sessions=[Session(day=d, kind=k) for d, k in
+                             zip(sessions["day"], sessions["kind"], strict=True)])
+    covs = {c: None if pd.isna(row[c]) else float(row[c]) for c in covariates if c in row.index}
+    return hist, PatientInfo(covariates=covs)
+
+
 def _split(cohort: Cohort, holdout: float) -> tuple[pd.DataFrame, pd.DataFrame]:
     pain = cohort.pain
     cut = pain.groupby("patient_id")["day"].transform("max") - holdout
@@ -159,13 +170,9 @@ def evaluate(fc: Forecaster, cohort: Cohort, holdout_days: float = 42.0, draws: 
         start = float(tr["day"].iloc[-1])
         ses = cohort.sessions[cohort.sessions["patient_id"] == pid]
         past, future = ses[ses["day"] <= start], ses[ses["day"] > start]
-        hist = History(pain=[PainScore(day=d, score=int(s)) for d, s in
-                             zip(tr["day"], tr["score"], strict=True)],
-                       sessions=[Session(day=d, kind=k) for d, k in
-                                 zip(past["day"], past["kind"], strict=True)])
         row = patients.loc[pid]
-        info = PatientInfo(covariates={c: None if pd.isna(row[c]) else float(row[c])
-                                       for c in covs})
+        assert isinstance(row, pd.Series)  # patient ids are unique (validated)
+        hist, info = patient_request(row, tr, past, covs)
         plan = SessionPlan(future["day"].to_numpy(float), future["kind"].to_numpy(object))
         days = te["day"].to_numpy(float)
         y = te["score"].to_numpy(float)

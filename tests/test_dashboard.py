@@ -108,3 +108,5 @@ def test_analyst_sees_the_served_model_and_its_diagnostics(service: Server,
     labels = [e.label for e in at.expander]
     assert any("(served)" in x and "diagnostics passed" in x for x in labels), labels
     assert not any(b.label == "Promote to serve" for b in at.button)
+    table = next(d.value for d in at.dataframe if "served" in d.value.columns)
+    assert list(table["served"]) == ["yes"] and list(table["diagnostics"]) == ["passed"]

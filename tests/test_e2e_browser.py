@@ -77,7 +77,7 @@ def test_therapist_forecasts_in_the_browser(demo: tuple[str, dict]) -> None:
         expect(page.get_by_text("Your patients")).to_be_visible(timeout=60_000)
         page.screenshot(path=str(SHOTS / "therapist.png"), full_page=True)
         t0 = time.perf_counter()
-        page.get_by_role("button", name="Forecast").click()
+        page.get_by_role("button", name="Forecast", exact=True).click()
         comparison = page.get_by_text("probability (mean pain difference")
         expect(comparison).to_be_visible(timeout=60_000)
         elapsed = time.perf_counter() - t0

@@ -294,6 +294,8 @@ def analyst_page() -> None:
     if jobs and st.button("Refresh", key="refresh"):
         st.rerun()
     st.subheader("Models")
+    if models:
+        st.dataframe(models_side_by_side(models), hide_index=True)
     for m in models:
         d = m["diagnostics"]
         verdict = "passed" if m["passed"] else "FAILED"
@@ -313,6 +315,19 @@ def analyst_page() -> None:
                     st.caption(f"no {plot} for this model")
             if not m["served"] and st.button("Promote to serve", key=f"promote_{m['id']}"):
                 _guarded(lambda m=m: c.promote(m["id"]))
+
+
+def models_side_by_side(models: list[dict[str, Any]]) -> pd.DataFrame:
+    """Every version next to the served one: convergence and held-out forecast quality."""
+    rows = []
+    for m in models:
+        d, ev = m["diagnostics"], (m["evaluation"] or {}).get("methods", {}).get("model", {})
+        rows.append({"model": m["id"], "served": "yes" if m["served"] else "",
+                     "diagnostics": "passed" if m["passed"] else "FAILED",
+                     "max R-hat": round(d["max_rhat"], 3), "min ESS": round(d["min_ess_bulk"]),
+                     "divergences": d["divergences"], "patients": d["n_patients"],
+                     "90 % coverage": ev.get("coverage_90"), "CRPS": ev.get("crps")})
+    return pd.DataFrame(rows)
 
 
 def _guarded(action: Any) -> None:

@@ -3,7 +3,8 @@
 Starts `make demo`'s stack (scripts/demo.sh) on free ports with its own database, adds a
 therapist whose patient has 60 diary scores and 10 sessions, then in Debian's chromium
 (Playwright, headless) signs in, clicks "Forecast" (two schedules, 120 days) and waits for the
-comparison under the fan chart. Repeats and reports median and p95 (target: under 2 s).
+fan chart's image to be drawn (then for the comparison below it). Repeats and reports median
+and p95 (target: under 2 s).
 Writes bench/results/dashboard.json. Usage: python bench/dashboard.py [--repeats 10]
 """
 
@@ -60,7 +61,8 @@ def main() -> None:
     proc = subprocess.Popen([str(ROOT / "scripts" / "demo.sh")], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
-    times = []
+    times: list[float] = []  # click -> fan chart drawn
+    whole: list[float] = []  # click -> table and comparison below it visible too
     try:
         api, url = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{dash}"
         wait(f"{api}/readyz")
@@ -84,11 +86,14 @@ def main() -> None:
                 page.get_by_role("textbox", name="Password").fill(PW)
                 page.get_by_role("button", name="Sign in").click()
                 expect(page.get_by_text("Your patients")).to_be_visible(timeout=60_000)
+                images = page.locator("[data-testid='stImage'] img")
+                expect(images).to_have_count(1, timeout=60_000)  # the diary timeline
                 t0 = time.perf_counter()
                 page.get_by_role("button", name="Forecast", exact=True).click()
-                expect(page.get_by_text("probability (mean pain difference")).to_be_visible(
-                    timeout=60_000)
+                images.nth(1).wait_for(state="visible", timeout=60_000)  # the fan chart
                 times.append(time.perf_counter() - t0)
+                page.get_by_text("probability (mean pain difference").wait_for(state="visible")
+                whole.append(time.perf_counter() - t0)
                 page.close()
             browser.close()
     finally:
@@ -98,9 +103,11 @@ def main() -> None:
     row = {"scores": 60, "schedules": 2, "horizon_days": 120, "repeats": len(ms),
            "median_ms": round(float(np.median(ms)), 1),
            "p95_ms": round(float(np.percentile(ms, 95)), 1),
+           "with_table_and_comparison_median_ms": round(float(np.median(whole[1:])) * 1000, 1),
            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}"}
     print(f"click to drawn chart (60 scores, 2 schedules): median {row['median_ms']} ms, "
-          f"p95 {row['p95_ms']} ms (target < 2000 ms)")
+          f"p95 {row['p95_ms']} ms (target < 2000 ms); with the table and comparison: median "
+          f"{row['with_table_and_comparison_median_ms']} ms")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(row, indent=1))
 

@@ -56,6 +56,12 @@ def sign_in() -> None:
 
 
 def timeline(history: dict[str, Any]) -> None:
+    st.image(_timeline_png(history))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _timeline_png(history: dict[str, Any]) -> bytes:
+    """The diary timeline as PNG (cached: reruns redraw only when the history changes)."""
     pain = pd.DataFrame(history["pain"])
     fig, ax = plt.subplots(figsize=(10, 2.6))
     if len(pain):
@@ -68,8 +74,10 @@ def timeline(history: dict[str, Any]) -> None:
     ax.set_ylabel("pain 0-10")
     ax.legend(fontsize=7, loc="upper right")
     fig.tight_layout()
-    st.pyplot(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
     plt.close(fig)
+    return buf.getvalue()
 
 
 def schedule_builder() -> list[dict[str, Any]]:
@@ -126,7 +134,7 @@ def forecast_csv(result: dict[str, Any]) -> bytes:
 def chart_png(history: dict[str, Any], result: dict[str, Any], target: float) -> bytes:
     fig = fan_chart(history, result, target)
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
+    fig.savefig(buf, format="png", dpi=90)
     plt.close(fig)
     return buf.getvalue()
 
@@ -202,17 +210,15 @@ def therapist_page() -> None:
 
 
 def show_forecast(history: dict[str, Any], result: dict[str, Any], target: float) -> None:
-    fig = fan_chart(history, result, target)
-    st.pyplot(fig)
-    plt.close(fig)
+    png = chart_png(history, result, target)  # drawn once: shown and offered for download
+    st.image(png)
     st.dataframe(summary_table(result), hide_index=True)
     for comp in result["comparisons"]:
         st.write(f"**{comp['a']}** beats **{comp['b']}** with {comp['p_a_better']:.0%} "
                  f"probability (mean pain difference {comp['mean_difference']:+.2f}).")
     st.download_button("Download forecast (CSV)", forecast_csv(result), "forecast.csv",
                        "text/csv", key="csv")
-    st.download_button("Download chart (PNG)", chart_png(history, result, target),
-                       "forecast.png", "image/png", key="png")
+    st.download_button("Download chart (PNG)", png, "forecast.png", "image/png", key="png")
     st.caption(f"Model version {result['model_version']}")
 
 
@@ -245,9 +251,7 @@ def patient_page() -> None:
             st.markdown(f"**{PLAIN.get(f['name'], f['name'])}**: about **{round(10 * p)} in 10** "
                         f"people like you are at {target} or below by week {weeks} on this plan "
                         f"({f['summary']['sessions']} sessions).")
-        fig = fan_chart(history, result, float(target))
-        st.pyplot(fig)
-        plt.close(fig)
+        st.image(chart_png(history, result, float(target)))
         st.caption("The shaded bands show the range of likely outcomes: the darker band holds "
                    "half of them, the lighter one 9 in 10. Nobody can promise a result.")
     st.info("This supports, and does not replace, your therapist's advice.")

@@ -35,7 +35,7 @@ __all__ = ["PatientData", "PatientDraws", "PatientError", "condition", "log_like
 PROPOSALS = 4000  # thetas weighted per stage
 T_DF = 7.0  # Student-t proposal: heavier tails than the target keep the weights bounded
 INFLATE = 1.2  # proposal scale over the weighted posterior scale
-ESS_TARGET = 800.0  # stop adapting once the weights are worth this many independent draws
+ESS_TARGET = 500.0  # stop adapting once the weights are worth this many independent draws
 
 
 class PatientError(RecoveryError, ValueError):

@@ -9,6 +9,8 @@ import httpx
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from recovery.dashboard.client import ServiceClient, ServiceError
+from recovery.dashboard.views import problems_table
 from tests.conftest import _settings
 from tests.live import Server, add_user, token
 
@@ -110,3 +112,19 @@ def test_analyst_sees_the_served_model_and_its_diagnostics(service: Server,
     assert not any(b.label == "Promote to serve" for b in at.button)
     table = next(d.value for d in at.dataframe if "served" in d.value.columns)
     assert list(table["served"]) == ["yes"] and list(table["diagnostics"]) == ["passed"]
+
+
+def test_cohort_upload_errors_become_a_table(service: Server) -> None:
+    """The analyst page's refusal path: the service's 422 problems, row by row."""
+    with httpx.Client(base_url=service.url) as http:
+        c = ServiceClient(http)
+        c.sign_in("ana", PW)
+        bad = {"patients": ("patients.csv", b"patient_id\nP1\n"),
+               "sessions": ("sessions.csv", b"patient_id,day,kind\nP1,1,massage\n"),
+               "pain": ("pain.csv", b"patient_id,day,score\nP1,1,12\nP2,2,3\n")}
+        with pytest.raises(ServiceError) as exc:
+            c.upload_cohort("bad", bad)
+    table = problems_table(exc.value.details)
+    assert exc.value.status == 422 and len(table) == 2
+    assert set(table["file"]) == {"pain.csv"} and set(table["column"]) == {"score",
+                                                                           "patient_id"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+import time
 from typing import Any
 
 import httpx
@@ -15,6 +16,12 @@ import streamlit as st
 
 from recovery.charts import fan_chart
 from recovery.dashboard.client import ServiceClient, ServiceError
+from recovery.dashboard.views import (
+    forecast_csv,
+    models_side_by_side,
+    problems_table,
+    summary_table,
+)
 
 PRESETS = ["recovery_then_stop", "recovery_then_maintenance", "weekly_taper", "stop_start",
            "none"]
@@ -109,26 +116,6 @@ def schedule_builder() -> list[dict[str, Any]]:
                      "every_days": None if pd.isna(r["every_days"]) else float(r["every_days"])}
                     for r in rows]})
     return specs
-
-
-def summary_table(result: dict[str, Any]) -> pd.DataFrame:
-    rows = []
-    for f in result["forecasts"]:
-        s = f["summary"]
-        rows.append({"schedule": f["name"],
-                     "P(at or below target)": f"{s['p_target_at_horizon']:.0%}",
-                     "meaningful improvement by day": s["improvement_day"],
-                     "relapse risk": "-" if s["p_relapse"] is None else f"{s['p_relapse']:.0%}",
-                     "mean pain": round(s["mean_pain"], 2), "sessions": s["sessions"],
-                     "cost": s["cost"]})
-    return pd.DataFrame(rows)
-
-
-def forecast_csv(result: dict[str, Any]) -> bytes:
-    frames = [pd.DataFrame({"schedule": f["name"], "day": f["days"], "mean": f["mean"],
-                            **{f"q{k}": v for k, v in f["quantiles"].items()}})
-              for f in result["forecasts"]]
-    return pd.concat(frames).to_csv(index=False).encode()
 
 
 def chart_png(history: dict[str, Any], result: dict[str, Any], target: float) -> bytes:
@@ -275,9 +262,7 @@ def analyst_page() -> None:
                 except ServiceError as exc:
                     st.error("The cohort was refused; nothing was stored.")
                     if exc.details:
-                        st.dataframe(pd.DataFrame(
-                            [{"file": d["loc"][0], "row": d["loc"][1], "column": d["loc"][2],
-                              "problem": d["msg"]} for d in exc.details]), hide_index=True)
+                        st.dataframe(problems_table(exc.details), hide_index=True)
                     else:
                         show_error(exc)
     try:
@@ -295,7 +280,9 @@ def analyst_page() -> None:
     st.subheader("Refits")
     for j in jobs[:10]:
         st.progress(j["progress"], text=f"{j['id'][:8]} {j['status']}: {j['message']}")
-    if jobs and st.button("Refresh", key="refresh"):
+    busy = any(j["status"] in ("queued", "running") for j in jobs)
+    if busy and st.checkbox("Follow progress (refresh every 3 s)", value=True, key="follow"):
+        time.sleep(3)
         st.rerun()
     st.subheader("Models")
     if models:
@@ -312,6 +299,8 @@ def analyst_page() -> None:
                 ev = m["evaluation"]["methods"]
                 st.dataframe(pd.DataFrame({n: {k: v for k, v in s.items() if k != "calibration"}
                                            for n, s in ev.items()}).T)
+                st.caption("Calibration on held-out scores: observed against nominal coverage")
+                st.line_chart(pd.DataFrame({n: s["calibration"] for n, s in ev.items()}))
             for plot in ("trace.png", "ppc.png"):
                 try:
                     st.image(c.model_plot(m["id"], plot), caption=plot)
@@ -319,19 +308,6 @@ def analyst_page() -> None:
                     st.caption(f"no {plot} for this model")
             if not m["served"] and st.button("Promote to serve", key=f"promote_{m['id']}"):
                 _guarded(lambda m=m: c.promote(m["id"]))
-
-
-def models_side_by_side(models: list[dict[str, Any]]) -> pd.DataFrame:
-    """Every version next to the served one: convergence and held-out forecast quality."""
-    rows = []
-    for m in models:
-        d, ev = m["diagnostics"], (m["evaluation"] or {}).get("methods", {}).get("model", {})
-        rows.append({"model": m["id"], "served": "yes" if m["served"] else "",
-                     "diagnostics": "passed" if m["passed"] else "FAILED",
-                     "max R-hat": round(d["max_rhat"], 3), "min ESS": round(d["min_ess_bulk"]),
-                     "divergences": d["divergences"], "patients": d["n_patients"],
-                     "90 % coverage": ev.get("coverage_90"), "CRPS": ev.get("crps")})
-    return pd.DataFrame(rows)
 
 
 def _guarded(action: Any) -> None:

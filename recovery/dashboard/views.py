@@ -1,0 +1,48 @@
+"""Tables and files the dashboard shows, built from the service's JSON (pure; no Streamlit)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["forecast_csv", "models_side_by_side", "problems_table", "summary_table"]
+
+
+def summary_table(result: dict[str, Any]) -> pd.DataFrame:
+    rows = []
+    for f in result["forecasts"]:
+        s = f["summary"]
+        rows.append({"schedule": f["name"],
+                     "P(at or below target)": f"{s['p_target_at_horizon']:.0%}",
+                     "meaningful improvement by day": s["improvement_day"],
+                     "relapse risk": "-" if s["p_relapse"] is None else f"{s['p_relapse']:.0%}",
+                     "mean pain": round(s["mean_pain"], 2), "sessions": s["sessions"],
+                     "cost": s["cost"]})
+    return pd.DataFrame(rows)
+
+
+def forecast_csv(result: dict[str, Any]) -> bytes:
+    frames = [pd.DataFrame({"schedule": f["name"], "day": f["days"], "mean": f["mean"],
+                            **{f"q{k}": v for k, v in f["quantiles"].items()}})
+              for f in result["forecasts"]]
+    return pd.concat(frames).to_csv(index=False).encode()
+
+
+def problems_table(details: list[dict[str, Any]]) -> pd.DataFrame:
+    """The service's per-row cohort problems as a table a person scans."""
+    return pd.DataFrame([{"file": d["loc"][0], "row": d["loc"][1], "column": d["loc"][2],
+                          "problem": d["msg"]} for d in details])
+
+
+def models_side_by_side(models: list[dict[str, Any]]) -> pd.DataFrame:
+    """Every version next to the served one: convergence and held-out forecast quality."""
+    rows = []
+    for m in models:
+        d, ev = m["diagnostics"], (m["evaluation"] or {}).get("methods", {}).get("model", {})
+        rows.append({"model": m["id"], "served": "yes" if m["served"] else "",
+                     "diagnostics": "passed" if m["passed"] else "FAILED",
+                     "max R-hat": round(d["max_rhat"], 3), "min ESS": round(d["min_ess_bulk"]),
+                     "divergences": d["divergences"], "patients": d["n_patients"],
+                     "90 % coverage": ev.get("coverage_90"), "CRPS": ev.get("crps")})
+    return pd.DataFrame(rows)

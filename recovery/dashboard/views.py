@@ -10,6 +10,7 @@ __all__ = ["forecast_csv", "models_side_by_side", "problems_table", "summary_tab
 
 
 def summary_table(result: dict[str, Any]) -> pd.DataFrame:
+    """One row per schedule: the numbers a therapist reads off a forecast."""
     rows = []
     for f in result["forecasts"]:
         s = f["summary"]
@@ -23,6 +24,7 @@ def summary_table(result: dict[str, Any]) -> pd.DataFrame:
 
 
 def forecast_csv(result: dict[str, Any]) -> bytes:
+    """Tidy CSV: schedule, day, mean and each quantile."""
     frames = [pd.DataFrame({"schedule": f["name"], "day": f["days"], "mean": f["mean"],
                             **{f"q{k}": v for k, v in f["quantiles"].items()}})
               for f in result["forecasts"]]

@@ -5,15 +5,27 @@ The public API is small; everything else is private to its module.
     cohort = Cohort.load("data/demo_cohort")
     fitted = fit(cohort, ModelConfig(), SamplerConfig(draws=1000, random_seed=1))
     save(fitted, "models/m1");  fitted = load("models/m1")
+    response = Forecaster(fitted).forecast(ForecastRequest.model_validate(request_json))
 """
 
 from recovery.model.cohort import Cohort
 from recovery.model.config import PARAMS, ModelConfig, SamplerConfig
 from recovery.model.errors import CohortError, ModelVersionError, RecoveryError, ScheduleError
+from recovery.model.evaluate import EvaluationReport, evaluate
 from recovery.model.fit import Diagnostics, FittedModel, fit
+from recovery.model.forecast import Forecaster
 from recovery.model.io import load, save
+from recovery.model.optimise import optimise
+from recovery.model.requests import (
+    ForecastRequest,
+    ForecastResponse,
+    History,
+    OptimiseRequest,
+    OptimiseResponse,
+)
 from recovery.model.schedules import PRESETS, Phase, Schedule, Session, preset
 from recovery.model.simulate import Truth, simulate_cohort
+from recovery.model.update import PatientError
 
 __all__ = [
     "PARAMS",
@@ -21,9 +33,17 @@ __all__ = [
     "Cohort",
     "CohortError",
     "Diagnostics",
+    "EvaluationReport",
     "FittedModel",
+    "ForecastRequest",
+    "ForecastResponse",
+    "Forecaster",
+    "History",
     "ModelConfig",
     "ModelVersionError",
+    "OptimiseRequest",
+    "OptimiseResponse",
+    "PatientError",
     "Phase",
     "RecoveryError",
     "SamplerConfig",
@@ -31,8 +51,10 @@ __all__ = [
     "ScheduleError",
     "Session",
     "Truth",
+    "evaluate",
     "fit",
     "load",
+    "optimise",
     "preset",
     "save",
     "simulate_cohort",

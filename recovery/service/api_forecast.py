@@ -6,12 +6,12 @@ import time
 
 from fastapi import APIRouter
 
-from recovery.model.optimise import optimise
-from recovery.model.requests import (
+from recovery.model import (
     ForecastRequest,
     ForecastResponse,
     OptimiseRequest,
     OptimiseResponse,
+    optimise,
 )
 from recovery.service.deps import COMMON_RESPONSES, CurrentUser, State, served
 from recovery.service.errors import run_model

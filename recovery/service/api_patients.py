@@ -12,17 +12,16 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from recovery.model.optimise import optimise
-from recovery.model.requests import (
+from recovery.model import (
     ForecastRequest,
     ForecastResponse,
     History,
     OptimiseRequest,
     OptimiseResponse,
-    PainScore,
-    PatientInfo,
+    optimise,
 )
-from recovery.model.schedules import Session as SessionEvent
+from recovery.model import Session as SessionEvent
+from recovery.model.requests import PainScore, PatientInfo
 from recovery.service.auth import Role
 from recovery.service.deps import (
     COMMON_RESPONSES,

@@ -8,8 +8,7 @@ from typing import Any, TypeVar
 from fastapi import HTTPException
 from pydantic import ValidationError
 
-from recovery.model import CohortError, RecoveryError
-from recovery.model.update import PatientError
+from recovery.model import CohortError, PatientError, RecoveryError
 
 __all__ = ["run_model", "unprocessable"]
 

@@ -15,8 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from recovery.model import load
-from recovery.model.forecast import Forecaster
+from recovery.model import Forecaster, load
 from recovery.service.db import Database
 from recovery.service.tables import ModelRow, Served
 

@@ -20,9 +20,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import select, update
 
-from recovery.model import Cohort, SamplerConfig, fit, save
-from recovery.model.evaluate import evaluate
-from recovery.model.forecast import Forecaster
+from recovery.model import Cohort, Forecaster, SamplerConfig, evaluate, fit, save
 from recovery.model.plots import plot_population, plot_ppc, plot_trace
 from recovery.service.db import Database
 from recovery.service.registry import register_model

@@ -203,6 +203,9 @@ def serve(
     from recovery.service.settings import Settings
 
     settings = _settings(Settings)
+    if not settings.secret_key.get_secret_value():
+        _fail("set RECOVERY_SECRET_KEY (a long random string) before serving; tokens are "
+              "signed with it")
     configure_logging(settings.log_level)
     uvicorn.run("recovery.service.main:app", host=host, port=port, workers=workers,
                 log_config=None, access_log=False)

@@ -43,3 +43,10 @@ def test_seed_demo_is_repeatable(env: Path) -> None:
     assert runner.invoke(app, ["seed-demo", "--credentials", str(creds)]).exit_code == 0
     assert json.loads(creds.read_text())["therapist"]["password"] != logins["therapist"][
         "password"]  # passwords are reset, patients are not added twice
+
+
+def test_serve_refuses_to_start_without_a_secret(env: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RECOVERY_SECRET_KEY", raising=False)
+    res = runner.invoke(app, ["serve", "--port", "8999"])
+    assert res.exit_code == 2 and "RECOVERY_SECRET_KEY" in res.output

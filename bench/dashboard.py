@@ -28,21 +28,9 @@ ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT))
 
 from recovery.service.settings import Settings  # noqa: E402
-from tests.live import add_user, free_port, token  # noqa: E402
+from tests.live import add_user, free_port, token, wait_ok  # noqa: E402
 
 PW = "benchmark password"
-
-
-def wait(url: str, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(url)
 
 
 def main() -> None:
@@ -65,8 +53,8 @@ def main() -> None:
     whole: list[float] = []  # click -> table and comparison below it visible too
     try:
         api, url = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{dash}"
-        wait(f"{api}/readyz")
-        wait(f"{url}/_stcore/health")
+        wait_ok(f"{api}/readyz")
+        wait_ok(f"{url}/_stcore/health")
         add_user(Settings(database_url=env["RECOVERY_DATABASE_URL"]), "bench", PW, "therapist")
         h = token(api, "bench", PW)
         pid = httpx.post(f"{api}/v1/patients", json={"name": "Sixty"}, headers=h).json()["id"]

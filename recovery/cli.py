@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -65,8 +64,8 @@ def fit_cmd(
         help="exit 0 even when R-hat, ESS or divergences fail the gate")] = False,
 ) -> None:
     """Validate a cohort, fit the hierarchical model, write posterior, diagnostics and plots."""
-    from recovery.model import Cohort, CohortError, SamplerConfig, fit, save
-    from recovery.model.plots import plot_population, plot_ppc, plot_trace
+    from recovery.model import Cohort, CohortError, SamplerConfig, fit
+    from recovery.model.plots import save_with_plots
 
     if sampler not in ("nutpie", "pymc"):
         _fail(f"--sampler must be 'nutpie' or 'pymc', not {sampler!r}")
@@ -81,13 +80,8 @@ def fit_cmd(
               f"{len(cohort.sessions)} sessions with {sampler} ({chains} x {draws} draws)")
     with out.status("compiling the model (numba; about a minute)...") as status:
         fitted = fit(cohort, sampler=cfg, on_compiled=status.stop)
-    with tempfile.TemporaryDirectory() as tmp, out.status("posterior predictive check..."):
-        ppc, pop, trace = (Path(tmp) / n for n in ("ppc.png", "population.png", "trace.png"))
-        extra = plot_ppc(fitted, ppc, np.random.default_rng(seed))
-        plot_population(fitted, pop)
-        plot_trace(fitted, trace)
-        fitted.diagnostics = fitted.diagnostics.model_copy(update=extra)
-        save(fitted, out_dir, {"ppc.png": ppc, "population.png": pop, "trace.png": trace})
+    with out.status("posterior predictive check..."):
+        save_with_plots(fitted, out_dir, seed)
     _report(fitted.diagnostics.model_dump(), out_dir)
     if not fitted.diagnostics.passed and not allow_bad_diagnostics:
         raise typer.Exit(EXIT_BAD_DIAGNOSTICS)

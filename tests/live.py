@@ -35,6 +35,22 @@ def env_for(settings: Settings) -> dict[str, str]:
             "RECOVERY_MAX_BODY_BYTES": str(settings.max_body_bytes)}
 
 
+def wait_ok(url: str, timeout: float = 120.0, alive: subprocess.Popen[bytes] | None = None
+            ) -> None:
+    """Poll `url` until it answers 200; fail early if the process `alive` has exited."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if alive is not None and alive.poll() is not None:
+            raise RuntimeError(f"the process behind {url} exited")
+        time.sleep(0.3)
+    raise TimeoutError(f"{url} not ready after {timeout:.0f} s")
+
+
 class Server:
     """`recovery serve` in a subprocess; `kill()` is a kill -9."""
 
@@ -47,17 +63,11 @@ class Server:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen([RECOVERY, "serve", "--port", str(self.port)],
                                          env=env_for(self.settings), stdout=log, stderr=log)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log.read_text()[-2000:]}")
-            time.sleep(0.3)
-        raise TimeoutError(f"server not ready: {self.log.read_text()[-2000:]}")
+        try:
+            wait_ok(f"{self.url}/readyz", timeout, self.proc)
+        except (RuntimeError, TimeoutError) as exc:
+            raise RuntimeError(f"{exc}: {self.log.read_text()[-2000:]}") from None
+        return self
 
     def kill(self) -> None:
         assert self.proc is not None

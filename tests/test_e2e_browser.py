@@ -9,14 +9,12 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.live import free_port
+from tests.live import free_port, wait_ok
 
 ROOT = Path(__file__).parents[1]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -24,18 +22,6 @@ SHOTS = ROOT / "docs" / "screenshots"
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get("CI"),
                                 reason="Debian's chromium is not installed (CI installs it)")
-
-
-def _wait(url: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(url)
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +37,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict]]
     proc = subprocess.Popen([str(ROOT / "scripts" / "demo.sh")], cwd=ROOT, env=env,
                             stdout=log, stderr=log, start_new_session=True)
     try:
-        _wait(f"http://127.0.0.1:{port}/readyz")
-        _wait(f"http://127.0.0.1:{dash}/_stcore/health")
+        wait_ok(f"http://127.0.0.1:{port}/readyz")
+        wait_ok(f"http://127.0.0.1:{dash}/_stcore/health")
         logins = json.loads((ROOT / "build" / "demo" / "logins.json").read_text())
         yield f"http://127.0.0.1:{dash}", logins
     finally:

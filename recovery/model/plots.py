@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -14,7 +15,8 @@ from recovery.model.config import PARAMS
 from recovery.model.fit import FittedModel, posterior_params
 from recovery.model.kernel import conditional_moments, expected_pain
 
-__all__ = ["plot_calibration", "plot_population", "plot_ppc", "plot_trace", "replicate_scores"]
+__all__ = ["plot_calibration", "plot_population", "plot_ppc", "plot_trace", "replicate_scores",
+           "save_with_plots"]
 
 
 def replicate_scores(fitted: FittedModel, rng: np.random.Generator, max_draws: int = 200
@@ -132,3 +134,18 @@ def plot_trace(fitted: FittedModel, path: Path) -> Path:
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
+
+
+def save_with_plots(fitted: FittedModel, directory: Path, seed: int) -> Path:
+    """Draw the PPC, population and trace plots, record the PPC coverage in the diagnostics,
+    and save the model directory with the plots (the CLI's fit and the refit worker)."""
+    from recovery.model.io import save
+
+    with tempfile.TemporaryDirectory() as tmp:
+        ppc, pop, trace = (Path(tmp) / n for n in ("ppc.png", "population.png", "trace.png"))
+        extra = plot_ppc(fitted, ppc, np.random.default_rng(seed))
+        plot_population(fitted, pop)
+        plot_trace(fitted, trace)
+        fitted.diagnostics = fitted.diagnostics.model_copy(update=extra)
+        return save(fitted, directory,
+                    {"ppc.png": ppc, "population.png": pop, "trace.png": trace})

@@ -11,17 +11,14 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import tempfile
 import threading
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import numpy as np
 from sqlalchemy import select, update
 
-from recovery.model import Cohort, Forecaster, SamplerConfig, evaluate, fit, save
-from recovery.model.plots import plot_population, plot_ppc, plot_trace
+from recovery.model import Cohort, Forecaster, SamplerConfig, evaluate, fit
+from recovery.model.plots import save_with_plots
 from recovery.service.db import Database
 from recovery.service.registry import register_model
 from recovery.service.settings import Settings
@@ -136,13 +133,7 @@ class Worker:
                      on_progress=lambda f, phase: self.beat(job_id, 0.9 * f, phase))
         self.beat(job_id, 0.9, "checking: posterior predictive and held-out evaluation")
         directory = self.settings.models_dir / fitted.model_id
-        with tempfile.TemporaryDirectory() as tmp:
-            ppc, pop, trace = (Path(tmp) / n for n in ("ppc.png", "population.png", "trace.png"))
-            extra = plot_ppc(fitted, ppc, np.random.default_rng(cfg.random_seed))
-            plot_population(fitted, pop)
-            plot_trace(fitted, trace)
-            fitted.diagnostics = fitted.diagnostics.model_copy(update=extra)
-            save(fitted, directory, {"ppc.png": ppc, "population.png": pop, "trace.png": trace})
+        save_with_plots(fitted, directory, cfg.random_seed)
         report = evaluate(Forecaster(fitted), cohort, holdout_days=42, draws=500)
         register_model(self.db, directory, cohort_id, job_id, report.model_dump())
         d = fitted.diagnostics

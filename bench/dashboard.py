@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import signal
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+from common import machine
 
 ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT))
@@ -92,7 +92,7 @@ def main() -> None:
            "median_ms": round(float(np.median(ms)), 1),
            "p95_ms": round(float(np.percentile(ms, 95)), 1),
            "with_table_and_comparison_median_ms": round(float(np.median(whole[1:])) * 1000, 1),
-           "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}"}
+           "machine": machine()}
     print(f"click to drawn chart (60 scores, 2 schedules): median {row['median_ms']} ms, "
           f"p95 {row['p95_ms']} ms (target < 2000 ms); with the table and comparison: median "
           f"{row['with_table_and_comparison_median_ms']} ms")

@@ -1,61 +1,96 @@
-"""Benchmark: nutpie vs PyMC's default NUTS on the same model and cohort, side by side.
+"""Benchmark: the project's fit (nutpie) against PyMC's default NUTS on the same PyMC model
+and a NumPyro twin of the model (bench/numpyro_model.py), side by side on the same cohorts.
 
-Prints wall time (sampling; nutpie's compile time separately), min bulk ESS, min ESS per
-second, max R-hat and divergences for each sampler at each cohort size, and writes
-bench/results/fit.json. Usage: python bench/fit.py [--patients 100 400] [--draws 1000]
+For each cohort size and sampler it prints wall time (compilation included; nutpie's compile
+time also shown apart), min bulk ESS, min ESS per wall second, seconds per effective sample,
+max R-hat and divergences, then the growth exponent of seconds per effective sample against
+cohort size, and writes bench/results/fit.json.
+Usage: python bench/fit.py [--patients 100 400 1600] [--samplers nutpie pymc numpyro]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
+import time
 import warnings
 from pathlib import Path
 
 import numpy as np
+import numpyro_model
+from common import machine
 
-from recovery.model import SamplerConfig, fit, simulate_cohort
+from recovery.model import ModelConfig, SamplerConfig, fit, simulate_cohort
+from recovery.model.build import prepare
+from recovery.model.fit import Diagnostics, summarise_diagnostics
 
 warnings.filterwarnings("ignore")
 
 
-def machine() -> str:
-    return f"{platform.machine()}, {__import__('os').cpu_count()} cores, {platform.system()}"
+def run_numpyro(cohort: object, s: SamplerConfig) -> Diagnostics:
+    """Fit the NumPyro twin and summarise it exactly as the project's fit is summarised."""
+    cfg = ModelConfig()
+    data = prepare(cohort, cfg)  # type: ignore[arg-type]
+    idata, wall = numpyro_model.sample(data, cfg, s.draws, s.tune, s.chains, s.random_seed,
+                                       s.target_accept)
+    names = [str(v) for v in idata["posterior"].data_vars]
+    sizes = (len(data.patient_ids), len(data.y), int(data.design.session_mask.sum()))
+    return summarise_diagnostics(idata, names, s, (wall, 0.0), sizes)
+
+
+def growth(rows: list[dict[str, float]], sampler: str) -> float | None:
+    """Slope of log(seconds per effective sample) on log(patients): 1 is linear growth."""
+    pts = [(r["patients"], r["seconds_per_ess"]) for r in rows if r["sampler"] == sampler]
+    if len(pts) < 2:
+        return None
+    x, y = np.log(np.array(pts, dtype=float)).T
+    return round(float(np.polyfit(x, y, 1)[0]), 2)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--patients", type=int, nargs="+", default=[100, 400])
+    ap.add_argument("--patients", type=int, nargs="+", default=[100, 400, 1600])
     ap.add_argument("--weeks", type=float, default=12)
     ap.add_argument("--draws", type=int, default=1000)
-    ap.add_argument("--samplers", nargs="+", default=["nutpie", "pymc"])
+    ap.add_argument("--samplers", nargs="+", default=["nutpie", "pymc", "numpyro"])
     ap.add_argument("--out", type=Path, default=Path("bench/results/fit.json"))
     args = ap.parse_args()
-    rows = []
-    print(f"{'patients':>8} {'scores':>7} {'sampler':>7} {'wall s':>7} {'compile s':>9} "
-          f"{'min ESS':>7} {'ESS/s':>6} {'R-hat':>6} {'div':>4}")
+    rows: list[dict[str, float]] = []
+    print(f"{'patients':>8} {'scores':>7} {'sampler':>8} {'wall s':>7} {'compile s':>9} "
+          f"{'min ESS':>7} {'ESS/s':>6} {'s/ESS':>6} {'R-hat':>6} {'div':>4}")
     for n in args.patients:
         cohort, _ = simulate_cohort(n, args.weeks, np.random.default_rng(n))
         for sampler in args.samplers:
-            cfg = SamplerConfig(sampler=sampler, draws=args.draws, tune=args.draws,
-                                random_seed=1, progress_bar=False)
-            d = fit(cohort, sampler=cfg).diagnostics
-            sample_s = d.wall_seconds - d.compile_seconds
+            s = SamplerConfig(sampler="pymc" if sampler == "numpyro" else sampler,
+                              draws=args.draws, tune=args.draws, random_seed=1,
+                              progress_bar=False)
+            t0 = time.perf_counter()
+            d = run_numpyro(cohort, s) if sampler == "numpyro" else fit(cohort, sampler=s
+                                                                         ).diagnostics
+            wall = time.perf_counter() - t0 if sampler != "numpyro" else d.wall_seconds
             row = {"patients": n, "scores": d.n_scores, "sampler": sampler,
-                   "wall_seconds": d.wall_seconds, "compile_seconds": d.compile_seconds,
-                   "sampling_seconds": round(sample_s, 1), "min_ess_bulk": d.min_ess_bulk,
-                   "min_ess_per_second": round(d.min_ess_bulk / sample_s, 3),
-                   "max_rhat": d.max_rhat, "divergences": d.divergences,
-                   "chains": d.chains, "draws": d.draws}
+                   "wall_seconds": round(wall, 1), "compile_seconds": d.compile_seconds,
+                   "min_ess_bulk": round(d.min_ess_bulk, 1),
+                   "min_ess_per_second": round(d.min_ess_bulk / wall, 3),
+                   "seconds_per_ess": round(wall / d.min_ess_bulk, 3),
+                   "max_rhat": round(d.max_rhat, 4), "divergences": d.divergences,
+                   "worst_var": d.worst_ess_var, "chains": d.chains, "draws": d.draws}
             rows.append(row)
-            print(f"{n:>8} {d.n_scores:>7} {sampler:>7} {d.wall_seconds:>7.0f} "
-                  f"{d.compile_seconds:>9.0f} {d.min_ess_bulk:>7.0f} "
-                  f"{row['min_ess_per_second']:>6.2f} {d.max_rhat:>6.3f} {d.divergences:>4}",
+            print(f"{n:>8} {d.n_scores:>7} {sampler:>8} {wall:>7.0f} {d.compile_seconds:>9.0f} "
+                  f"{d.min_ess_bulk:>7.0f} {row['min_ess_per_second']:>6.2f} "
+                  f"{row['seconds_per_ess']:>6.2f} {d.max_rhat:>6.3f} {d.divergences:>4}",
                   flush=True)
+            _write(args, rows)
+    for sampler in args.samplers:
+        print(f"{sampler}: seconds per effective sample grow as patients^{growth(rows, sampler)}")
+
+
+def _write(args: argparse.Namespace, rows: list[dict[str, float]]) -> None:
+    """Write after every row, so a long run that is stopped keeps what it measured."""
+    out = {"machine": machine(), "weeks": args.weeks, "draws": args.draws, "rows": rows,
+           "growth_exponent": {s: growth(rows, s) for s in args.samplers}}
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"machine": machine(), "weeks": args.weeks, "rows": rows},
-                                   indent=1))
+    args.out.write_text(json.dumps(out, indent=1))
 
 
 if __name__ == "__main__":

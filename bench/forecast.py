@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
+from common import machine
 
 from recovery.model import load
 from recovery.model.forecast import Forecaster
@@ -71,7 +70,7 @@ def main() -> None:
           "ms (targets 150 / 300)")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
+        "machine": machine(),
         "draws": 1000, "schedules": 3, "rows": rows}, indent=1))
 
 

@@ -6,7 +6,7 @@ import json
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar, cast
 
 import numpy as np
 import typer
@@ -19,7 +19,9 @@ warnings.filterwarnings("ignore", category=FutureWarning, module="arviz")
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from recovery.model.batch import BatchSpec
     from recovery.model.forecast import Forecaster
+    from recovery.model.requests import ScheduleSpec
 
 T = TypeVar("T")
 R = TypeVar("R", bound="BaseModel")
@@ -57,32 +59,44 @@ def fit_cmd(
     tune: Annotated[int, typer.Option(min=10)] = 1000,
     chains: Annotated[int, typer.Option(min=1, max=16)] = 2,
     seed: Annotated[int, typer.Option()] = 1,
-    sampler: Annotated[str, typer.Option(help="nutpie or pymc")] = "nutpie",
+    sampler: Annotated[str, typer.Option(
+        help="nutpie (numba), nutpie-jax, numpyro (JAX; GPU if jax sees one) or pymc")] = "nutpie",
     keep_draws: Annotated[int, typer.Option(
         min=10, help="store at most this many draws per chain (evenly thinned)")] = 1000,
+    quick: Annotated[bool, typer.Option(
+        help="quick look: ADVI instead of NUTS, minutes instead of hours; never servable")] = False,
+    iterations: Annotated[int, typer.Option(min=100, help="ADVI iterations (--quick)")] = 30_000,
     allow_bad_diagnostics: Annotated[bool, typer.Option(
         help="exit 0 even when R-hat, ESS or divergences fail the gate")] = False,
 ) -> None:
     """Validate a cohort, fit the hierarchical model, write posterior, diagnostics and plots."""
     from recovery.model import Cohort, CohortError, SamplerConfig, fit
+    from recovery.model.config import SAMPLERS, Sampler
     from recovery.model.plots import save_with_plots
+    from recovery.model.quick import quick_fit
 
-    if sampler not in ("nutpie", "pymc"):
-        _fail(f"--sampler must be 'nutpie' or 'pymc', not {sampler!r}")
+    if sampler not in SAMPLERS:
+        _fail(f"--sampler must be one of {', '.join(SAMPLERS)}, not {sampler!r}")
     try:
         cohort = Cohort.load(cohort_dir)
     except CohortError as exc:
         _fail(str(exc))
-    kind: Literal["nutpie", "pymc"] = "nutpie" if sampler == "nutpie" else "pymc"
-    cfg = SamplerConfig(sampler=kind, draws=draws, tune=tune, chains=chains, random_seed=seed,
-                        keep_draws=keep_draws)
     out.print(f"fitting {len(cohort.patients)} patients, {len(cohort.pain)} scores, "
-              f"{len(cohort.sessions)} sessions with {sampler} ({chains} x {draws} draws)")
-    with out.status("compiling the model (numba; about a minute)...") as status:
-        fitted = fit(cohort, sampler=cfg, on_compiled=status.stop)
+              f"{len(cohort.sessions)} sessions with "
+              + (f"ADVI ({iterations} iterations)" if quick else
+                 f"{sampler} ({chains} x {draws} draws)"))
+    if quick:
+        fitted = quick_fit(cohort, iterations=iterations, draws=keep_draws, seed=seed)
+    else:
+        cfg = SamplerConfig(sampler=cast("Sampler", sampler), draws=draws, tune=tune,
+                            chains=chains, random_seed=seed, keep_draws=keep_draws)
+        with out.status("compiling the model (about a minute)...") as status:
+            fitted = fit(cohort, sampler=cfg, on_compiled=status.stop)
     with out.status("posterior predictive check..."):
         save_with_plots(fitted, out_dir, seed)
     _report(fitted.diagnostics.model_dump(), out_dir)
+    if quick:
+        return
     if not fitted.diagnostics.passed and not allow_bad_diagnostics:
         raise typer.Exit(EXIT_BAD_DIAGNOSTICS)
 
@@ -182,6 +196,94 @@ def evaluate(
     if report.overlaps_training_cohort:
         err.print("[yellow]warning:[/] this is the model's own training cohort")
     out.print(f"[green]wrote[/] {out_dir}/report.md, report.json, calibration.png")
+
+
+@app.command("forecast-batch")
+def forecast_batch(
+    model_dir: Annotated[Path, typer.Option("--model", help="fitted model directory")],
+    cohort_dir: Annotated[Path, typer.Option("--cohort", help="cohort whose patients to forecast")],
+    out_dir: Annotated[Path, typer.Option("--out", help="directory for the Parquet tables")],
+    schedule: Annotated[list[str] | None, typer.Option(
+        help="preset name, repeatable (default: every preset)")] = None,
+    schedules_json: Annotated[Path | None, typer.Option(
+        "--schedules", help="JSON list of schedule specs, as in a forecast request")] = None,
+    horizon_days: Annotated[int, typer.Option(min=1, max=730)] = 180,
+    draws: Annotated[int, typer.Option(min=100, max=20_000)] = 1000,
+    target_score: Annotated[float, typer.Option(min=0, max=10)] = 3.0,
+    seed: Annotated[int, typer.Option()] = 0,
+    scheduler: Annotated[str | None, typer.Option(
+        help="Dask scheduler address (tcp://host:8786); default: a local cluster")] = None,
+    workers: Annotated[int | None, typer.Option(
+        min=0, help="local cluster size (default one per CPU); 0 runs in this process")] = None,
+    chunk_size: Annotated[int, typer.Option(min=1, help="patients per task")] = 25,
+) -> None:
+    """Forecast every patient of a cohort under every schedule, on Dask, into tidy Parquet."""
+    from rich.progress import Progress
+
+    from recovery.engine import connect, run_batch
+    from recovery.model import PRESETS, Cohort, CohortError
+    from recovery.model.batch import BatchSpec
+
+    specs = _batch_schedules(schedule, schedules_json, list(PRESETS))
+    fc = _forecaster(model_dir)
+    try:
+        cohort = Cohort.load(cohort_dir, fc.config)
+    except CohortError as exc:
+        _fail(str(exc))
+    spec = BatchSpec(tuple(specs), horizon_days, draws, target_score, seed)
+    _check_batch(fc, spec)
+    n = len(cohort.patient_ids)
+    with Progress() as bar:
+        task = bar.add_task(f"forecasting {n} patients x {len(specs)} schedules", total=n)
+        step = lambda k: bar.advance(task, k)  # noqa: E731
+        if workers == 0 and scheduler is None:
+            result = run_batch(fc, cohort, spec, out_dir, None, chunk_size, step)
+        else:
+            with connect(scheduler, workers) as client:
+                result = run_batch(fc, cohort, spec, out_dir, client, chunk_size, step)
+    out.print(f"[green]wrote[/] {out_dir}: {result.trajectory_rows} trajectory rows, "
+              f"{n - result.failed} patients in {result.seconds:.0f} s on {result.workers} "
+              f"worker(s) ({n / result.seconds:.1f} patients/s)")
+    if result.failed:
+        err.print(f"[yellow]{result.failed} patient(s) could not be forecast[/]; see "
+                  f"{out_dir}/errors.parquet")
+
+
+def _batch_schedules(names: list[str] | None, path: Path | None, presets: list[str]
+                     ) -> list[ScheduleSpec]:
+    """Schedules from --schedule names and/or a --schedules JSON file, validated."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from recovery.model.requests import ScheduleSpec
+
+    unknown = [n for n in names or [] if n not in presets]
+    if unknown:
+        _fail(f"--schedule: unknown preset(s) {unknown}; presets: {', '.join(presets)}")
+    specs = [ScheduleSpec(name=n) for n in names or []]
+    if path is not None:
+        try:
+            specs += TypeAdapter(list[ScheduleSpec]).validate_json(path.read_bytes())
+        except (OSError, ValidationError) as exc:
+            _fail(f"--schedules {path}: {exc}")
+    return specs or [ScheduleSpec(name=n) for n in presets]
+
+
+def _check_batch(fc: Forecaster, spec: BatchSpec) -> None:
+    """Refuse up front what would fail for every patient (work limits, unknown kinds)."""
+    from pydantic import ValidationError
+
+    from recovery.model import RecoveryError
+    from recovery.model.requests import ForecastRequest
+    from recovery.model.update import kind_indices
+
+    try:
+        ForecastRequest(schedules=list(spec.schedules), horizon_days=spec.horizon_days,
+                        draws=spec.draws, start_day=0.0)
+        for i, s in enumerate(spec.schedules):
+            kind_indices(fc.kinds, [s.kind, *(p.kind for p in s.phases or [])],
+                         f"schedules.{i}.kind")
+    except (ValidationError, ValueError, RecoveryError) as exc:
+        _fail(str(exc))
 
 
 @app.command()
@@ -341,6 +443,12 @@ def _write(path: Path | None, text: str) -> None:
 
 
 def _report(d: dict[str, object], where: Path) -> None:
+    if d.get("method") == "advi":
+        out.print(f"quick look (ADVI): {d['tune']} iterations, {d['wall_seconds']:.0f} s")
+        for problem in d["problems"]:  # type: ignore[attr-defined]
+            err.print(f"[yellow]{problem}[/]")
+        out.print(f"model written to {where}")
+        return
     out.print(f"max R-hat {d['max_rhat']:.3f} | min ESS bulk {d['min_ess_bulk']:.0f}, "
               f"tail {d['min_ess_tail']:.0f} | divergences {d['divergences']} | "
               f"{d['wall_seconds']:.0f} s")

@@ -17,6 +17,7 @@ import streamlit as st
 from recovery.charts import fan_chart
 from recovery.dashboard.client import ServiceClient, ServiceError
 from recovery.dashboard.views import (
+    diagnostics_line,
     forecast_csv,
     models_side_by_side,
     problems_table,
@@ -289,10 +290,7 @@ def analyst_page() -> None:
         st.dataframe(models_side_by_side(models), hide_index=True)
     for m in models:
         d = m["diagnostics"]
-        verdict = "passed" if m["passed"] else "FAILED"
-        with st.expander(f"{m['id']} {'(served) ' if m['served'] else ''}— diagnostics "
-                         f"{verdict}: R-hat {d['max_rhat']:.3f}, ESS {d['min_ess_bulk']:.0f} / "
-                         f"{d['min_ess_tail']:.0f}, divergences {d['divergences']}"):
+        with st.expander(diagnostics_line(m)):
             if d.get("problems"):
                 st.error("; ".join(d["problems"]))
             if m["evaluation"]:

@@ -37,14 +37,29 @@ def problems_table(details: list[dict[str, Any]]) -> pd.DataFrame:
                           "problem": d["msg"]} for d in details])
 
 
+def diagnostics_line(m: dict[str, Any]) -> str:
+    """One line that says what kind of fit a model is and whether it converged."""
+    d = m["diagnostics"]
+    served = "(served) " if m["served"] else ""
+    if d.get("method") == "advi":
+        return f"{m['id']} {served}— QUICK LOOK (ADVI approximation, not for serving)"
+    verdict = "passed" if m["passed"] else "FAILED"
+    return (f"{m['id']} {served}— diagnostics {verdict}: R-hat {d['max_rhat']:.3f}, "
+            f"ESS {d['min_ess_bulk']:.0f} / {d['min_ess_tail']:.0f}, "
+            f"divergences {d['divergences']}")
+
+
 def models_side_by_side(models: list[dict[str, Any]]) -> pd.DataFrame:
     """Every version next to the served one: convergence and held-out forecast quality."""
     rows = []
     for m in models:
         d, ev = m["diagnostics"], (m["evaluation"] or {}).get("methods", {}).get("model", {})
+        quick = d.get("method") == "advi"
         rows.append({"model": m["id"], "served": "yes" if m["served"] else "",
-                     "diagnostics": "passed" if m["passed"] else "FAILED",
-                     "max R-hat": round(d["max_rhat"], 3), "min ESS": round(d["min_ess_bulk"]),
+                     "diagnostics": "QUICK LOOK" if quick else
+                     "passed" if m["passed"] else "FAILED",
+                     "max R-hat": None if quick else round(d["max_rhat"], 3),
+                     "min ESS": None if quick else round(d["min_ess_bulk"]),
                      "divergences": d["divergences"], "patients": d["n_patients"],
                      "90 % coverage": ev.get("coverage_90"), "CRPS": ev.get("crps")})
     return pd.DataFrame(rows)

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from recovery.model.priors import KindPrior, Priors, default_kind_priors
 
-__all__ = ["PARAMS", "Covariate", "ModelConfig", "SamplerConfig"]
+__all__ = ["PARAMS", "SAMPLERS", "Covariate", "ModelConfig", "Sampler", "SamplerConfig"]
 
 # Patient-level parameters, in the order of the population MVN (see priors.py for scales).
 PARAMS: tuple[str, ...] = ("base", "floor", "relief", "relief_tau", "flare", "durable")
@@ -87,11 +87,19 @@ class ModelConfig(BaseModel):
         return [(p, c) for p in PARAMS for c in self.effects.get(p, ())]
 
 
+Sampler = Literal["nutpie", "nutpie-jax", "numpyro", "pymc"]
+# nutpie: nutpie's NUTS on the numba-compiled model (the default, fastest on CPU);
+# nutpie-jax: nutpie with a JAX-compiled model (uses a GPU when jax sees one);
+# numpyro: PyMC's model converted to JAX and sampled by NumPyro's NUTS (GPU likewise);
+# pymc: PyMC's own NUTS on the C-compiled model (the reference).
+SAMPLERS: tuple[str, ...] = Sampler.__args__  # type: ignore[attr-defined]
+
+
 class SamplerConfig(BaseModel):
     """How to run MCMC."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-    sampler: Literal["nutpie", "pymc"] = "nutpie"
+    sampler: Sampler = "nutpie"
     draws: int = Field(default=1000, ge=10, le=100_000)
     tune: int = Field(default=1000, ge=10, le=100_000)
     chains: int = Field(default=2, ge=1, le=16)

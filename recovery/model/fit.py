@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 import time
 import uuid
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal
 
 import arviz as az
 import numpy as np
@@ -21,19 +22,24 @@ from recovery.model.cohort import Cohort
 from recovery.model.config import ModelConfig, SamplerConfig
 from recovery.model.kernel import Params, build_design, expected_pain
 
-__all__ = ["Diagnostics", "FittedModel", "fit", "posterior_params", "stacked_draws",
-           "summarise_diagnostics"]
+__all__ = ["Diagnostics", "FittedModel", "checked_names", "fit", "posterior_params",
+           "stacked_draws", "stored_names", "summarise_diagnostics"]
 
 RHAT_MAX, ESS_MIN = 1.01, 400.0
 
 
 class Diagnostics(BaseModel):
-    """Convergence summary of a fit; `passed` is the gate for saving and serving."""
+    """Convergence summary of a fit; `passed` is the gate for saving and serving.
+
+    A quick look (method "advi") has no R-hat or ESS, never passes, and carries its measured
+    error against NUTS in `problems`, so it is read next to its results.
+    """
 
     model_config = ConfigDict(frozen=True)
-    max_rhat: float
-    min_ess_bulk: float
-    min_ess_tail: float
+    method: Literal["nuts", "advi"] = "nuts"
+    max_rhat: float | None
+    min_ess_bulk: float | None
+    min_ess_tail: float | None
     divergences: int
     worst_rhat_var: str
     worst_ess_var: str
@@ -140,11 +146,17 @@ Progress = Callable[[float, str], None]  # (fraction done 0-1, phase)
 
 def _sample(model: pm.Model, s: SamplerConfig, on_compiled: Callable[[], None],
             on_progress: Progress | None = None) -> tuple[az.InferenceData, float]:
+    """Run the configured backend; returns the trace and the seconds spent compiling."""
     t0 = time.perf_counter()
-    if s.sampler == "nutpie":
+    if s.sampler in ("nutpie-jax", "numpyro"):
+        importlib.import_module("recovery.model.jax_ops")  # registers erfcx for JAX
+    if s.sampler in ("nutpie", "nutpie-jax"):
         import nutpie
 
-        compiled = nutpie.compile_pymc_model(model, backend="numba")
+        if s.sampler == "nutpie":
+            compiled = nutpie.compile_pymc_model(model, backend="numba")
+        else:
+            compiled = nutpie.compile_pymc_model(model, backend="jax", gradient_backend="jax")
         compile_s = time.perf_counter() - t0
         on_compiled()
         kwargs = {"draws": s.draws, "tune": s.tune, "chains": s.chains,
@@ -155,10 +167,14 @@ def _sample(model: pm.Model, s: SamplerConfig, on_compiled: Callable[[], None],
                                  **kwargs), compile_s
         return _sample_reporting(nutpie, compiled, kwargs, s, on_progress), compile_s
     on_compiled()
+    options: dict[str, Any] = {}
+    if s.sampler == "numpyro":  # chains run one after another on one JAX device
+        options = {"nuts_sampler": "numpyro", "chain_method": "sequential"}
     with model:
         idata = pm.sample(draws=s.draws, tune=s.tune, chains=s.chains, cores=min(s.chains, 2),
                           random_seed=s.random_seed, target_accept=s.target_accept,
-                          progressbar=s.progress_bar, compute_convergence_checks=False)
+                          progressbar=s.progress_bar, compute_convergence_checks=False,
+                          **options)
     return idata, 0.0
 
 
@@ -196,16 +212,25 @@ def fit(cohort: Cohort, config: ModelConfig | None = None, sampler: SamplerConfi
     t0 = time.perf_counter()
     idata, compile_s = _sample(model, s, on_compiled, on_progress)
     wall = time.perf_counter() - t0
-    checked = [v.name for v in model.free_RVs] + ["mu_pop"]
-    diag = summarise_diagnostics(idata, checked, s, (wall, compile_s),
+    diag = summarise_diagnostics(idata, checked_names(model), s, (wall, compile_s),
                                  (len(data.patient_ids), len(data.y), len(cohort.sessions)))
-    # theta carries everything per patient; the raw block/offsets are redundant once checked
-    stored = [v for v in [*checked, "theta", "chol_corr"] if v not in ("z_block", "z")]
+    stored = stored_names(model)
     step = max(1, -(-s.draws // s.keep_draws))  # ceil: at most keep_draws per chain
     thin = {"draw": slice(None, None, step)}
     idata = az.InferenceData(posterior=idata["posterior"][stored].isel(thin),
                              sample_stats=idata["sample_stats"][["diverging"]].isel(thin))
     return FittedModel(idata, cohort, cfg, data.kinds, diag, uuid.uuid4().hex[:12])
+
+
+def checked_names(model: pm.Model) -> list[str]:
+    """Variables whose convergence is checked: every sampled one, and mu_pop."""
+    return [v.name for v in model.free_RVs] + ["mu_pop"]
+
+
+def stored_names(model: pm.Model) -> list[str]:
+    """Variables a model directory keeps: theta carries everything per patient, so the raw
+    non-centred offsets are dropped once checked."""
+    return [v for v in [*checked_names(model), "theta", "chol_corr"] if v not in ("z_block", "z")]
 
 
 def _summary(idata: az.InferenceData, names: list[str], **kwargs: Any) -> pd.DataFrame:

@@ -1,0 +1,93 @@
+"""The hierarchical model written directly in NumPyro, for bench/fit.py's comparison.
+
+Same priors, parameterisation and likelihood as recovery.model.build: the kernel functions
+are array-namespace generic, so this file passes `jax.numpy` where build.py passes PyTensor.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import numpyro
+import numpyro.distributions as dist
+from jax.scipy.special import log_ndtr
+from numpyro.infer import MCMC, NUTS
+
+from recovery.model.build import CohortData
+from recovery.model.config import PARAMS, ModelConfig
+from recovery.model.kernel import (
+    Params,
+    conditional_moments,
+    expected_pain,
+    interval_logp,
+)
+
+jax.config.update("jax_enable_x64", True)
+
+
+def model(data: CohortData, cfg: ModelConfig) -> None:
+    """NumPyro twin of build.build_model (site names follow it)."""
+    pr, n = cfg.priors, len(data.patient_ids)
+    b_mu = jnp.array([pr.chronic_floor_effect.mu if e == "floor~chronic" else 0.0
+                      for e in data.effects])
+    b_sd = jnp.array([pr.chronic_floor_effect.sigma if e == "floor~chronic"
+                      else pr.covariate_effect_sd for e in data.effects])
+    beta = numpyro.sample("beta", dist.Normal(b_mu, b_sd))
+    mu_c = numpyro.sample("mu_pop_centred",
+                          dist.ImproperUniform(dist.constraints.real, (), (len(PARAMS),)))
+    mu_pop = mu_c - (jnp.asarray(data.x_effect.mean(axis=0)) * beta) @ data.effect_param
+    q = [getattr(pr, p) for p in PARAMS]
+    pop_prior = dist.Normal(jnp.array([x.mu for x in q]), jnp.array([x.sigma for x in q]))
+    numpyro.factor("mu_pop_prior", pop_prior.log_prob(mu_pop).sum())
+    mean = mu_pop[None, :] + (data.x_effect * beta[None, :]) @ data.effect_param
+    scale = np.array(pr.patient_sd_scale)
+    block = [PARAMS.index(p) for p in cfg.correlated]
+    rest = [i for i in range(len(PARAMS)) if i not in block]
+    sd_b = numpyro.sample("chol_stds", dist.HalfNormal(jnp.asarray(scale[block])))
+    corr = numpyro.sample("chol_corr", dist.LKJCholesky(len(block), pr.lkj_eta))
+    z_block = numpyro.sample("z_block", dist.Normal(0.0, 1.0).expand([n, len(block)]))
+    sd_o = numpyro.sample("patient_sd_other", dist.HalfNormal(jnp.asarray(scale[rest])))
+    z = numpyro.sample("z", dist.Normal(0.0, 1.0).expand([n, len(rest)]))
+    theta = jnp.zeros((n, len(PARAMS)))
+    theta = theta.at[:, block].set(mean[:, block] + z_block @ (sd_b[:, None] * corr).T)
+    theta = theta.at[:, rest].set(mean[:, rest] + z * sd_o)
+    kp = [cfg.kind_prior(k) for k in data.kinds]
+    log_w = numpyro.sample("log_relief_w", dist.Normal(
+        jnp.array([k.log_relief_weight.mu for k in kp]),
+        jnp.array([k.log_relief_weight.sigma for k in kp])))
+    log_v = numpyro.sample("log_durable_w", dist.Normal(
+        jnp.array([k.log_durable_weight.mu for k in kp]),
+        jnp.array([k.log_durable_weight.sigma for k in kp])))
+    tau_nat = numpyro.sample("tau_nat", dist.LogNormal(pr.log_tau_natural.mu,
+                                                       pr.log_tau_natural.sigma))
+    sigma = numpyro.sample("sigma", dist.LogNormal(pr.log_sigma.mu, pr.log_sigma.sigma))
+    share = numpyro.sample("share", dist.Beta(*pr.share_ab))
+    ell = numpyro.sample("ell", dist.LogNormal(pr.log_ell.mu, pr.log_ell.sigma))
+    numpyro.deterministic("mu_pop", mu_pop)
+    mu = expected_pain(Params(theta, tau_nat, jnp.exp(log_w), jnp.exp(log_v)),
+                       data.adherence, data.design, cfg, xp=jnp)
+    m, s = conditional_moments(mu, data.y[data.prev], mu[data.prev], data.gap, data.has_prev,
+                               sigma, share, ell, xp=jnp)
+    numpyro.factor("loglik", interval_logp(data.y, m, s, log_ndtr, xp=jnp).sum())
+
+
+def sample(data: CohortData, cfg: ModelConfig, draws: int, tune: int, chains: int,
+           seed: int, target_accept: float) -> tuple[Any, float]:
+    """Run NumPyro's NUTS (chains in parallel on host devices); returns (idata, seconds)."""
+    import arviz as az
+
+    mcmc = MCMC(NUTS(model, target_accept_prob=target_accept), num_warmup=tune,
+                num_samples=draws, num_chains=chains,
+                chain_method="parallel" if jax.local_device_count() >= chains else "sequential",
+                progress_bar=False)
+    t0 = time.perf_counter()
+    mcmc.run(jax.random.PRNGKey(seed), data, cfg, extra_fields=("diverging",))
+    jax.block_until_ready(mcmc.get_samples())
+    return az.from_numpyro(mcmc), time.perf_counter() - t0

@@ -40,6 +40,9 @@ bench: $(STAMP)
 	$(BIN)/python bench/update.py
 	$(BIN)/python bench/param_recovery.py
 	$(BIN)/python bench/fit.py
+	$(BIN)/python bench/quick_look.py
+	$(BIN)/python bench/forecast_batch.py
+	$(BIN)/python bench/report.py
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache

@@ -65,7 +65,7 @@ def fit_cmd(
         min=10, help="store at most this many draws per chain (evenly thinned)")] = 1000,
     quick: Annotated[bool, typer.Option(
         help="quick look: ADVI instead of NUTS, minutes instead of hours; never servable")] = False,
-    iterations: Annotated[int, typer.Option(min=100, help="ADVI iterations (--quick)")] = 30_000,
+    iterations: Annotated[int, typer.Option(min=100, help="ADVI iterations (--quick)")] = 6000,
     allow_bad_diagnostics: Annotated[bool, typer.Option(
         help="exit 0 even when R-hat, ESS or divergences fail the gate")] = False,
 ) -> None:

@@ -276,8 +276,11 @@ def analyst_page() -> None:
                   for x in cohorts}
         chosen = st.selectbox("Cohort to refit", list(labels), key="refit_cohort")
         draws = st.number_input("Draws per chain", 100, 20000, 1000, key="draws")
+        method = st.radio("Method", ["nuts", "advi"], horizontal=True, key="method",
+                          format_func={"nuts": "Full fit (NUTS)", "advi": "Quick look (ADVI: "
+                                       "approximate, minutes, never served)"}.__getitem__)
         if st.button("Start refit", key="refit"):
-            _guarded(lambda: c.start_fit(labels[chosen], int(draws), int(draws)))
+            _guarded(lambda: c.start_fit(labels[chosen], int(draws), int(draws), method))
     st.subheader("Refits")
     for j in jobs[:10]:
         st.progress(j["progress"], text=f"{j['id'][:8]} {j['status']}: {j['message']}")

@@ -5,6 +5,7 @@ One code path for a laptop and a cluster: `connect(None)` starts a local cluster
 """
 
 from recovery.engine.cluster import connect
+from recovery.engine.fit_remote import fit_on_engine
 from recovery.engine.forecast_batch import BatchResult, run_batch
 
-__all__ = ["BatchResult", "connect", "run_batch"]
+__all__ = ["BatchResult", "connect", "fit_on_engine", "run_batch"]

@@ -168,8 +168,11 @@ def _sample(model: pm.Model, s: SamplerConfig, on_compiled: Callable[[], None],
         return _sample_reporting(nutpie, compiled, kwargs, s, on_progress), compile_s
     on_compiled()
     options: dict[str, Any] = {}
-    if s.sampler == "numpyro":  # chains run one after another on one JAX device
-        options = {"nuts_sampler": "numpyro", "chain_method": "sequential"}
+    if s.sampler == "numpyro":  # one device per chain when there are enough, else vmapped
+        import jax
+
+        method = "parallel" if jax.local_device_count() >= s.chains else "vectorized"
+        options = {"nuts_sampler": "numpyro", "nuts_sampler_kwargs": {"chain_method": method}}
     with model:
         idata = pm.sample(draws=s.draws, tune=s.tune, chains=s.chains, cores=min(s.chains, 2),
                           random_seed=s.random_seed, target_accept=s.target_accept,

@@ -29,6 +29,7 @@ from recovery.model.fit import Diagnostics, FittedModel, Progress, stored_names
 __all__ = ["ERROR_FILE", "quick_fit", "quick_look_warning"]
 
 ERROR_FILE = Path(__file__).with_name("quick_look_error.json")
+LEARNING_RATE = 0.01
 ELBO_TOLERANCE = 0.01  # relative change of the mean loss over the last two tenths of the run
 
 
@@ -46,7 +47,7 @@ def quick_look_warning() -> str:
             f"(NUTS {e['coverage_90_nuts']:.1%}), in {e['time_ratio']:.0%} of NUTS's time.")
 
 
-def quick_fit(cohort: Cohort, config: ModelConfig | None = None, iterations: int = 30_000,
+def quick_fit(cohort: Cohort, config: ModelConfig | None = None, iterations: int = 6000,
               draws: int = 1000, seed: int = 1, progress_bar: bool = True,
               on_progress: Progress | None = None) -> FittedModel:
     """Fit the same model by ADVI and draw from the approximation."""
@@ -56,7 +57,10 @@ def quick_fit(cohort: Cohort, config: ModelConfig | None = None, iterations: int
     t0 = time.perf_counter()
     callbacks = [_reporter(on_progress, iterations)] if on_progress else []
     with model:
+        # A 10x larger step than PyMC's default settles in ~4000 iterations (measured on 100
+        # patients: the default had not settled after 20,000).
         approx = pm.fit(n=iterations, method="advi", random_seed=seed,
+                        obj_optimizer=pm.adagrad_window(learning_rate=LEARNING_RATE),
                         progressbar=progress_bar, callbacks=callbacks)
         idata = approx.sample(draws, random_seed=seed)
     wall = time.perf_counter() - t0

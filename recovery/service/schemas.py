@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -150,6 +150,8 @@ class FitIn(_In):
     tune: int = Field(default=1000, ge=50, le=20_000)
     chains: int = Field(default=2, ge=1, le=8)
     seed: int = 1
+    method: Literal["nuts", "advi"] = Field(
+        default="nuts", description="nuts: the full fit; advi: a quick look, never servable")
 
 
 class JobOut(BaseModel):

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     job_stale_seconds: float = Field(default=120.0, gt=0)
     job_max_attempts: int = Field(default=2, ge=1)
     model_poll_seconds: float = Field(default=5.0, gt=0)
+    # Dask scheduler (tcp://host:8786) that refit workers hand fits to; unset: fit in-process.
+    engine_address: str | None = None
     log_level: str = "INFO"
 
 

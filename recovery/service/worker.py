@@ -17,8 +17,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
+from recovery.engine import fit_on_engine
 from recovery.model import Cohort, Forecaster, SamplerConfig, evaluate, fit
 from recovery.model.plots import save_with_plots
+from recovery.model.quick import quick_fit
 from recovery.service.db import Database
 from recovery.service.registry import register_model
 from recovery.service.settings import Settings
@@ -129,8 +131,14 @@ class Worker:
         cfg = SamplerConfig(draws=params["draws"], tune=params["tune"], chains=params["chains"],
                             random_seed=params["seed"], progress_bar=False)
         self.beat(job_id, 0.0, "compiling the model")
-        fitted = fit(cohort, sampler=cfg,
-                     on_progress=lambda f, phase: self.beat(job_id, 0.9 * f, phase))
+        progress = lambda f, phase: self.beat(job_id, 0.9 * f, phase)  # noqa: E731
+        if params.get("method") == "advi":
+            fitted = quick_fit(cohort, seed=cfg.random_seed, progress_bar=False,
+                               on_progress=progress)
+        elif self.settings.engine_address:
+            fitted = fit_on_engine(self.settings.engine_address, cohort, cfg, progress)
+        else:
+            fitted = fit(cohort, sampler=cfg, on_progress=progress)
         self.beat(job_id, 0.9, "checking: posterior predictive and held-out evaluation")
         directory = self.settings.models_dir / fitted.model_id
         save_with_plots(fitted, directory, cfg.random_seed)

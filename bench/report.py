@@ -1,0 +1,133 @@
+"""Regenerate the README's performance section from bench/results/*.json.
+
+The section lies between `<!-- perf:start -->` and `<!-- perf:end -->`; everything in it is
+written from measured numbers, with the machine each benchmark recorded.
+Usage: python bench/report.py [--readme README.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path("bench/results")
+START, END = "<!-- perf:start -->", "<!-- perf:end -->"
+
+
+def _load(name: str) -> Any:
+    path = RESULTS / name
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _table(head: list[str], rows: list[list[Any]]) -> list[str]:
+    return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head),
+            *("| " + " | ".join(str(c) for c in r) + " |" for r in rows), ""]
+
+
+def fits() -> list[str]:
+    runs = [_load(p.name) for p in sorted(RESULTS.glob("fit*.json"))]
+    rows = sorted((r | {"_m": d["machine"], "_w": d["weeks"]} for d in runs if d
+                   for r in d["rows"]), key=lambda r: (r["patients"], r["sampler"]))
+    if not rows:
+        return []
+    out = [f"### Fitting (`bench/fit.py`, {rows[0]['_w']:g} weeks of diaries, 2 chains, "
+           f"{rows[0]['draws']} tuning + {rows[0]['draws']} draws)", "",
+           "nutpie is the project's fit; pymc is PyMC's default NUTS on the same PyMC model; "
+           "numpyro is the NumPyro twin of the model in `bench/numpyro_model.py`. Wall time "
+           "includes compilation.", ""]
+    out += _table(["patients", "scores", "sampler", "wall s", "min bulk ESS", "ESS / s",
+                   "s per ESS", "max R-hat", "divergences"],
+                  [[r["patients"], r["scores"], r["sampler"], f"{r['wall_seconds']:.0f}",
+                    f"{r['min_ess_bulk']:.0f}", f"{r['min_ess_per_second']:.2f}",
+                    f"{r['seconds_per_ess']:.2f}", f"{r['max_rhat']:.3f}", r["divergences"]]
+                   for r in rows])
+    for n in sorted({r["patients"] for r in rows}):
+        by = {r["sampler"]: r["min_ess_per_second"] for r in rows if r["patients"] == n}
+        others = [v for k, v in by.items() if k != "nutpie"]
+        if "nutpie" in by and others:
+            out.append(f"- {n} patients: nutpie has {by['nutpie'] / max(others):.1f}x the ESS "
+                       "per second of the better of the others.")
+    return [*out, "", f"Machine: {rows[0]['_m']}.", ""]
+
+
+def quick_look() -> list[str]:
+    q = _load("quick_look.json")
+    if not q:
+        return []
+    return ["### Quick look (`bench/quick_look.py`, ADVI against NUTS)", "",
+            f"{q['patients']} simulated patients: ADVI took {q['quick_seconds']:.0f} s against "
+            f"{q['nuts_seconds']:.0f} s for NUTS ({q['time_ratio']:.0%}). Population-level "
+            f"posterior means were off by {q['mean_error_sd_median']:.2f} NUTS posterior SDs "
+            f"(median; worst {q['mean_error_sd_max']:.1f}); its 90 % intervals were "
+            f"{q['width_ratio_median']:.0%} of NUTS's width (median; narrowest "
+            f"{q['width_ratio_min']:.0%}). Held out (60 fresh patients, 42 days): 90 % coverage "
+            f"{q['coverage_90_quick']:.1%} against {q['coverage_90_nuts']:.1%}, CRPS "
+            f"{q['crps_quick']:.3f} against {q['crps_nuts']:.3f}. Machine: {q['machine']}.", ""]
+
+
+def batch() -> list[str]:
+    b = _load("forecast_batch.json")
+    if not b:
+        return []
+    out = [f"### Cohort-wide forecasts (`bench/forecast_batch.py`, Dask local cluster, "
+           f"{b['schedules']} schedules, {b['horizon_days']} days, {b['draws']} draws)", ""]
+    out += _table(["patients", "workers", "seconds", "patients / s", "peak RSS, all MiB",
+                   "peak RSS per worker MiB"],
+                  [[r["patients"], r["workers"], f"{r['seconds']:.0f}",
+                    f"{r['patients_per_second']:.1f}", r["peak_rss_mib_total"],
+                    r["peak_rss_mib_worker"]] for r in b["rows"]])
+    return [*out, f"Machine: {b['machine']}.", ""]
+
+
+def latency() -> list[str]:
+    f, u, d = _load("forecast.json"), _load("update.json"), _load("dashboard.json")
+    out = []
+    if f:
+        out += ["### Forecast latency (`bench/forecast.py`, one new patient, 10 past sessions, "
+                f"{f['schedules']} schedules, {f['draws']} draws)", ""]
+        out += _table(["history", "horizon", "median ms", "p95 ms"],
+                      [[f"{r['scores']} scores", f"{r['horizon_days']} days", r["median_ms"],
+                        r["p95_ms"]] for r in f["rows"]])
+        out += [f"Machine: {f['machine']}.", ""]
+    if u:
+        gap = max(max(r["max_gap_q5"], r["max_gap_median"], r["max_gap_q95"]) for r in u["rows"])
+        out += [f"Update against refitting the hierarchy (`bench/update.py`, {len(u['rows'])} "
+                f"unseen patients): largest gap of the 5/50/95 % quantiles over 90 days "
+                f"{gap:.3f} NRS.", ""]
+    if d:
+        out += [f"Dashboard (`bench/dashboard.py`): click to drawn fan chart, {d['scores']} "
+                f"scores: median {d['median_ms'] / 1000:.2f} s, p95 {d['p95_ms'] / 1000:.2f} s "
+                f"({d['machine']}).", ""]
+    return out
+
+
+def recovery() -> list[str]:
+    r = _load("recovery.json")
+    if not r:
+        return []
+    d, rows = r["diagnostics"], r["rows"]
+    missed = [x["parameter"] for x in rows if not x["covered"]]
+    return [f"### Parameter recovery (`bench/param_recovery.py`, {r['patients']} simulated "
+            f"patients, {r['weeks']:g} weeks)", "",
+            f"{len(rows) - len(missed)} of {len(rows)} population parameters inside their 90 % "
+            f"intervals (missed: {', '.join(missed) or 'none'}); max R-hat {d['max_rhat']:.3f}, "
+            f"min ESS {d['min_ess_bulk']:.0f}, {d['divergences']} divergences, "
+            f"{d['wall_seconds']:.0f} s.", ""]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--readme", type=Path, default=Path("README.md"))
+    args = ap.parse_args()
+    body = [*fits(), *quick_look(), *batch(), *latency(), *recovery()]
+    text = args.readme.read_text()
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    args.readme.write_text(head + START + "\n" + "\n".join(body) + END + tail)
+    print(f"rewrote the performance section of {args.readme} ({len(body)} lines)")
+
+
+if __name__ == "__main__":
+    main()

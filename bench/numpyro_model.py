@@ -32,6 +32,22 @@ from recovery.model.kernel import (
 jax.config.update("jax_enable_x64", True)
 
 
+def _block(mean: Any, chol: Any, c: int, n: int) -> Any:
+    """build.correlated_block: the first c columns centred, the rest non-centred given them."""
+    k = chol.shape[0]
+    cols = []
+    if c:
+        cols.append(numpyro.sample("theta_centred",
+                                   dist.MultivariateNormal(mean[:, :c], scale_tril=chol[:c, :c])))
+    w = jax.scipy.linalg.solve_triangular(chol[:c, :c], (cols[0] - mean[:, :c]).T, lower=True
+                                          ).T if c else jnp.zeros((n, 0))
+    if k > c:
+        z = numpyro.sample("z_block", dist.Normal(0.0, 1.0).expand([n, k - c]))
+        w = jnp.concatenate([w, z], axis=1)
+        cols.append(mean[:, c:] + w @ chol[c:, :].T)
+    return jnp.concatenate(cols, axis=1)
+
+
 def model(data: CohortData, cfg: ModelConfig) -> None:
     """NumPyro twin of build.build_model (site names follow it)."""
     pr, n = cfg.priors, len(data.patient_ids)
@@ -52,11 +68,12 @@ def model(data: CohortData, cfg: ModelConfig) -> None:
     rest = [i for i in range(len(PARAMS)) if i not in block]
     sd_b = numpyro.sample("chol_stds", dist.HalfNormal(jnp.asarray(scale[block])))
     corr = numpyro.sample("chol_corr", dist.LKJCholesky(len(block), pr.lkj_eta))
-    z_block = numpyro.sample("z_block", dist.Normal(0.0, 1.0).expand([n, len(block)]))
+    chol = sd_b[:, None] * corr
+    theta_b = _block(mean[:, block], chol, len(cfg.centred), n)
     sd_o = numpyro.sample("patient_sd_other", dist.HalfNormal(jnp.asarray(scale[rest])))
     z = numpyro.sample("z", dist.Normal(0.0, 1.0).expand([n, len(rest)]))
     theta = jnp.zeros((n, len(PARAMS)))
-    theta = theta.at[:, block].set(mean[:, block] + z_block @ (sd_b[:, None] * corr).T)
+    theta = theta.at[:, block].set(theta_b)
     theta = theta.at[:, rest].set(mean[:, rest] + z * sd_o)
     kp = [cfg.kind_prior(k) for k in data.kinds]
     log_w = numpyro.sample("log_relief_w", dist.Normal(
@@ -74,7 +91,7 @@ def model(data: CohortData, cfg: ModelConfig) -> None:
     mu = expected_pain(Params(theta, tau_nat, jnp.exp(log_w), jnp.exp(log_v)),
                        data.adherence, data.design, cfg, xp=jnp)
     m, s = conditional_moments(mu, data.y[data.prev], mu[data.prev], data.gap, data.has_prev,
-                               sigma, share, ell, xp=jnp)
+                               sigma, share, ell, log_ndtr, xp=jnp)
     numpyro.factor("loglik", interval_logp(data.y, m, s, log_ndtr, xp=jnp).sum())
 
 

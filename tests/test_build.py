@@ -1,10 +1,14 @@
 """The PyMC graph computes the same likelihood as the NumPy kernel (one definition, checked)."""
 
 import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+import pytest
 from scipy.special import log_ndtr
+from scipy.stats import multivariate_normal
 
 from recovery.model import Cohort, ModelConfig
-from recovery.model.build import build_model, prepare
+from recovery.model.build import build_model, correlated_block, prepare
 from recovery.model.kernel import Params, conditional_moments, expected_pain, interval_logp
 
 
@@ -39,3 +43,27 @@ def test_interval_likelihood_is_a_distribution_over_0_to_10() -> None:
     for m, s in [(-3.0, 0.7), (0.2, 1.0), (5.0, 0.3), (9.9, 2.0), (14.0, 1.5)]:
         total = np.exp(interval_logp(y, np.full((11, 1), m), np.full((11, 1), s), log_ndtr)).sum()
         np.testing.assert_allclose(total, 1.0, rtol=1e-9)
+
+
+@pytest.mark.parametrize("n_centred", [0, 1, 2, 3])
+def test_partly_centred_block_is_the_same_multivariate_normal(n_centred: int) -> None:
+    """Whatever prefix is centred, the density of theta (change of variables from the sampled
+    values) equals MvNormal(mean, L L^T): the split changes the geometry, not the model."""
+    rng = np.random.default_rng(n_centred)
+    k, n = 3, 5
+    chol = np.tril(rng.normal(0, 0.5, (k, k)))
+    np.fill_diagonal(chol, rng.uniform(0.5, 1.5, k))
+    mean = rng.normal(0, 1, (n, k))
+    with pm.Model(coords={"patient": range(n), "param_centred": range(n_centred),
+                          "param_block_nc": range(k - n_centred)}) as model:
+        theta = correlated_block(pt.as_tensor(mean), pt.as_tensor(chol), k, n_centred)
+    point = {v.name: rng.normal(0, 1, model.initial_point()[v.name].shape)
+             for v in model.value_vars}
+    fn = model.compile_fn([model.logp(), model.replace_rvs_by_values([theta])[0]],
+                          inputs=model.value_vars)
+    logp, theta_val = fn(point)
+    jacobian = n * np.log(np.diag(chol)[n_centred:]).sum()  # d theta_j / d z_j = L_jj
+    expected = multivariate_normal(np.zeros(k), chol @ chol.T).logpdf(theta_val - mean).sum()
+    np.testing.assert_allclose(logp - jacobian, expected, rtol=1e-9)
+    if n_centred:
+        np.testing.assert_allclose(theta_val[:, :n_centred], point["theta_centred"])

@@ -1,11 +1,13 @@
 """End to end in a real browser (Debian's chromium via Playwright) against `make demo`'s stack
 on loopback: sign in as a therapist, forecast a demo patient under two schedules, see two fans
-and the comparison; screenshots go to docs/screenshots/ (shown in the README)."""
+and the comparison; as an analyst, upload a cohort and run a quick look. Screenshots go to
+docs/screenshots/ (shown in the README)."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -73,4 +75,33 @@ def test_therapist_forecasts_in_the_browser(demo: tuple[str, dict]) -> None:
         page.screenshot(path=str(SHOTS / "forecast.png"))
         comparison.scroll_into_view_if_needed()
         page.screenshot(path=str(SHOTS / "comparison.png"))
+        browser.close()
+
+
+def test_analyst_uploads_a_cohort_and_runs_a_quick_look(demo: tuple[str, dict]) -> None:
+    """The analyst's path: upload the three CSVs, choose the quick look, start it, and see the
+    model arrive labelled QUICK LOOK (the demo's worker runs it)."""
+    from playwright.sync_api import expect, sync_playwright
+
+    url, logins = demo
+    cohort = ROOT / "data" / "demo_cohort"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                    args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1400})
+        page.goto(url)
+        page.get_by_role("textbox", name="Username").fill(logins["analyst"]["username"])
+        page.get_by_role("textbox", name="Password").fill(logins["analyst"]["password"])
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_text("Cohorts, refits and models")).to_be_visible(timeout=60_000)
+        inputs = page.locator("input[type=file]")
+        for i, table in enumerate(("patients", "sessions", "pain")):
+            inputs.nth(i).set_input_files(str(cohort / f"{table}.csv"))
+        page.get_by_role("button", name="Upload", exact=True).click()
+        expect(page.get_by_text("Stored cohort")).to_be_visible(timeout=60_000)
+        page.get_by_text("Quick look (ADVI").click()
+        page.get_by_role("button", name="Start refit").click()
+        label = page.get_by_text(re.compile("QUICK LOOK \\(ADVI approximation, not for serving"))
+        expect(label).to_be_visible(timeout=300_000)
+        page.screenshot(path=str(SHOTS / "quick_look.png"), full_page=True)
         browser.close()

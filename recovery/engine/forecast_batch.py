@@ -22,23 +22,25 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from distributed import Client, as_completed
 
-from recovery.model.batch import BatchSpec, Tables, forecast_patients, split_cohort
+from recovery.model.batch import (
+    ERROR_COLUMNS,
+    SUMMARY_COLUMNS,
+    TRAJECTORY_COLUMNS,
+    BatchSpec,
+    Tables,
+    forecast_patients,
+    split_cohort,
+)
 from recovery.model.cohort import Cohort
 from recovery.model.forecast import Forecaster
 
 __all__ = ["SCHEMAS", "BatchResult", "run_batch"]
 
-_F, _S, _I = pa.float64(), pa.string(), pa.int64()
-SCHEMAS = {
-    "trajectories": pa.schema([("patient_id", _S), ("schedule", _S), ("day", _F),
-                               ("mean", _F), ("q05", _F), ("q25", _F), ("q50", _F),
-                               ("q75", _F), ("q95", _F)]),
-    "summaries": pa.schema([("patient_id", _S), ("schedule", _S), ("start_day", _F),
-                            ("rank", _I), ("baseline", _F), ("p_target_at_horizon", _F),
-                            ("p_improvement", _F), ("improvement_day", _F), ("p_relapse", _F),
-                            ("mean_pain", _F), ("sessions", _I), ("cost", _F)]),
-    "errors": pa.schema([("patient_id", _S), ("error", _S)]),
-}
+_TYPES = {"patient_id": pa.string(), "schedule": pa.string(), "error": pa.string(),
+          "rank": pa.int64(), "sessions": pa.int64()}  # every other column is float64
+SCHEMAS = {name: pa.schema([(c, _TYPES.get(c, pa.float64())) for c in columns])
+           for name, columns in (("trajectories", TRAJECTORY_COLUMNS),
+                                 ("summaries", SUMMARY_COLUMNS), ("errors", ERROR_COLUMNS))}
 
 
 @dataclass(frozen=True)

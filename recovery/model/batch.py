@@ -11,7 +11,6 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
@@ -21,7 +20,8 @@ from recovery.model.evaluate import patient_request
 from recovery.model.forecast import Forecaster
 from recovery.model.requests import QUANTILES, ForecastRequest, ForecastResponse, ScheduleSpec
 
-__all__ = ["BatchSpec", "PatientTables", "Tables", "forecast_patients", "split_cohort"]
+__all__ = ["ERROR_COLUMNS", "SUMMARY_COLUMNS", "TRAJECTORY_COLUMNS", "BatchSpec", "PatientTables",
+           "Tables", "forecast_patients", "split_cohort"]
 
 
 @dataclass(frozen=True)
@@ -83,9 +83,9 @@ def forecast_patients(fc: Forecaster, chunk: PatientTables, spec: BatchSpec) -> 
         s = sessions.get_group(pid) if pid in sessions.groups else empty_s
         try:
             hist, info = patient_request(row, p, s, covs)
-            start = float(max(p["day"].max(), s["day"].max(), key=_finite_or_low)) + 1.0
+            last = pd.concat([p["day"], s["day"]]).max()  # NaN for a patient with no records
             req = ForecastRequest(patient=info, history=hist, schedules=list(spec.schedules),
-                                  start_day=start if np.isfinite(start) else 0.0,
+                                  start_day=float(last) + 1.0 if pd.notna(last) else 0.0,
                                   horizon_days=spec.horizon_days, target_score=spec.target_score,
                                   draws=spec.draws, seed=patient_seed(pid, spec.seed))
             res = fc.forecast(req)
@@ -95,7 +95,7 @@ def forecast_patients(fc: Forecaster, chunk: PatientTables, spec: BatchSpec) -> 
         traj.append(_trajectory_rows(pid, res))
         summ.append(_summary_rows(pid, req.start_day, res))
     return Tables(_concat(traj, TRAJECTORY_COLUMNS), _concat(summ, SUMMARY_COLUMNS),
-                  pd.DataFrame(errs, columns=["patient_id", "error"]))
+                  pd.DataFrame(errs, columns=list(ERROR_COLUMNS)))
 
 
 QUANTILE_COLUMNS = {str(q): f"q{q:02d}" for q in QUANTILES}  # "5" -> "q05"
@@ -103,10 +103,7 @@ TRAJECTORY_COLUMNS = ("patient_id", "schedule", "day", "mean", *QUANTILE_COLUMNS
 SUMMARY_COLUMNS = ("patient_id", "schedule", "start_day", "rank", "baseline",
                    "p_target_at_horizon", "p_improvement", "improvement_day", "p_relapse",
                    "mean_pain", "sessions", "cost")
-
-
-def _finite_or_low(x: float) -> float:
-    return x if np.isfinite(x) else -np.inf
+ERROR_COLUMNS = ("patient_id", "error")
 
 
 def _trajectory_rows(pid: str, res: ForecastResponse) -> pd.DataFrame:

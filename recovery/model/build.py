@@ -1,11 +1,12 @@
 """build_model(cohort, config) -> pm.Model: the hierarchical model (no I/O, no sampling).
 
 Patient parameters theta_i (6, see priors.py) come from a population normal whose mean
-depends on covariates, mu_pop + B x_i, non-centred, with an LKJ-correlated block on
-cfg.correlated and the rest independent (`_patient_theta`). Each score is interval-censored
-normal around the kernel's mean, conditioned on the previous score through the AR(1) residual
-(kernel.conditional_moments), so a diary week is not counted as seven independent facts
-(DESIGN.md item 9).
+depends on covariates, mu_pop + B x_i, with an LKJ-correlated block on cfg.correlated and the
+rest independent (`_patient_theta`). Non-centred, except the block's first cfg.centred
+parameters (base by default), which diaries pin down well enough that offsets would mix slowly.
+Each score is interval-censored normal around the kernel's mean, conditioned on the previous
+score's bin through the AR(1) residual (kernel.conditional_moments), so a diary week is not
+counted as seven independent facts (DESIGN.md item 9).
 """
 
 from __future__ import annotations
@@ -98,11 +99,44 @@ def prepare(cohort: Cohort, cfg: ModelConfig, kinds: list[str] | None = None) ->
     )
 
 
+def _whiten(d: Any, chol: Any, k: int) -> list[Any]:
+    """Columns of solve(chol[:k, :k], d.T) by forward substitution on the small triangular
+    chol: elementwise ops only, which nutpie's numba backend compiles and differentiates far
+    faster than a batched solve."""
+    w: list[Any] = []
+    for j in range(k):
+        r = d[:, j]
+        for i in range(j):
+            r = r - chol[j, i] * w[i]
+        w.append(r / chol[j, j])
+    return w
+
+
+def correlated_block(mean: Any, chol: Any, k: int, n_centred: int) -> Any:
+    """Patients' correlated block ~ MvNormal(mean, chol chol^T), its first n_centred columns
+    centred (sampled directly) and the rest non-centred given them: the same distribution,
+    split so that well-informed parameters avoid the inverted funnel and weakly informed ones
+    the ordinary funnel."""
+    cols: list[Any] = []
+    w: list[Any] = []
+    if n_centred:
+        c = pm.Flat("theta_centred", dims=("patient", "param_centred"))
+        w = _whiten(c - mean[:, :n_centred], chol, n_centred)
+        log_det = pt.sum(pt.log(pt.diag(chol)[:n_centred]))
+        pm.Potential("theta_centred_prior", -0.5 * pt.sum(pt.stack(w) ** 2)
+                     - c.shape[0] * (log_det + 0.5 * n_centred * np.log(2 * np.pi)))
+        cols = [c[:, j] for j in range(n_centred)]
+    if k > n_centred:
+        z = pm.Normal("z_block", 0.0, 1.0, dims=("patient", "param_block_nc"))
+        for j in range(n_centred, k):
+            w.append(z[:, j - n_centred])
+            cols.append(mean[:, j] + sum(chol[j, i] * w[i] for i in range(j + 1)))
+    return pt.stack(cols, axis=1)
+
+
 def _patient_theta(mean: Any, cfg: ModelConfig, n_patients: int) -> Any:
-    """theta (patient x param), non-centred: LKJ-correlated block on cfg.correlated, the rest
-    independent. (A centred MvNormal block was tried: 4x the cost per gradient in nutpie's
-    numba backend, min ESS per second 1.1 against 4.2; see the closing note of issue 2.)
-    """
+    """theta (patient x param): an LKJ-correlated block on cfg.correlated (cfg.centred of it
+    centred), the rest independent and non-centred."""
     scale = np.array(cfg.priors.patient_sd_scale)
     block = [PARAMS.index(p) for p in cfg.correlated]
     rest = [i for i in range(len(PARAMS)) if i not in block]
@@ -111,8 +145,9 @@ def _patient_theta(mean: Any, cfg: ModelConfig, n_patients: int) -> Any:
         chol, _, _ = pm.LKJCholeskyCov(
             "chol", n=len(block), eta=cfg.priors.lkj_eta, compute_corr=True,
             sd_dist=pm.HalfNormal.dist(sigma=scale[block], shape=len(block)))
-        z_block = pm.Normal("z_block", 0.0, 1.0, dims=("patient", "param_block"))
-        theta = pt.set_subtensor(theta[:, block], mean[:, block] + z_block @ chol.T)
+        theta = pt.set_subtensor(theta[:, block],
+                                 correlated_block(mean[:, block], chol, len(block),
+                                                  len(cfg.centred)))
     if rest:
         sd = pm.HalfNormal("patient_sd_other", sigma=scale[rest], dims="param_other")
         z = pm.Normal("z", 0.0, 1.0, dims=("patient", "param_other"))
@@ -125,6 +160,8 @@ def build_model(data: CohortData, cfg: ModelConfig) -> pm.Model:
     pr = cfg.priors
     coords = {"patient": data.patient_ids, "param": list(PARAMS), "effect": data.effects,
               "kind": data.kinds, "param_block": list(cfg.correlated),
+              "param_centred": list(cfg.centred),
+              "param_block_nc": [p for p in cfg.correlated if p not in cfg.centred],
               "param_other": [p for p in PARAMS if p not in cfg.correlated]}
     with pm.Model(coords=coords) as model:
         b_mu = [pr.chronic_floor_effect.mu if e == "floor~chronic" else 0.0 for e in data.effects]
@@ -154,8 +191,9 @@ def build_model(data: CohortData, cfg: ModelConfig) -> pm.Model:
         ell = pm.LogNormal("ell", pr.log_ell.mu, pr.log_ell.sigma)
         params = Params(theta, tau_nat, pt.exp(log_w), pt.exp(log_v))
         mu = expected_pain(params, data.adherence, data.design, cfg, xp=pt)
+        lcdf = lambda x: normal_lcdf(0.0, 1.0, x)  # noqa: E731
         m, s = conditional_moments(mu, data.y[data.prev], mu[data.prev], data.gap,
-                                   data.has_prev, sigma, share, ell, xp=pt)
-        logp = interval_logp(data.y, m, s, lambda x: normal_lcdf(0.0, 1.0, x), xp=pt)
+                                   data.has_prev, sigma, share, ell, lcdf, xp=pt)
+        logp = interval_logp(data.y, m, s, lcdf, xp=pt)
         pm.Potential("loglik", logp.sum())
     return model

@@ -232,8 +232,9 @@ def checked_names(model: pm.Model) -> list[str]:
 
 def stored_names(model: pm.Model) -> list[str]:
     """Variables a model directory keeps: theta carries everything per patient, so the raw
-    non-centred offsets are dropped once checked."""
-    return [v for v in [*checked_names(model), "theta", "chol_corr"] if v not in ("z_block", "z")]
+    non-centred offsets (and the centred block, a slice of theta) are dropped once checked."""
+    dropped = ("z_block", "z", "theta_centred")
+    return [v for v in [*checked_names(model), "theta", "chol_corr"] if v not in dropped]
 
 
 def _summary(idata: az.InferenceData, names: list[str], **kwargs: Any) -> pd.DataFrame:

@@ -21,10 +21,12 @@ demo: $(STAMP)
 	BIN=$(BIN) scripts/demo.sh
 
 # Tests run against SQLite and a throwaway PostgreSQL (Debian's package, started here; the
-# PostgreSQL runs are skipped where it cannot be installed, and required in CI).
+# PostgreSQL runs are skipped where it cannot be installed, and required in CI). The quick
+# tests share the two cores (xdist); the MCMC ones run one at a time, each using both.
 test: $(STAMP)
 	@url=$$(scripts/test-postgres.sh start | sed -n 's/^export RECOVERY_TEST_PG_URL=//p'); \
-	RECOVERY_TEST_PG_URL=$${RECOVERY_TEST_PG_URL:-$$url} $(BIN)/pytest -q; rc=$$?; \
+	export RECOVERY_TEST_PG_URL=$${RECOVERY_TEST_PG_URL:-$$url}; \
+	$(BIN)/pytest -q -m "not slow" -n 2 && $(BIN)/pytest -q -m slow; rc=$$?; \
 	scripts/test-postgres.sh stop; exit $$rc
 
 test-fast: $(STAMP)

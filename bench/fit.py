@@ -87,7 +87,10 @@ def main() -> None:
 
 def _write(args: argparse.Namespace, rows: list[dict[str, float]]) -> None:
     """Write after every row, so a long run that is stopped keeps what it measured."""
-    out = {"machine": machine(), "weeks": args.weeks, "draws": args.draws, "rows": rows,
+    cfg = ModelConfig()
+    model = f"LKJ block {', '.join(cfg.correlated)}; centred: {', '.join(cfg.centred) or 'none'}"
+    out = {"machine": machine(), "model": model, "weeks": args.weeks, "draws": args.draws,
+           "rows": rows,
            "growth_exponent": {s: growth(rows, s) for s in args.samplers}}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=1))

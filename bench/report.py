@@ -28,8 +28,10 @@ def _table(head: list[str], rows: list[list[Any]]) -> list[str]:
 
 def fits() -> list[str]:
     runs = [_load(p.name) for p in sorted(RESULTS.glob("fit*.json"))]
-    rows = sorted((r | {"_m": d["machine"], "_w": d["weeks"]} for d in runs if d
-                   for r in d["rows"]), key=lambda r: (r["patients"], r["sampler"]))
+    earlier = "an earlier version of the model (LKJ block base, floor, relief; non-centred)"
+    rows = sorted((r | {"_m": d["machine"], "_w": d["weeks"], "_v": d.get("model", earlier)}
+                   for d in runs if d for r in d["rows"]),
+                  key=lambda r: (r["patients"], r["sampler"]))
     if not rows:
         return []
     out = [f"### Fitting (`bench/fit.py`, {rows[0]['_w']:g} weeks of diaries, 2 chains, "
@@ -49,7 +51,10 @@ def fits() -> list[str]:
         if "nutpie" in by and others:
             out.append(f"- {n} patients: nutpie has {by['nutpie'] / max(others):.1f}x the ESS "
                        "per second of the better of the others.")
-    return [*out, "", f"Machine: {rows[0]['_m']}.", ""]
+    versions = [f"{n} patients: {v}" for n, v in
+                sorted({(r["patients"], r["_v"]) for r in rows})]
+    return [*out, "", f"Model measured: {'; '.join(dict.fromkeys(versions))}.", "",
+            f"Machine: {rows[0]['_m']}.", ""]
 
 
 def quick_look() -> list[str]:

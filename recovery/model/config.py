@@ -62,9 +62,11 @@ class ModelConfig(BaseModel):
     relief_tau_min: float = Field(default=3.0, gt=0)
     adherence_default: float = Field(default=0.5, ge=0, le=1)
     # Parameters with a learnt between-patient correlation (LKJ); the rest are independent.
-    # Diaries inform base/floor/relief best; correlations of weakly informed parameters mix
-    # slowly and are left out (measured: min ESS of those LKJ terms 28 of 600 draws).
-    correlated: tuple[str, ...] = ("base", "floor", "relief")
+    # Diaries inform base and floor best; correlations of weakly informed parameters mix
+    # slowly and are left out. Relief was in the block until its LKJ terms were measured as
+    # the slowest-mixing variables at 40, 100 and 400 patients (40 patients, 2 x 1500 draws,
+    # seeds 3 and 4: min ESS 322 and 311 with relief, 544 and 563 without).
+    correlated: tuple[str, ...] = ("base", "floor")
     # The first parameters of that block sampled centred (theta itself, not offsets): right for
     # those that weeks of diary scores pin down, wrong for weakly informed ones (funnels). Base
     # only, measured with nutpie on 12-week cohorts (bench/fit.py settings): min ESS 93 against
@@ -111,6 +113,9 @@ class SamplerConfig(BaseModel):
     tune: int = Field(default=1000, ge=10, le=100_000)
     chains: int = Field(default=2, ge=1, le=16)
     target_accept: float = Field(default=0.9, gt=0.5, lt=1.0)
+    # nutpie only: adapt a diagonal-plus-low-rank mass matrix (from draws and gradients) that
+    # follows the correlated directions of the population block.
+    low_rank_mass_matrix: bool = False
     random_seed: int = 1
     progress_bar: bool = True
     # Diagnostics use every draw; the stored posterior is thinned evenly to at most this many

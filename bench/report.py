@@ -28,7 +28,7 @@ def _table(head: list[str], rows: list[list[Any]]) -> list[str]:
 
 def fits() -> list[str]:
     runs = [_load(p.name) for p in sorted(RESULTS.glob("fit*.json"))]
-    earlier = "an earlier version of the model (LKJ block base, floor, relief; non-centred)"
+    earlier = "earlier version, LKJ block base, floor, relief; centred: none"
     rows = sorted((r | {"_m": d["machine"], "_w": d["weeks"], "_v": d.get("model", earlier)}
                    for d in runs if d for r in d["rows"]),
                   key=lambda r: (r["patients"], r["sampler"]))
@@ -51,10 +51,9 @@ def fits() -> list[str]:
         if "nutpie" in by and others:
             out.append(f"- {n} patients: nutpie has {by['nutpie'] / max(others):.1f}x the ESS "
                        "per second of the better of the others.")
-    versions = [f"{n} patients: {v}" for n, v in
-                sorted({(r["patients"], r["_v"]) for r in rows})]
-    return [*out, "", f"Model measured: {'; '.join(dict.fromkeys(versions))}.", "",
-            f"Machine: {rows[0]['_m']}.", ""]
+    where = sorted({(r["patients"], r["_v"], r["_m"]) for r in rows})
+    return [*out, "", *(f"- {n} patients: model {v}; machine {m}." for n, v, m in where),
+            ""]
 
 
 def quick_look() -> list[str]:

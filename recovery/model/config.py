@@ -113,9 +113,6 @@ class SamplerConfig(BaseModel):
     tune: int = Field(default=1000, ge=10, le=100_000)
     chains: int = Field(default=2, ge=1, le=16)
     target_accept: float = Field(default=0.9, gt=0.5, lt=1.0)
-    # nutpie only: adapt a diagonal-plus-low-rank mass matrix (from draws and gradients) that
-    # follows the correlated directions of the population block.
-    low_rank_mass_matrix: bool = False
     random_seed: int = 1
     progress_bar: bool = True
     # Diagnostics use every draw; the stored posterior is thinned evenly to at most this many

@@ -161,8 +161,7 @@ def _sample(model: pm.Model, s: SamplerConfig, on_compiled: Callable[[], None],
         on_compiled()
         kwargs = {"draws": s.draws, "tune": s.tune, "chains": s.chains,
                   "cores": min(s.chains, 2), "seed": s.random_seed,
-                  "target_accept": s.target_accept,
-                  "low_rank_modified_mass_matrix": s.low_rank_mass_matrix}
+                  "target_accept": s.target_accept}
         if on_progress is None:
             return nutpie.sample(compiled, progress_bar=s.progress_bar, save_warmup=False,
                                  **kwargs), compile_s

@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 Array = Any  # numpy.ndarray or a PyTensor variable
-FLARE_WINDOW = 25.0  # g(u) < 1e-9 beyond u = 25: sessions older than that add no flare
+FLARE_WINDOW = 35.0  # g(u) < 1e-13 beyond u = 35, so even thousands of older sessions add < 1e-9
 
 
 def flare_shape(u: np.ndarray) -> np.ndarray:

@@ -78,6 +78,7 @@ def test_therapist_forecasts_in_the_browser(demo: tuple[str, dict]) -> None:
         browser.close()
 
 
+@pytest.mark.slow  # an ADVI fit behind the click: run with the MCMC tests, not beside others
 def test_analyst_uploads_a_cohort_and_runs_a_quick_look(demo: tuple[str, dict]) -> None:
     """The analyst's path: upload the three CSVs, choose the quick look, start it, and see the
     model arrive labelled QUICK LOOK (the demo's worker runs it)."""

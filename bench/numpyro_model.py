@@ -1,7 +1,8 @@
 """The hierarchical model written directly in NumPyro, for bench/fit.py's comparison.
 
-Same priors, parameterisation and likelihood as recovery.model.build: the kernel functions
-are array-namespace generic, so this file passes `jax.numpy` where build.py passes PyTensor.
+Same priors, parameterisation and likelihood as recovery.model.build: the kernel and the
+residual filter's step are array-namespace generic, so this file passes `jax.numpy` where
+build.py passes PyTensor (and scans with jax.lax.scan where build.py uses pytensor.scan).
 """
 
 from __future__ import annotations
@@ -22,12 +23,8 @@ from numpyro.infer import MCMC, NUTS
 
 from recovery.model.build import CohortData
 from recovery.model.config import PARAMS, ModelConfig
-from recovery.model.kernel import (
-    Params,
-    conditional_moments,
-    expected_pain,
-    interval_logp,
-)
+from recovery.model.kernel import Params, expected_pain
+from recovery.model.residual import filter_step
 
 jax.config.update("jax_enable_x64", True)
 
@@ -90,9 +87,24 @@ def model(data: CohortData, cfg: ModelConfig) -> None:
     numpyro.deterministic("mu_pop", mu_pop)
     mu = expected_pain(Params(theta, tau_nat, jnp.exp(log_w), jnp.exp(log_v)),
                        data.adherence, data.design, cfg, xp=jnp)
-    m, s = conditional_moments(mu, data.y[data.prev], mu[data.prev], data.gap, data.has_prev,
-                               sigma, share, ell, log_ndtr, xp=jnp)
-    numpyro.factor("loglik", interval_logp(data.y, m, s, log_ndtr, xp=jnp).sum())
+    numpyro.factor("loglik", filtered_loglik(mu, data, (sigma, share, ell)))
+
+
+def filtered_loglik(mu: Any, data: CohortData, noise: tuple[Any, Any, Any]) -> Any:
+    """build.filtered_loglik with jax.lax.scan: the residual filter over score ranks."""
+    g = data.grid
+
+    def step(state: Any, col: Any) -> tuple[Any, Any]:
+        mu_j, y_j, gap_j, ok_j = col
+        new, logp, _, _ = filter_step(state, y_j, mu_j, gap_j, noise, log_ndtr, jnp)
+        keep = tuple(jnp.where(ok_j, a, b) for a, b in zip(new, state, strict=True))
+        return keep, jnp.where(ok_j, logp, 0.0)
+
+    zeros = jnp.zeros(g.index.shape[0])
+    cols = (mu[g.index].T, jnp.asarray(data.y[g.index].T), jnp.asarray(g.gap.T),
+            jnp.asarray(g.valid.T))
+    _, logp = jax.lax.scan(step, (zeros, zeros), cols)
+    return logp.sum()
 
 
 def sample(data: CohortData, cfg: ModelConfig, draws: int, tune: int, chains: int,

@@ -13,6 +13,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from common import machine
 
 from recovery.model import PARAMS, SamplerConfig, fit, simulate_cohort
 
@@ -61,7 +62,8 @@ def main() -> None:
           f"min ESS {d.min_ess_bulk:.0f} | divergences {d.divergences} | {d.wall_seconds:.0f} s")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"patients": args.patients, "weeks": args.weeks,
-                                    "diagnostics": d.model_dump(), "rows": rows}, indent=1))
+                                    "machine": machine(), "diagnostics": d.model_dump(),
+                                    "rows": rows}, indent=1))
 
 
 if __name__ == "__main__":

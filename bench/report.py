@@ -118,7 +118,8 @@ def recovery() -> list[str]:
             f"{len(rows) - len(missed)} of {len(rows)} population parameters inside their 90 % "
             f"intervals (missed: {', '.join(missed) or 'none'}); max R-hat {d['max_rhat']:.3f}, "
             f"min ESS {d['min_ess_bulk']:.0f}, {d['divergences']} divergences, "
-            f"{d['wall_seconds']:.0f} s.", ""]
+            f"{d['wall_seconds']:.0f} s ({r.get('machine', 'machine not recorded')})."
+            + (f" {r['note']}" if r.get("note") else ""), ""]
 
 
 def main() -> None:

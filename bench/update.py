@@ -25,7 +25,7 @@ from recovery.model.fit import stacked_draws
 from recovery.model.forecast import Forecaster, paths, residual_quantiles
 from recovery.model.requests import History, PatientInfo
 from recovery.model.schedules import SessionPlan
-from recovery.model.update import PatientData, PatientDraws
+from recovery.model.update import PatientData, PatientDraws, patient_draws
 
 warnings.filterwarnings("ignore")
 LENGTHS = (2, 5, 10, 20, 40)
@@ -84,7 +84,8 @@ def main() -> None:
         pd_, approx, how = fc.patient(info, hist, start, 4000, np.random.default_rng(1))
         ms = 1000 * (time.perf_counter() - t0)
         i = refit.data.patient_ids.index(pid)
-        exact = PatientDraws(theta[:, i], fc_exact.population.globals)
+        exact = patient_draws(theta[:, i], fc_exact.population.globals, pd_, fc_exact.config,
+                              fc_exact.kinds)
         gap = np.abs(quantiles(fc, approx, pd_, start) - quantiles(fc, exact, pd_, start))
         rows.append({"patient": pid, "scores": len(hist.pain), "update_ms": round(ms, 1),
                      "ess": how["ess"], "max_gap_q5": round(float(gap[0].max()), 3),

@@ -9,7 +9,8 @@ from scipy.stats import multivariate_normal
 
 from recovery.model import Cohort, ModelConfig
 from recovery.model.build import build_model, correlated_block, prepare
-from recovery.model.kernel import Params, conditional_moments, expected_pain, interval_logp
+from recovery.model.kernel import Params, expected_pain
+from recovery.model.residual import filter_scores, interval_logp
 
 
 def test_pymc_graph_and_numpy_kernel_agree(small_cohort: Cohort) -> None:
@@ -30,12 +31,10 @@ def test_pymc_graph_and_numpy_kernel_agree(small_cohort: Cohort) -> None:
     theta, tau_nat, sigma, share, ell = (np.asarray(v) for v in val)
     p = Params(theta, tau_nat, np.exp(point["log_relief_w"]), np.exp(point["log_durable_w"]))
     mu = expected_pain(p, data.adherence, data.design, cfg)
-    m, s = conditional_moments(mu, data.y[data.prev], mu[data.prev], data.gap, data.has_prev,
-                               sigma, share, ell)
-    numpy_loglik = interval_logp(data.y, m, s, log_ndtr).sum()
+    numpy_loglik = filter_scores(mu, data.y, data.grid, (sigma, share, ell)).logp.sum()
     assert np.isfinite(numpy_loglik)
     np.testing.assert_allclose(graph_loglik, numpy_loglik, rtol=1e-6)
-    assert len(data.y) > 100 and data.has_prev.sum() == len(data.y) - len(data.patient_ids)
+    assert len(data.y) > 100 and data.grid.valid.sum() == len(data.y)
 
 
 def test_interval_likelihood_is_a_distribution_over_0_to_10() -> None:
@@ -67,3 +66,20 @@ def test_partly_centred_block_is_the_same_multivariate_normal(n_centred: int) ->
     np.testing.assert_allclose(logp - jacobian, expected, rtol=1e-9)
     if n_centred:
         np.testing.assert_allclose(theta_val[:, :n_centred], point["theta_centred"])
+
+
+def test_numpyro_twin_scans_the_same_residual_filter(small_cohort: Cohort) -> None:
+    """bench/fit.py's NumPyro model runs the filter through jax.lax.scan: same likelihood."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "bench" / "numpyro_model.py"
+    spec = importlib.util.spec_from_file_location("numpyro_model", path)
+    assert spec and spec.loader
+    twin = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(twin)
+    data = prepare(small_cohort, ModelConfig())
+    mu = np.random.default_rng(2).uniform(0.5, 8.0, len(data.y))
+    noise = (np.array(1.1), np.array(0.5), np.array(6.0))
+    expected = filter_scores(mu, data.y, data.grid, noise).logp.sum()
+    np.testing.assert_allclose(float(twin.filtered_loglik(mu, data, noise)), expected, rtol=1e-9)

@@ -57,7 +57,9 @@ def test_history_moves_the_forecast_and_long_histories_narrow_it(default_forecas
     first = lambda r: r.forecasts[1].quantiles["50"][1]  # noqa: E731  ("none", next day)
     assert abs(first(low) - 2.0) < 1.0 and abs(first(high) - 8.0) < 1.0
     short = _forecast(default_forecaster, n_scores=2, level=6.0)
-    long = _forecast(default_forecaster, n_scores=40, level=6.0)
+    # Days of a diary are autocorrelated (ell ~ 8 days), so 40 daily scores are only a handful
+    # of independent facts about the patient's course; twelve weeks are a long history.
+    long = _forecast(default_forecaster, n_scores=84, level=6.0)
     width = lambda r: r.forecasts[1].quantiles["95"][60] - r.forecasts[1].quantiles["5"][60]  # noqa: E731
     assert width(short) > width(long) + 0.5  # two scores lean on the population
 

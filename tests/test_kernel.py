@@ -1,7 +1,6 @@
 """Kernel properties (DESIGN.md mechanisms) and the fast adstock against the direct sum."""
 
 import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -10,7 +9,6 @@ from recovery.model import ModelConfig, preset
 from recovery.model.kernel import (
     Params,
     build_design,
-    conditional_moments,
     expected_pain,
     flare_shape,
     transform,
@@ -126,21 +124,3 @@ def test_fast_adstock_equals_direct_sum(n_patients: int, seed: int) -> None:
         -rank / CFG.flare_habituation_sessions)
     g = (before * np.array([1.0, 0.7])[kind] * h * flare_shape(lag / CFG.flare_peak_days)).sum(1)
     np.testing.assert_allclose(d.flare_basis, g, rtol=1e-9, atol=1e-9)
-
-
-@pytest.mark.parametrize(("mu", "y_prev"), [(0.3, 0), (1.5, 0), (9.2, 10), (4.0, 4)])
-def test_conditional_moments_match_a_simulated_censored_ar_pair(mu: float, y_prev: int) -> None:
-    """Given a previous score (0 and 10 are open-ended bins), the next latent score's mean and
-    SD are those of simulated pairs with correlation r: plugging the bare 0 in would not be."""
-    rng = np.random.default_rng(11)
-    sigma, share, ell, gap = 1.2, 0.6, 7.0, 1.0
-    r = share * np.exp(-gap / ell)
-    e_prev = sigma * rng.standard_normal(4_000_000)
-    e_next = r * e_prev + sigma * np.sqrt(1 - r * r) * rng.standard_normal(e_prev.size)
-    seen = np.clip(np.round(mu + e_prev), 0, 10) == y_prev
-    z_next = mu + e_next[seen]
-    m, s = conditional_moments(np.array(mu), np.array(float(y_prev)), np.array(mu), gap, 1.0,
-                               sigma, share, ell)
-    assert seen.sum() > 50_000
-    np.testing.assert_allclose(m, z_next.mean(), atol=0.01)
-    np.testing.assert_allclose(s, z_next.std(), rtol=0.01)

@@ -69,6 +69,9 @@ def test_stateless_forecast_and_bad_input(api: Api) -> None:
                        json={"scores": [{"day": 1, "score": 11, "client_id": "a"}]})
     assert bad_score.status_code == 422
     assert bad_score.json()["detail"][0]["loc"] == ["body", "scores", 0, "score"]
+    for path, body in (("/v1/forecast", history_request()), ("/v1/optimise", {})):
+        seed = c.post(path, json=body | {"seed": -1}, headers=h)  # numpy refuses it: 422, not 500
+        assert seed.status_code == 422 and seed.json()["detail"][0]["loc"][-1] == "seed"
 
 
 def test_operations_endpoints(api: Api) -> None:

@@ -11,7 +11,7 @@ from recovery.model.fit import stacked_draws
 from recovery.model.forecast import Forecaster, paths, residual_quantiles
 from recovery.model.requests import History, PatientInfo
 from recovery.model.schedules import SessionPlan
-from recovery.model.update import PatientDraws
+from recovery.model.update import PatientDraws, patient_draws
 
 pytestmark = pytest.mark.slow
 
@@ -41,7 +41,7 @@ def test_update_matches_the_fit_that_included_the_patient(fitted: FittedModel) -
         start = hist.last_day
         pd, approx, _ = fc.patient(info, hist, start, 4000, np.random.default_rng(1))
         i = fitted.data.patient_ids.index(pid)
-        exact = PatientDraws(theta[:, i], fc.population.globals)
+        exact = patient_draws(theta[:, i], fc.population.globals, pd, fc.config, fc.kinds)
         diff = np.abs(_quantiles(fc, approx, pd, start) - _quantiles(fc, exact, pd, start))
         worst.append(float(diff.max()))
     assert max(worst) < 0.3, worst

@@ -4,9 +4,9 @@ Patient parameters theta_i (6, see priors.py) come from a population normal whos
 depends on covariates, mu_pop + B x_i, with an LKJ-correlated block on cfg.correlated and the
 rest independent (`_patient_theta`). Non-centred, except the block's first cfg.centred
 parameters (base by default), which diaries pin down well enough that offsets would mix slowly.
-Each score is interval-censored normal around the kernel's mean, conditioned on the previous
-score's bin through the AR(1) residual (kernel.conditional_moments), so a diary week is not
-counted as seven independent facts (DESIGN.md item 9).
+Scores are interval-censored around the kernel's mean plus a latent AR(1) residual, which an
+assumed-density filter carries along each diary (residual.py, a scan over score ranks), so a
+diary week is not counted as seven independent facts (DESIGN.md item 9).
 """
 
 from __future__ import annotations
@@ -17,19 +17,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pymc as pm
+import pytensor
 import pytensor.tensor as pt
 from pymc.distributions.dist_math import normal_lcdf
 
 from recovery.model.cohort import Cohort
 from recovery.model.config import PARAMS, ModelConfig
-from recovery.model.kernel import (
-    EventDesign,
-    Params,
-    build_design,
-    conditional_moments,
-    expected_pain,
-    interval_logp,
-)
+from recovery.model.kernel import EventDesign, Params, build_design, expected_pain
+from recovery.model.residual import ScoreGrid, filter_step, score_grid
 
 __all__ = ["CohortData", "build_model", "covariate_matrix", "prepare"]
 
@@ -43,9 +38,7 @@ class CohortData:
     effects: list[str]
     design: EventDesign
     y: np.ndarray  # (N,) scores
-    has_prev: np.ndarray  # (N,) 1.0 when the patient has an earlier score
-    gap: np.ndarray  # (N,) days since that earlier score
-    prev: np.ndarray  # (N,) index of that earlier score (self when none)
+    grid: ScoreGrid  # each patient's scores in time order, for the residual filter
     adherence: np.ndarray  # (P,)
     x_effect: np.ndarray  # (P, E) standardised covariate of each effect
     effect_param: np.ndarray  # (E, 6) one-hot: which parameter each effect moves
@@ -87,14 +80,11 @@ def prepare(cohort: Cohort, cfg: ModelConfig, kinds: list[str] | None = None) ->
     kind_idx = cohort.sessions["kind"].map({k: i for i, k in enumerate(kinds)}).to_numpy()
     flare = np.array([cfg.kind_prior(k).flare_weight for k in kinds])
     design = build_design((s_pid, s_t, kind_idx), (o_pid, o_t), len(ids), flare, cfg)
-    same = np.r_[False, o_pid[1:] == o_pid[:-1]]  # pain is sorted by patient, then day
-    n = len(o_pid)
-    prev = np.where(same, np.arange(n) - 1, np.arange(n))
     x, onehot = covariate_matrix(cohort.patients, cfg)
     return CohortData(
         patient_ids=ids, kinds=kinds, effects=[f"{p}~{c}" for p, c in cfg.effect_pairs()],
         design=design, y=cohort.pain["score"].to_numpy(dtype=float),
-        has_prev=same.astype(float), gap=np.where(same, o_t - o_t[prev], 0.0), prev=prev,
+        grid=score_grid(o_pid, o_t, len(ids)),  # pain is sorted by patient, then day
         adherence=adherence_of(cohort.patients, cfg), x_effect=x, effect_param=onehot, t0=t0,
     )
 
@@ -191,9 +181,24 @@ def build_model(data: CohortData, cfg: ModelConfig) -> pm.Model:
         ell = pm.LogNormal("ell", pr.log_ell.mu, pr.log_ell.sigma)
         params = Params(theta, tau_nat, pt.exp(log_w), pt.exp(log_v))
         mu = expected_pain(params, data.adherence, data.design, cfg, xp=pt)
-        lcdf = lambda x: normal_lcdf(0.0, 1.0, x)  # noqa: E731
-        m, s = conditional_moments(mu, data.y[data.prev], mu[data.prev], data.gap,
-                                   data.has_prev, sigma, share, ell, lcdf, xp=pt)
-        logp = interval_logp(data.y, m, s, lcdf, xp=pt)
-        pm.Potential("loglik", logp.sum())
+        pm.Potential("loglik", filtered_loglik(mu, data, (sigma, share, ell)))
     return model
+
+
+def filtered_loglik(mu: Any, data: CohortData, noise: tuple[Any, Any, Any]) -> Any:
+    """Sum of the scores' log-likelihoods under the residual filter: a scan over score ranks,
+    each step vectorised over patients (padding leaves the state alone and scores nothing)."""
+    g = data.grid
+    lcdf = lambda x: normal_lcdf(0.0, 1.0, x)  # noqa: E731
+
+    def step(mu_j: Any, y_j: Any, gap_j: Any, ok_j: Any, x_mean: Any, x_var: Any,
+             *noise_: Any) -> tuple[Any, Any, Any]:
+        (m2, v2), logp, _, _ = filter_step((x_mean, x_var), y_j, mu_j, gap_j, noise_, lcdf, pt)
+        return pt.where(ok_j, m2, x_mean), pt.where(ok_j, v2, x_var), pt.where(ok_j, logp, 0.0)
+
+    zeros = pt.zeros(g.index.shape[0])
+    data_seqs = [pt.as_tensor(a) for a in (data.y[g.index].T, g.gap.T, g.valid.T)]
+    _, _, logp = pytensor.scan(
+        step, sequences=[mu[g.index].T, *data_seqs], outputs_info=[zeros, zeros, None],
+        non_sequences=list(noise), strict=True, return_updates=False)
+    return logp.sum()

@@ -1,9 +1,9 @@
 """Forecasts of one patient under candidate schedules, on shared (paired) posterior draws.
 
 For each draw j and day d the score is Y = round(clip(Z, 0, 10)) with
-Z ~ N(m_jd, s_jd): m is the kernel's expected pain pulled towards the last observed score by
-the AR(1) residual (kernel.conditional_moments), so near-term forecasts start from today's
-score. Quantiles are of clip(Z, 0, 10); rounding them gives the quantiles of the integer score.
+Z ~ N(m_jd, s_jd): m is the kernel's expected pain plus the AR(1) residual filtered along the
+patient's diary (residual.py), so near-term forecasts start from where the latest scores are.
+Quantiles are of clip(Z, 0, 10); rounding them gives the quantiles of the integer score.
 Every schedule uses the same draws and the same residual noise, so "A beats B" is paired.
 """
 
@@ -17,7 +17,7 @@ from scipy.special import ndtr, ndtri
 
 from recovery.model.config import ModelConfig
 from recovery.model.fit import FittedModel
-from recovery.model.kernel import build_design, conditional_moments, expected_pain
+from recovery.model.kernel import build_design, expected_pain
 from recovery.model.population import PopulationDraws
 from recovery.model.requests import (
     QUANTILES,
@@ -29,6 +29,7 @@ from recovery.model.requests import (
     ScheduleForecast,
     Summary,
 )
+from recovery.model.residual import predictive_moments
 from recovery.model.schedules import SessionPlan
 from recovery.model.update import (
     PatientData,
@@ -79,20 +80,15 @@ def paths(draws: PatientDraws, pd: PatientData, plan: SessionPlan, days: np.ndar
           horizon: int, cfg: ModelConfig, kinds: list[str]) -> Paths:
     """Kernel trajectories for every draw at absolute `days` (vectorised over draws and days);
     the first `horizon` days are the forecast, the rest only serve the relapse summary."""
-    has_y = len(pd.y) > 0
-    t_last = pd.pain_t[-1] if has_y else 0.0
-    times = np.r_[t_last, days - pd.t0]
+    times = days - pd.t0
     s_kind = np.r_[pd.session_kind, kind_indices(kinds, list(plan.kinds), "schedules.kind")]
     s_t = np.r_[pd.session_t, plan.days - pd.t0]
     design = build_design((np.zeros(len(s_t), int), s_t, s_kind.astype(int)),
                           (np.zeros(len(times), int), times), 1, flare_weights(cfg, kinds), cfg)
     g = draws.globals
-    mu_all = np.asarray(expected_pain(g.params(draws.theta), np.array([pd.adherence]),
-                                      design, cfg))
-    mu_last, mu = mu_all[:, :1], mu_all[:, 1:]
-    y_last = pd.y[-1] if has_y else 0.0
-    m, s = conditional_moments(mu, y_last, mu_last, times[1:] - t_last, float(has_y),
-                               g.sigma[:, None], g.share[:, None], g.ell[:, None])
+    mu = np.asarray(expected_pain(g.params(draws.theta), np.array([pd.adherence]), design, cfg))
+    t_last = pd.pain_t[-1] if len(pd.y) else 0.0
+    m, s = predictive_moments(mu, *draws.residual, times - t_last, g.noise())
     return Paths(days, mu, np.asarray(m), np.asarray(s), plan, horizon)
 
 

@@ -29,7 +29,6 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
-from scipy.special import log_ndtr as _log_ndtr
 
 from recovery.model.config import ModelConfig
 
@@ -37,10 +36,8 @@ __all__ = [
     "EventDesign",
     "Params",
     "build_design",
-    "conditional_moments",
     "expected_pain",
     "flare_shape",
-    "interval_logp",
     "transform",
 ]
 
@@ -130,75 +127,6 @@ def expected_pain(
     core = natural * (1.0 - relief) * (1.0 - durable)
     head = 10.0 - core
     return core + head * -xp.expm1(-q["flare"] * d.flare_basis / head)
-
-
-def previous_residual(y_prev: Array, mu_prev: Array, sigma: Array, log_ndtr: Any,
-                      xp: ModuleType = np) -> tuple[Array, Array]:
-    """Mean and variance of the previous score's latent residual z - mu given its 0-10 bin.
-
-    An inner score pins z to within rounding (residual y - mu, variance 1/12). A 0 or a 10 only
-    says z < 0.5 or z >= 9.5: plugging in 0 or 10 would understate how far below (above) mu it
-    lies, so its residual is the truncated-normal mean of N(0, sigma) beyond that edge, with
-    the truncated variance. (Without this, 14 % zeros in a simulated cohort biased share and
-    sigma low and the floor high.)
-    """
-    y_prev = np.asarray(y_prev)  # scores are data, never sampled
-    top = y_prev >= 10
-    a = xp.where(top, mu_prev - 9.5, 0.5 - mu_prev) / sigma  # standardised distance to the edge
-    mills = xp.exp(-0.5 * a * a - 0.5 * np.log(2 * np.pi) - log_ndtr(a))  # phi(a) / Phi(a)
-    edge = (y_prev <= 0) | top
-    mean = xp.where(edge, xp.where(top, 1.0, -1.0) * sigma * mills, y_prev - mu_prev)
-    var = xp.where(edge, sigma * sigma * (1.0 - a * mills - mills * mills), 1.0 / 12.0)
-    return mean, var
-
-
-def conditional_moments(
-    mu: Array,
-    y_prev: Array,
-    mu_prev: Array,
-    gap: Array,
-    has_prev: Array,
-    sigma: Array,
-    share: Array,
-    ell: Array,
-    log_ndtr: Any = _log_ndtr,
-    xp: ModuleType = np,
-) -> tuple[Array, Array]:
-    """Mean and SD of a score given the previous one (AR(1) residual, correlation share*e^-gap/ell).
-
-    The residual z - mu is a latent daily AR(1) (stationary SD sigma*sqrt(share)) plus
-    measurement noise, so residuals a gap apart correlate by r = share * exp(-gap / ell). Given
-    the previous score's bin, the residual's mean is r * E[e_prev] and its variance
-    sigma^2 (1 - r^2) + r^2 Var[e_prev] (previous_residual). The first score of a patient
-    (has_prev = 0) is centred on mu with SD sigma.
-    """
-    r = has_prev * share * xp.exp(-gap / ell)
-    e, v = previous_residual(y_prev, mu_prev, sigma, log_ndtr, xp)
-    return mu + r * e, xp.sqrt(sigma * sigma * (1.0 - r * r) + r * r * v)
-
-
-def interval_logp(y: Array, m: Array, s: Array, log_ndtr: Any, xp: ModuleType = np) -> Array:
-    """log P(score = y) for a rounded, 0-10 bounded normal N(m, s): interval censoring.
-
-    0 collects (-inf, 0.5), 10 collects [9.5, inf); the difference of CDFs is taken in the
-    tail where it is accurate (flipped when the interval lies above the mean).
-    """
-    if xp is np:  # same value, half the log-CDF calls: open bins become infinite edges
-        y = np.asarray(y)
-        hi = (np.where(y == 10, np.inf, y + 0.5) - m) / s
-        lo = (np.where(y == 0, -np.inf, y - 0.5) - m) / s
-        upper = lo > 0
-        la, lb = log_ndtr(np.where(upper, -lo, hi)), log_ndtr(np.where(upper, -hi, lo))
-        return la + np.log1p(-np.exp(lb - la))
-    hi = (y + 0.5 - m) / s
-    lo = (y - 0.5 - m) / s
-    upper = lo > 0
-    a = xp.where(upper, -lo, hi)  # larger log-CDF argument
-    b = xp.where(upper, -hi, lo)
-    la, lb = log_ndtr(a), log_ndtr(b)
-    mid = la + xp.log1p(-xp.exp(lb - la))
-    y = np.asarray(y)  # scores are data, never sampled
-    return xp.where(y == 0, log_ndtr(hi), xp.where(y == 10, log_ndtr(-lo), mid))
 
 
 def build_design(

@@ -13,7 +13,8 @@ import numpy as np
 
 from recovery.model.config import PARAMS
 from recovery.model.fit import FittedModel, posterior_params
-from recovery.model.kernel import conditional_moments, expected_pain
+from recovery.model.kernel import expected_pain
+from recovery.model.residual import filter_scores
 
 __all__ = ["plot_calibration", "plot_population", "plot_ppc", "plot_trace", "replicate_scores",
            "save_with_plots"]
@@ -28,9 +29,8 @@ def replicate_scores(fitted: FittedModel, rng: np.random.Generator, max_draws: i
     post = fitted.idata["posterior"].stack(sample=("chain", "draw"))
     idx = np.linspace(0, post.sizes["sample"] - 1, mu.shape[0]).astype(int)
     sig, share, ell = (post[n].values[idx, None] for n in ("sigma", "share", "ell"))
-    m, s = conditional_moments(mu, data.y[data.prev], mu[:, data.prev], data.gap, data.has_prev,
-                               sig, share, ell)
-    return np.clip(np.round(m + s * rng.standard_normal(m.shape)), 0, 10)
+    f = filter_scores(np.asarray(mu), data.y, data.grid, (sig, share, ell))
+    return np.clip(np.round(f.m + f.s * rng.standard_normal(f.m.shape)), 0, 10)
 
 
 def plot_ppc(fitted: FittedModel, path: Path, rng: np.random.Generator) -> dict[str, float]:

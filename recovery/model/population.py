@@ -38,6 +38,11 @@ class Globals:
         """Kernel parameters for one patient per draw: theta (S, 6) -> Params with P = 1."""
         return Params(theta[:, None, :], self.tau_nat[:, None], self.relief_w, self.durable_w)
 
+    def noise(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(sigma, share, ell) per draw as (S, 1) columns: the residual filter's noise for one
+        patient."""
+        return self.sigma[:, None], self.share[:, None], self.ell[:, None]
+
     def __len__(self) -> int:
         return len(self.tau_nat)
 

@@ -127,7 +127,7 @@ class ForecastRequest(BaseModel):
         default_factory=lambda: {"massage": 60.0, "physio": 75.0},
         description="price per session by kind (kinds not listed cost 0)")
     draws: int = Field(default=1000, ge=100, le=20_000, description="predictive draws")
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=2**32 - 1, description="random seed")
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -218,7 +218,7 @@ class OptimiseRequest(BaseModel):
     minimise: str = Field(default="cost", pattern="^(cost|sessions)$")
     prices: dict[str, float] = Field(default_factory=lambda: {"massage": 60.0, "physio": 75.0})
     draws: int = Field(default=1000, ge=100, le=20_000)
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=2**32 - 1, description="random seed")
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

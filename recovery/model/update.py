@@ -21,16 +21,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import gammaln, log_ndtr
+from scipy.special import gammaln
 
 from recovery.model.config import ModelConfig
 from recovery.model.errors import RecoveryError
-from recovery.model.kernel import build_design, conditional_moments, expected_pain, interval_logp
+from recovery.model.kernel import build_design, expected_pain
 from recovery.model.population import Globals, PopulationDraws
 from recovery.model.requests import History
+from recovery.model.residual import Filtered, filter_scores, score_grid
 
 __all__ = ["PatientData", "PatientDraws", "PatientError", "condition", "log_likelihood",
-           "patient_data"]
+           "patient_data", "patient_draws"]
 
 PROPOSALS = 4000  # thetas weighted per stage
 T_DF = 7.0  # Student-t proposal: heavier tails than the target keep the weights bounded
@@ -61,10 +62,12 @@ class PatientData:
 
 @dataclass(frozen=True)
 class PatientDraws:
-    """Joint posterior draws of one patient's theta and the population's globals."""
+    """Joint posterior draws of one patient's theta and the population's globals, with the
+    latent residual's mean and variance after the last score (`patient_draws` fills it in)."""
 
     theta: np.ndarray  # (M, 6)
     globals: Globals  # M draws
+    residual: tuple[np.ndarray, np.ndarray]  # (M, 1) each
 
     def __len__(self) -> int:
         return len(self.theta)
@@ -108,21 +111,34 @@ def patient_data(covariates: dict[str, float | None], history: History, cfg: Mod
                        cfg.adherence_default if adherence is None else float(adherence), x)
 
 
-def log_likelihood(theta: np.ndarray, glob: Globals, pd: PatientData, cfg: ModelConfig,
-                   kinds: list[str]) -> np.ndarray:
-    """log p(history scores | theta_s, phi_s) for each draw: theta (S, 6) -> (S,)."""
+def history_filter(theta: np.ndarray, glob: Globals, pd: PatientData, cfg: ModelConfig,
+                   kinds: list[str]) -> Filtered:
+    """The residual filter run along the patient's diary for each draw (theta (S, 6))."""
     n = len(pd.y)
-    if n == 0:
-        return np.zeros(len(theta))
     design = build_design((np.zeros(len(pd.session_t), int), pd.session_t, pd.session_kind),
                           (np.zeros(n, int), pd.pain_t), 1, flare_weights(cfg, kinds), cfg)
     mu = expected_pain(glob.params(theta), np.array([pd.adherence]), design, cfg)  # (S, n)
-    prev = np.r_[0, np.arange(n - 1)]
-    has_prev = np.r_[0.0, np.ones(n - 1)]
-    col = lambda a: a[:, None]  # noqa: E731
-    m, s = conditional_moments(mu, pd.y[prev], mu[:, prev], pd.pain_t - pd.pain_t[prev],
-                               has_prev, col(glob.sigma), col(glob.share), col(glob.ell))
-    return np.asarray(interval_logp(pd.y, m, s, log_ndtr).sum(axis=1))
+    grid = score_grid(np.zeros(n, int), pd.pain_t, 1)
+    return filter_scores(np.asarray(mu), pd.y, grid, glob.noise())
+
+
+def log_likelihood(theta: np.ndarray, glob: Globals, pd: PatientData, cfg: ModelConfig,
+                   kinds: list[str]) -> np.ndarray:
+    """log p(history scores | theta_s, phi_s) for each draw: theta (S, 6) -> (S,)."""
+    if not len(pd.y):
+        return np.zeros(len(theta))
+    return history_filter(theta, glob, pd, cfg, kinds).logp.sum(axis=1)
+
+
+def patient_draws(theta: np.ndarray, glob: Globals, pd: PatientData, cfg: ModelConfig,
+                  kinds: list[str]) -> PatientDraws:
+    """Draws with the residual filtered to the last score, so forecasts start from where the
+    diary left it (without a diary: the residual's stationary distribution)."""
+    sigma, share, _ = glob.noise()
+    if not len(pd.y):
+        return PatientDraws(theta, glob, (np.zeros_like(sigma), share * sigma * sigma))
+    f = history_filter(theta, glob, pd, cfg, kinds)
+    return PatientDraws(theta, glob, (f.x_mean, f.x_var))
 
 
 def flare_weights(cfg: ModelConfig, kinds: list[str]) -> np.ndarray:
@@ -192,7 +208,7 @@ def condition(pop: PopulationDraws, pd: PatientData, cfg: ModelConfig, kinds: li
     pick = _systematic(w / w.sum(), n_draws, rng)
     sub = pop.take(idx[pick])
     theta = sub.prior_mean(pd.x_effect) + np.einsum("sij,sj->si", sub.chol, z[pick])
-    draws = PatientDraws(theta, sub.globals)
+    draws = patient_draws(theta, sub.globals, pd, cfg, kinds)
     return draws, {"stages": float(stages), "ess": round(ess, 1),
                    "ess_share": round(ess / PROPOSALS, 4)}
 

@@ -121,7 +121,7 @@ class PatientForecastIn(_In):
     target_score: float = Field(default=3.0, ge=0, le=10)
     prices: dict[str, float] | None = None
     draws: int = Field(default=1000, ge=100, le=5000)
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=2**32 - 1, description="random seed")
 
 
 class PatientOptimiseIn(_In):
@@ -149,7 +149,7 @@ class FitIn(_In):
     draws: int = Field(default=1000, ge=50, le=20_000)
     tune: int = Field(default=1000, ge=50, le=20_000)
     chains: int = Field(default=2, ge=1, le=8)
-    seed: int = 1
+    seed: int = Field(default=1, ge=0, le=2**32 - 1, description="random seed")
     method: Literal["nuts", "advi"] = Field(
         default="nuts", description="nuts: the full fit; advi: a quick look, never servable")
 

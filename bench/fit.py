@@ -88,7 +88,8 @@ def main() -> None:
 def _write(args: argparse.Namespace, rows: list[dict[str, float]]) -> None:
     """Write after every row, so a long run that is stopped keeps what it measured."""
     cfg = ModelConfig()
-    model = f"LKJ block {', '.join(cfg.correlated)}; centred: {', '.join(cfg.centred) or 'none'}"
+    model = (f"residual-filter likelihood, LKJ block {', '.join(cfg.correlated)}; "
+             f"centred: {', '.join(cfg.centred) or 'none'}")
     out = {"machine": machine(), "model": model, "weeks": args.weeks, "draws": args.draws,
            "rows": rows,
            "growth_exponent": {s: growth(rows, s) for s in args.samplers}}

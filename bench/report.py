@@ -28,7 +28,8 @@ def _table(head: list[str], rows: list[list[Any]]) -> list[str]:
 
 def fits() -> list[str]:
     runs = [_load(p.name) for p in sorted(RESULTS.glob("fit*.json"))]
-    earlier = "earlier version, LKJ block base, floor, relief; centred: none"
+    earlier = "earlier version (previous-score likelihood, LKJ block base, floor, relief; " \
+        "centred: none)"
     rows = sorted((r | {"_m": d["machine"], "_w": d["weeks"], "_v": d.get("model", earlier)}
                    for d in runs if d for r in d["rows"]),
                   key=lambda r: (r["patients"], r["sampler"]))

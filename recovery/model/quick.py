@@ -61,7 +61,8 @@ def quick_fit(cohort: Cohort, config: ModelConfig | None = None, iterations: int
         # patients: the default had not settled after 20,000).
         approx = pm.fit(n=iterations, method="advi", random_seed=seed,
                         obj_optimizer=pm.adagrad_window(learning_rate=LEARNING_RATE),
-                        progressbar=progress_bar, callbacks=callbacks)
+                        progressbar=progress_bar, callbacks=callbacks,
+                        compile_kwargs={"mode": "NUMBA"})
         idata = approx.sample(draws, random_seed=seed)
     wall = time.perf_counter() - t0
     problems = [quick_look_warning()]

@@ -96,6 +96,14 @@ def bin_moments(lo: Array, hi: Array, s: Array, logp: Array, xp: ModuleType = np
     return s * shift, s * s * xp.maximum(var, 1e-6)  # guard: cancellation far in the tails
 
 
+def _predict(state: tuple[Array, Array], gap: Array, noise: tuple[Array, Array, Array],
+             xp: ModuleType) -> tuple[Array, Array]:
+    """Mean and variance of the latent AR(1) x, `gap` days on from `state`."""
+    sigma, share, ell = noise
+    a = xp.exp(-gap / ell)
+    return a * state[0], a * a * state[1] + share * sigma * sigma * (1.0 - a * a)
+
+
 def filter_step(
     state: tuple[Array, Array], y: Array, mu: Array, gap: Array,
     noise: tuple[Array, Array, Array], log_ndtr: Any = _log_ndtr, xp: ModuleType = np,
@@ -105,12 +113,8 @@ def filter_step(
     state = (mean, variance) of x after the previous score; noise = (sigma, share, ell).
     Returns the new state, log P(y), and the predictive mean and SD of Z.
     """
-    x_mean, x_var = state
-    sigma, share, ell = noise
-    q, r = share * sigma * sigma, (1.0 - share) * sigma * sigma
-    a = xp.exp(-gap / ell)
-    x_mean, x_var = a * x_mean, a * a * x_var + q * (1.0 - a * a)
-    total = x_var + r
+    x_mean, x_var = _predict(state, gap, noise, xp)
+    total = x_var + (1.0 - noise[1]) * noise[0] * noise[0]  # + measurement noise
     s = xp.sqrt(total)
     m = mu + x_mean
     lo, hi = bin_edges(y, m, s, xp)
@@ -160,8 +164,6 @@ def predictive_moments(mu: Array, x_mean: Array, x_var: Array, gap: Array,
                        noise: tuple[Array, Array, Array], xp: ModuleType = np
                        ) -> tuple[Array, Array]:
     """Mean and SD of Z at `gap` days after the filtered state (x_mean, x_var): forecasts."""
-    sigma, share, ell = noise
-    q = share * sigma * sigma
-    a = xp.exp(-gap / ell)
-    var = a * a * x_var + q * (1.0 - a * a) + (1.0 - share) * sigma * sigma
-    return mu + a * x_mean, xp.sqrt(var)
+    sigma, share, _ = noise
+    x_mean, x_var = _predict((x_mean, x_var), gap, noise, xp)
+    return mu + x_mean, xp.sqrt(x_var + (1.0 - share) * sigma * sigma)

@@ -1,8 +1,8 @@
 """The hierarchical model written directly in NumPyro, for bench/fit.py's comparison.
 
-Same priors, parameterisation and likelihood as recovery.model.build: the kernel and the
-residual filter's step are array-namespace generic, so this file passes `jax.numpy` where
-build.py passes PyTensor (and scans with jax.lax.scan where build.py uses pytensor.scan).
+Same priors, parameterisation and likelihood as recovery.model.build: the kernel is
+array-namespace generic, so this file passes `jax.numpy` where build.py passes PyTensor, and
+the residual filter is jax_ops.grid_loglik (a jax.lax.scan), which the JAX backends also use.
 """
 
 from __future__ import annotations
@@ -18,13 +18,12 @@ import jax.numpy as jnp
 import numpy as np
 import numpyro
 import numpyro.distributions as dist
-from jax.scipy.special import log_ndtr
 from numpyro.infer import MCMC, NUTS
 
 from recovery.model.build import CohortData
 from recovery.model.config import PARAMS, ModelConfig
+from recovery.model.jax_ops import grid_loglik
 from recovery.model.kernel import Params, expected_pain
-from recovery.model.residual import filter_step
 
 jax.config.update("jax_enable_x64", True)
 
@@ -87,24 +86,9 @@ def model(data: CohortData, cfg: ModelConfig) -> None:
     numpyro.deterministic("mu_pop", mu_pop)
     mu = expected_pain(Params(theta, tau_nat, jnp.exp(log_w), jnp.exp(log_v)),
                        data.adherence, data.design, cfg, xp=jnp)
-    numpyro.factor("loglik", filtered_loglik(mu, data, (sigma, share, ell)))
-
-
-def filtered_loglik(mu: Any, data: CohortData, noise: tuple[Any, Any, Any]) -> Any:
-    """build.filtered_loglik with jax.lax.scan: the residual filter over score ranks."""
     g = data.grid
-
-    def step(state: Any, col: Any) -> tuple[Any, Any]:
-        mu_j, y_j, gap_j, ok_j = col
-        new, logp, _, _ = filter_step(state, y_j, mu_j, gap_j, noise, log_ndtr, jnp)
-        keep = tuple(jnp.where(ok_j, a, b) for a, b in zip(new, state, strict=True))
-        return keep, jnp.where(ok_j, logp, 0.0)
-
-    zeros = jnp.zeros(g.index.shape[0])
-    cols = (mu[g.index].T, jnp.asarray(data.y[g.index].T), jnp.asarray(g.gap.T),
-            jnp.asarray(g.valid.T))
-    _, logp = jax.lax.scan(step, (zeros, zeros), cols)
-    return logp.sum()
+    numpyro.factor("loglik", grid_loglik(mu, jnp.stack([sigma, share, ell]), data.y,
+                                         g.gap[g.valid], g.index, g.valid))
 
 
 def sample(data: CohortData, cfg: ModelConfig, draws: int, tune: int, chains: int,

@@ -66,20 +66,3 @@ def test_partly_centred_block_is_the_same_multivariate_normal(n_centred: int) ->
     np.testing.assert_allclose(logp - jacobian, expected, rtol=1e-9)
     if n_centred:
         np.testing.assert_allclose(theta_val[:, :n_centred], point["theta_centred"])
-
-
-def test_numpyro_twin_scans_the_same_residual_filter(small_cohort: Cohort) -> None:
-    """bench/fit.py's NumPyro model runs the filter through jax.lax.scan: same likelihood."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).parents[1] / "bench" / "numpyro_model.py"
-    spec = importlib.util.spec_from_file_location("numpyro_model", path)
-    assert spec and spec.loader
-    twin = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(twin)
-    data = prepare(small_cohort, ModelConfig())
-    mu = np.random.default_rng(2).uniform(0.5, 8.0, len(data.y))
-    noise = (np.array(1.1), np.array(0.5), np.array(6.0))
-    expected = filter_scores(mu, data.y, data.grid, noise).logp.sum()
-    np.testing.assert_allclose(float(twin.filtered_loglik(mu, data, noise)), expected, rtol=1e-9)

@@ -5,8 +5,9 @@ depends on covariates, mu_pop + B x_i, with an LKJ-correlated block on cfg.corre
 rest independent (`_patient_theta`). Non-centred, except the block's first cfg.centred
 parameters (base by default), which diaries pin down well enough that offsets would mix slowly.
 Scores are interval-censored around the kernel's mean plus a latent AR(1) residual, which an
-assumed-density filter carries along each diary (residual.py, a scan over score ranks), so a
-diary week is not counted as seven independent facts (DESIGN.md item 9).
+assumed-density filter carries along each diary (residual.py; one fused numba Op with its
+gradient, filter_op.py), so a diary week is not counted as seven independent facts (DESIGN.md
+item 9).
 """
 
 from __future__ import annotations
@@ -17,14 +18,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pymc as pm
-import pytensor
 import pytensor.tensor as pt
-from pymc.distributions.dist_math import normal_lcdf
 
 from recovery.model.cohort import Cohort
 from recovery.model.config import PARAMS, ModelConfig
+from recovery.model.filter_op import filtered_loglik
 from recovery.model.kernel import EventDesign, Params, build_design, expected_pain
-from recovery.model.residual import ScoreGrid, filter_step, score_grid
+from recovery.model.residual import ScoreGrid, score_grid
 
 __all__ = ["CohortData", "build_model", "covariate_matrix", "prepare"]
 
@@ -181,24 +181,5 @@ def build_model(data: CohortData, cfg: ModelConfig) -> pm.Model:
         ell = pm.LogNormal("ell", pr.log_ell.mu, pr.log_ell.sigma)
         params = Params(theta, tau_nat, pt.exp(log_w), pt.exp(log_v))
         mu = expected_pain(params, data.adherence, data.design, cfg, xp=pt)
-        pm.Potential("loglik", filtered_loglik(mu, data, (sigma, share, ell)))
+        pm.Potential("loglik", filtered_loglik(mu, data.y, data.grid, (sigma, share, ell)))
     return model
-
-
-def filtered_loglik(mu: Any, data: CohortData, noise: tuple[Any, Any, Any]) -> Any:
-    """Sum of the scores' log-likelihoods under the residual filter: a scan over score ranks,
-    each step vectorised over patients (padding leaves the state alone and scores nothing)."""
-    g = data.grid
-    lcdf = lambda x: normal_lcdf(0.0, 1.0, x)  # noqa: E731
-
-    def step(mu_j: Any, y_j: Any, gap_j: Any, ok_j: Any, x_mean: Any, x_var: Any,
-             *noise_: Any) -> tuple[Any, Any, Any]:
-        (m2, v2), logp, _, _ = filter_step((x_mean, x_var), y_j, mu_j, gap_j, noise_, lcdf, pt)
-        return pt.where(ok_j, m2, x_mean), pt.where(ok_j, v2, x_var), pt.where(ok_j, logp, 0.0)
-
-    zeros = pt.zeros(g.index.shape[0])
-    data_seqs = [pt.as_tensor(a) for a in (data.y[g.index].T, g.gap.T, g.valid.T)]
-    _, _, logp = pytensor.scan(
-        step, sequences=[mu[g.index].T, *data_seqs], outputs_info=[zeros, zeros, None],
-        non_sequences=list(noise), strict=True, return_updates=False)
-    return logp.sum()

@@ -149,7 +149,7 @@ def _sample(model: pm.Model, s: SamplerConfig, on_compiled: Callable[[], None],
     """Run the configured backend; returns the trace and the seconds spent compiling."""
     t0 = time.perf_counter()
     if s.sampler in ("nutpie-jax", "numpyro"):
-        importlib.import_module("recovery.model.jax_ops")  # registers erfcx for JAX
+        importlib.import_module("recovery.model.jax_ops")  # registers the filter Op for JAX
     if s.sampler in ("nutpie", "nutpie-jax"):
         import nutpie
 

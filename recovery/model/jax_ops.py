@@ -1,35 +1,48 @@
-"""A JAX implementation of PyTensor's `erfcx`, which the JAX backends need and PyTensor lacks.
+"""The JAX version of filter_op.FilteredLoglik, which the JAX backends (nutpie-jax, NumPyro
+via PyMC) need: importing this module registers it with PyTensor's JAX dispatch.
 
-PyMC's normal log-CDF (used by the interval likelihood) calls erfcx(x) = exp(x^2) erfc(x)
-for arguments above ~0.7; PyTensor only has a JAX version of it through tfp-nightly.
-Importing this module registers one: the direct form below x = 10 (no overflow in float64)
-and the asymptotic series above it (relative error < 1e-7 there).
+The residual filter runs as a jax.lax.scan over score ranks (each step vectorised over
+patients) and JAX autodiff gives its gradient. bench/numpyro_model.py uses the same
+`grid_loglik`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import jax
 import jax.numpy as jnp
-from jax.scipy.special import erfc
+from jax.scipy.special import log_ndtr
 from pytensor.link.jax.dispatch import jax_funcify
-from pytensor.scalar.math import Erfcx
 
-__all__ = ["erfcx"]
+from recovery.model.filter_op import FilteredLoglik
+from recovery.model.residual import filter_step
 
-_SWITCH = 10.0
-
-
-def erfcx(x: Any) -> Any:
-    """Scaled complementary error function, stable for large x (both branches stay finite)."""
-    below = x < _SWITCH
-    small = jnp.where(below, x, 0.0)  # where, not min/max: no half gradients at the switch
-    big = jnp.where(below, _SWITCH, x)
-    inv2 = 1.0 / (2.0 * big * big)
-    series = (1.0 - inv2 + 3.0 * inv2**2 - 15.0 * inv2**3) / (big * jnp.sqrt(jnp.pi))
-    return jnp.where(below, jnp.exp(small * small) * erfc(small), series)
+__all__ = ["grid_loglik"]
 
 
-@jax_funcify.register(Erfcx)
-def _jax_erfcx(op: Any, **kwargs: Any) -> Any:
-    return erfcx
+def grid_loglik(mu: Any, noise: Any, y: Any, gap: Any, index: Any, valid: Any) -> Any:
+    """Summed filtered log-likelihood of flat scores (filter_op.FilteredLoglik's inputs):
+    a scan over score ranks; padding leaves the state alone and scores nothing."""
+
+    def step(state: Any, col: Any) -> tuple[Any, Any]:
+        mu_j, y_j, gap_j, ok_j = col
+        new, logp, _, _ = filter_step(state, y_j, mu_j, gap_j, tuple(noise), log_ndtr, jnp)
+        keep = tuple(jnp.where(ok_j, a, b) for a, b in zip(new, state, strict=True))
+        return keep, jnp.where(ok_j, logp, 0.0)
+
+    zeros = jnp.zeros(index.shape[0])
+    cols = (mu[index].T, y[index].T, gap[index].T, valid.T)  # padding: index 0, unused
+    _, logp = jax.lax.scan(step, (zeros, zeros), cols)
+    return logp.sum()
+
+
+@jax_funcify.register(FilteredLoglik)
+def _jax_filtered_loglik(op: Any, **kwargs: Any) -> Any:
+    value_and_grad = jax.value_and_grad(grid_loglik, argnums=(0, 1))
+
+    def filtered(*inputs: Any) -> tuple[Any, Any, Any]:
+        logp, (g_mu, g_noise) = value_and_grad(*inputs)
+        return logp, g_mu, g_noise
+
+    return filtered

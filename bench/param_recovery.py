@@ -37,11 +37,12 @@ def main() -> None:
     ap.add_argument("--patients", type=int, default=200)
     ap.add_argument("--weeks", type=float, default=16)
     ap.add_argument("--draws", type=int, default=1000)
+    ap.add_argument("--tune", type=int, default=None, help="tuning steps (default: --draws)")
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--out", type=Path, default=Path("bench/results/recovery.json"))
     args = ap.parse_args()
     cohort, truth = simulate_cohort(args.patients, args.weeks, np.random.default_rng(args.seed))
-    fitted = fit(cohort, sampler=SamplerConfig(draws=args.draws, tune=args.draws,
+    fitted = fit(cohort, sampler=SamplerConfig(draws=args.draws, tune=args.tune or args.draws,
                                                progress_bar=True))
     post = fitted.idata["posterior"]
     rows = []

@@ -115,7 +115,8 @@ def recovery() -> list[str]:
     d, rows = r["diagnostics"], r["rows"]
     missed = [x["parameter"] for x in rows if not x["covered"]]
     return [f"### Parameter recovery (`bench/param_recovery.py`, {r['patients']} simulated "
-            f"patients, {r['weeks']:g} weeks)", "",
+            f"patients, {r['weeks']:g} weeks, {d['chains']} chains, {d['tune']} tuning + "
+            f"{d['draws']} draws)", "",
             f"{len(rows) - len(missed)} of {len(rows)} population parameters inside their 90 % "
             f"intervals (missed: {', '.join(missed) or 'none'}); max R-hat {d['max_rhat']:.3f}, "
             f"min ESS {d['min_ess_bulk']:.0f}, {d['divergences']} divergences, "

@@ -69,7 +69,7 @@ def test_saved_posterior_loads_and_gives_the_same_trajectories(fitted: FittedMod
     assert again.diagnostics == fitted.diagnostics
     stored = fitted.idata["posterior"].sizes
     assert before.shape == (stored["chain"] * stored["draw"], len(days))
-    assert stored["draw"] == 834  # 2500 draws per chain, every 3rd kept: at most keep_draws=1000
+    assert stored["draw"] == 1000  # 5000 draws per chain, every 5th kept: keep_draws=1000
     assert np.all((before > 0) & (before < 10))
     req = ForecastRequest.model_validate(history_request())
     assert Forecaster(again).forecast(req) == Forecaster(fitted).forecast(req)

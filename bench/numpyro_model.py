@@ -88,7 +88,7 @@ def model(data: CohortData, cfg: ModelConfig) -> None:
                        data.adherence, data.design, cfg, xp=jnp)
     g = data.grid
     numpyro.factor("loglik", grid_loglik(mu, jnp.stack([sigma, share, ell]), data.y,
-                                         g.gap[g.valid], g.index, g.valid))
+                                         g.flat_gap, g.index, g.valid))
 
 
 def sample(data: CohortData, cfg: ModelConfig, draws: int, tune: int, chains: int,

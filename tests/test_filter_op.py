@@ -22,7 +22,7 @@ def case(small_cohort: Cohort) -> tuple[CohortData, np.ndarray, np.ndarray]:
     """The small cohort's scores with means spread over 0-10 and beyond (open bins too)."""
     data = prepare(small_cohort, ModelConfig())
     mu = np.random.default_rng(2).uniform(-1.5, 11.5, len(data.y))
-    return data, mu, data.grid.gap[data.grid.valid]
+    return data, mu, data.grid.flat_gap
 
 
 def test_log_ndtr_matches_scipy_in_both_tails() -> None:

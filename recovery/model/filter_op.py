@@ -199,6 +199,6 @@ _filtered = FilteredLoglik()
 def filtered_loglik(mu: Any, y: np.ndarray, grid: ScoreGrid, noise: tuple[Any, Any, Any]
                     ) -> Any:
     """The summed filtered log-likelihood of flat scores y (PyTensor)."""
-    gap = grid.gap[grid.valid]  # row-major over (patient, rank): the flat scores' order
-    node = _filtered.make_node(mu, pt.stack(list(noise)), y, gap, grid.index, grid.valid)
+    node = _filtered.make_node(mu, pt.stack(list(noise)), y, grid.flat_gap, grid.index,
+                               grid.valid)
     return node.outputs[0]

@@ -42,6 +42,11 @@ class ScoreGrid:
     valid: np.ndarray  # (P, T) True for a real score, False for padding
     gap: np.ndarray  # (P, T) days since the patient's previous score (FIRST_GAP for the first)
 
+    @property
+    def flat_gap(self) -> np.ndarray:
+        """The gaps in the flat scores' (patient, day) order: the grid's real cells row-major."""
+        return self.gap[self.valid]
+
 
 def score_grid(patient: np.ndarray, t: np.ndarray, n_patients: int) -> ScoreGrid:
     """Lay out flat scores sorted by (patient, time) as rows (vectorised)."""

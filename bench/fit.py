@@ -3,8 +3,8 @@ and a NumPyro twin of the model (bench/numpyro_model.py), side by side on the sa
 
 For each cohort size and sampler it prints wall time (compilation included; nutpie's compile
 time also shown apart), min bulk ESS, min ESS per wall second, seconds per effective sample,
-max R-hat and divergences, then the growth exponent of seconds per effective sample against
-cohort size, and writes bench/results/fit.json.
+max R-hat, divergences and mean leapfrog steps per kept draw, then the growth exponent of
+seconds per effective sample against cohort size, and writes bench/results/fit.json.
 Usage: python bench/fit.py [--patients 100 400 1600] [--samplers nutpie pymc numpyro]
 """
 
@@ -57,7 +57,7 @@ def main() -> None:
     args = ap.parse_args()
     rows: list[dict[str, float]] = []
     print(f"{'patients':>8} {'scores':>7} {'sampler':>8} {'wall s':>7} {'compile s':>9} "
-          f"{'min ESS':>7} {'ESS/s':>6} {'s/ESS':>6} {'R-hat':>6} {'div':>4}")
+          f"{'min ESS':>7} {'ESS/s':>6} {'s/ESS':>6} {'R-hat':>6} {'div':>4} {'steps':>5}")
     for n in args.patients:
         cohort, _ = simulate_cohort(n, args.weeks, np.random.default_rng(n))
         for sampler in args.samplers:
@@ -74,11 +74,13 @@ def main() -> None:
                    "min_ess_per_second": round(d.min_ess_bulk / wall, 3),
                    "seconds_per_ess": round(wall / d.min_ess_bulk, 3),
                    "max_rhat": round(d.max_rhat, 4), "divergences": d.divergences,
-                   "worst_var": d.worst_ess_var, "chains": d.chains, "draws": d.draws}
+                   "worst_var": d.worst_ess_var, "chains": d.chains, "draws": d.draws,
+                   "steps_per_draw": d.steps_per_draw}
             rows.append(row)
             print(f"{n:>8} {d.n_scores:>7} {sampler:>8} {wall:>7.0f} {d.compile_seconds:>9.0f} "
                   f"{d.min_ess_bulk:>7.0f} {row['min_ess_per_second']:>6.2f} "
-                  f"{row['seconds_per_ess']:>6.2f} {d.max_rhat:>6.3f} {d.divergences:>4}",
+                  f"{row['seconds_per_ess']:>6.2f} {d.max_rhat:>6.3f} {d.divergences:>4} "
+                  f"{d.steps_per_draw or 0:>5.0f}",
                   flush=True)
             _write(args, rows)
     for sampler in args.samplers:

@@ -101,6 +101,6 @@ def sample(data: CohortData, cfg: ModelConfig, draws: int, tune: int, chains: in
                 chain_method="parallel" if jax.local_device_count() >= chains else "sequential",
                 progress_bar=False)
     t0 = time.perf_counter()
-    mcmc.run(jax.random.PRNGKey(seed), data, cfg, extra_fields=("diverging",))
+    mcmc.run(jax.random.PRNGKey(seed), data, cfg, extra_fields=("diverging", "num_steps"))
     jax.block_until_ready(mcmc.get_samples())
     return az.from_numpyro(mcmc), time.perf_counter() - t0

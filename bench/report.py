@@ -41,11 +41,11 @@ def fits() -> list[str]:
            "numpyro is the NumPyro twin of the model in `bench/numpyro_model.py`. Wall time "
            "includes compilation.", ""]
     out += _table(["patients", "scores", "sampler", "wall s", "min bulk ESS", "ESS / s",
-                   "s per ESS", "max R-hat", "divergences"],
+                   "s per ESS", "max R-hat", "divergences", "steps / draw"],
                   [[r["patients"], r["scores"], r["sampler"], f"{r['wall_seconds']:.0f}",
                     f"{r['min_ess_bulk']:.0f}", f"{r['min_ess_per_second']:.2f}",
-                    f"{r['seconds_per_ess']:.2f}", f"{r['max_rhat']:.3f}", r["divergences"]]
-                   for r in rows])
+                    f"{r['seconds_per_ess']:.2f}", f"{r['max_rhat']:.3f}", r["divergences"],
+                    r.get("steps_per_draw") or "-"] for r in rows])
     for n in sorted({r["patients"] for r in rows}):
         by = {r["sampler"]: r["min_ess_per_second"] for r in rows if r["patients"] == n}
         others = [v for k, v in by.items() if k != "nutpie"]
@@ -55,6 +55,28 @@ def fits() -> list[str]:
     where = sorted({(r["patients"], r["_v"], r["_m"]) for r in rows})
     return [*out, "", *(f"- {n} patients: model {v}; machine {m}." for n, v, m in where),
             ""]
+
+
+def scale() -> list[str]:
+    r = _load("scale_fit.json")
+    if not r:
+        return []
+    head = (f"### A large cohort (`bench/scale_fit.py`, {r['patients']} patients x "
+            f"{r['weeks']:g} weeks, {r['scores']} scores, {r['chains']} chains, {r['tune']} "
+            f"tuning + {r['draws']} draws; target: under {r['target_minutes']:g} min with "
+            "diagnostics passing)")
+    if "aborted_after_minutes" in r:
+        text = (f"Not met. Stopped after {r['aborted_after_minutes']:g} min with "
+                f"{r['iterations_done']} of {r['tune'] + r['draws']} iterations done (compile "
+                f"{r['compile_seconds']:.0f} s); projected total {r['projected_minutes']:g} min.")
+    else:
+        d = r["diagnostics"]
+        text = (f"{'Met' if r['met_target'] else 'Not met'}: {r['wall_minutes']:g} min (compile "
+                f"{r['compile_seconds']:.0f} s); max R-hat {d['max_rhat']:.3f}, min ESS bulk "
+                f"{d['min_ess_bulk']:.0f} / tail {d['min_ess_tail']:.0f}, {d['divergences']} "
+                f"divergences, {d['steps_per_draw']} leapfrog steps per draw"
+                + ("" if d["passed"] else f"; gate failed: {'; '.join(d['problems'])}") + ".")
+    return [head, "", f"{text} Machine: {r['machine']}.", ""]
 
 
 def quick_look() -> list[str]:
@@ -128,7 +150,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--readme", type=Path, default=Path("README.md"))
     args = ap.parse_args()
-    body = [*fits(), *quick_look(), *batch(), *latency(), *recovery()]
+    body = [*fits(), *scale(), *quick_look(), *batch(), *latency(), *recovery()]
     text = args.readme.read_text()
     head, rest = text.split(START, 1)
     _, tail = rest.split(END, 1)

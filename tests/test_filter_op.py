@@ -26,13 +26,17 @@ def case(small_cohort: Cohort) -> tuple[CohortData, np.ndarray, np.ndarray]:
 
 
 def test_log_ndtr_matches_scipy_in_both_tails() -> None:
-    x = np.array([-1e3, -60.0, -20.0001, -19.9999, -7.0, -1.0001, -0.9999, 0.0, 2.5, 9.0, 40.0])
+    x = np.array([-1e3, -60.0, -35.0001, -34.9999, -20.0, -7.0, -1.0001, -0.9999, 0.0, 2.5, 9.0,
+                  40.0])
     got = np.array([log_ndtr(v) for v in x])
     np.testing.assert_allclose(got, scipy_log_ndtr(x), rtol=1e-10, atol=1e-300)
 
 
-def test_value_equals_the_numpy_filter(case: tuple) -> None:
+@pytest.mark.parametrize("spread", [1.0, 4.0])
+def test_value_equals_the_numpy_filter(case: tuple, spread: float) -> None:
+    """Spread 4 puts means up to 40 points from their scores' bins: the far-tail route."""
     data, mu, gap = case
+    mu = 5.0 + spread * (mu - 5.0)
     logp, _, _ = loglik_and_grad(mu, data.y, gap, NOISE)
     expected = filter_scores(mu, data.y, data.grid, tuple(NOISE)).logp.sum()
     assert data.grid.index.shape[0] > 1 and (data.y == 0).any()

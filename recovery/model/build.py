@@ -7,7 +7,8 @@ parameters (base by default), which diaries pin down well enough that offsets wo
 Scores are interval-censored around the kernel's mean plus a latent AR(1) residual, which an
 assumed-density filter carries along each diary (residual.py; one fused numba Op with its
 gradient, filter_op.py), so a diary week is not counted as seven independent facts (DESIGN.md
-item 9).
+item 9). The kernel's mean is kernel.expected_pain, computed in the graph by a numba Op pair
+with a hand-written VJP (kernel_op.py).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ import pytensor.tensor as pt
 from recovery.model.cohort import Cohort
 from recovery.model.config import PARAMS, ModelConfig
 from recovery.model.filter_op import filtered_loglik
-from recovery.model.kernel import EventDesign, Params, build_design, expected_pain
+from recovery.model.kernel import EventDesign, Params, build_design
+from recovery.model.kernel_op import expected_pain_op
 from recovery.model.residual import ScoreGrid, score_grid
 
 __all__ = ["CohortData", "build_model", "covariate_matrix", "prepare"]
@@ -180,6 +182,6 @@ def build_model(data: CohortData, cfg: ModelConfig) -> pm.Model:
         share = pm.Beta("share", *pr.share_ab)
         ell = pm.LogNormal("ell", pr.log_ell.mu, pr.log_ell.sigma)
         params = Params(theta, tau_nat, pt.exp(log_w), pt.exp(log_v))
-        mu = expected_pain(params, data.adherence, data.design, cfg, xp=pt)
+        mu = expected_pain_op(params, data.adherence, data.design, cfg)
         pm.Potential("loglik", filtered_loglik(mu, data.y, data.grid, (sigma, share, ell)))
     return model

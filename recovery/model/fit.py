@@ -55,6 +55,7 @@ class Diagnostics(BaseModel):
     passed: bool
     problems: list[str]
     ppc_coverage_90: float | None = None  # share of scores inside their one-step 90 % interval
+    steps_per_draw: float | None = None  # mean leapfrog steps (gradients) per draw, if recorded
 
 
 def summarise_diagnostics(
@@ -64,7 +65,9 @@ def summarise_diagnostics(
     """R-hat, bulk/tail ESS over every sampled variable, divergences; list each failure."""
     table = _summary(idata, var_names, kind="diagnostics", round_to="none")
     rhat, ess_b, ess_t = table["r_hat"].dropna(), table["ess_bulk"], table["ess_tail"]
-    div = int(idata["sample_stats"]["diverging"].sum())
+    stats = idata["sample_stats"]
+    div = int(stats["diverging"].sum())
+    steps = next((float(stats[k].mean()) for k in ("n_steps", "num_steps") if k in stats), None)
     problems = []
     if rhat.max() > RHAT_MAX:
         problems.append(f"max R-hat {rhat.max():.3f} > {RHAT_MAX} ({rhat.idxmax()!s})")
@@ -80,6 +83,7 @@ def summarise_diagnostics(
         draws=sampler.draws, tune=sampler.tune, wall_seconds=round(timing[0], 2),
         compile_seconds=round(timing[1], 2), n_patients=sizes[0], n_scores=sizes[1],
         n_sessions=sizes[2], passed=not problems, problems=problems,
+        steps_per_draw=None if steps is None else round(steps, 1),
     )
 
 

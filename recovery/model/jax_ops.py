@@ -1,5 +1,6 @@
-"""The JAX version of filter_op.FilteredLoglik, which the JAX backends (nutpie-jax, NumPyro
-via PyMC) need: importing this module registers it with PyTensor's JAX dispatch.
+"""JAX versions of the fit's numba Ops (filter_op.FilteredLoglik, kernel_op.ExpectedPain and
+its VJP), which the JAX backends (nutpie-jax, NumPyro via PyMC) need: importing this module
+registers them with PyTensor's JAX dispatch. The kernel is kernel.expected_pain with jnp.
 
 The residual filter runs as a jax.lax.scan over score ranks (each step vectorised over
 patients) and JAX autodiff gives its gradient. bench/numpyro_model.py uses the same
@@ -16,6 +17,8 @@ from jax.scipy.special import log_ndtr
 from pytensor.link.jax.dispatch import jax_funcify
 
 from recovery.model.filter_op import FilteredLoglik
+from recovery.model.kernel import EventDesign, Params, expected_pain
+from recovery.model.kernel_op import ExpectedPain, ExpectedPainVJP
 from recovery.model.residual import filter_step
 
 __all__ = ["grid_loglik"]
@@ -46,3 +49,28 @@ def _jax_filtered_loglik(op: Any, **kwargs: Any) -> Any:
         return logp, g_mu, g_noise
 
     return filtered
+
+
+def _expected_pain_jnp(op: ExpectedPain | ExpectedPainVJP, theta: Any, tau: Any, w: Any,
+                       v: Any, adh: Any, *design: Any) -> Any:
+    """kernel.expected_pain in JAX: what the numba Op computes."""
+    return expected_pain(Params(theta, tau, w, v), adh, EventDesign(*design), op.config(), jnp)
+
+
+@jax_funcify.register(ExpectedPain)
+def _jax_expected_pain(op: ExpectedPain, **kwargs: Any) -> Any:
+    def expected(*inputs: Any) -> tuple[Any, Any]:
+        mu = _expected_pain_jnp(op, *inputs)
+        return mu, jnp.zeros((mu.shape[0], 0))  # no Jacobian: the VJP differentiates mu
+
+    return expected
+
+
+@jax_funcify.register(ExpectedPainVJP)
+def _jax_expected_pain_vjp(op: ExpectedPainVJP, **kwargs: Any) -> Any:
+    def vjp(*inputs: Any) -> tuple[Any, ...]:
+        *args, _, g_mu = inputs
+        _, pullback = jax.vjp(lambda *p: _expected_pain_jnp(op, *p, *args[4:]), *args[:4])
+        return tuple(pullback(g_mu))
+
+    return vjp

@@ -20,7 +20,7 @@ import numpyro
 import numpyro.distributions as dist
 from numpyro.infer import MCMC, NUTS
 
-from recovery.model.build import CohortData
+from recovery.model.build import LOG_SCALE, CohortData
 from recovery.model.config import PARAMS, ModelConfig
 from recovery.model.jax_ops import grid_loglik
 from recovery.model.kernel import Params, expected_pain
@@ -52,21 +52,27 @@ def model(data: CohortData, cfg: ModelConfig) -> None:
     b_sd = jnp.array([pr.chronic_floor_effect.sigma if e == "floor~chronic"
                       else pr.covariate_effect_sd for e in data.effects])
     beta = numpyro.sample("beta", dist.Normal(b_mu, b_sd))
-    mu_c = numpyro.sample("mu_pop_centred",
-                          dist.ImproperUniform(dist.constraints.real, (), (len(PARAMS),)))
-    mu_pop = mu_c - (jnp.asarray(data.x_effect.mean(axis=0)) * beta) @ data.effect_param
-    q = [getattr(pr, p) for p in PARAMS]
-    pop_prior = dist.Normal(jnp.array([x.mu for x in q]), jnp.array([x.sigma for x in q]))
-    numpyro.factor("mu_pop_prior", pop_prior.log_prob(mu_pop).sum())
-    mean = mu_pop[None, :] + (data.x_effect * beta[None, :]) @ data.effect_param
     scale = np.array(pr.patient_sd_scale)
     block = [PARAMS.index(p) for p in cfg.correlated]
     rest = [i for i in range(len(PARAMS)) if i not in block]
+    sd_o = numpyro.sample("patient_sd_other", dist.HalfNormal(jnp.asarray(scale[rest])))
+    free = numpyro.sample("mu_pop_centred",
+                          dist.ImproperUniform(dist.constraints.real, (), (len(PARAMS),)))
+    # build._mean_preserving: the natural-scale mean is what the sampled value fixes
+    log_scale = np.array([PARAMS[i] in LOG_SCALE for i in rest])
+    k = jnp.sqrt(1.0 + jnp.pi / 8.0 * sd_o**2)
+    mu_c = free.at[np.array(rest)].set(jnp.where(log_scale, free[np.array(rest)] - sd_o**2 / 2,
+                                                 free[np.array(rest)] * k))
+    log_jac = jnp.sum(jnp.where(log_scale, 0.0, jnp.log(k)))
+    mu_pop = mu_c - (jnp.asarray(data.x_effect.mean(axis=0)) * beta) @ data.effect_param
+    q = [getattr(pr, p) for p in PARAMS]
+    pop_prior = dist.Normal(jnp.array([x.mu for x in q]), jnp.array([x.sigma for x in q]))
+    numpyro.factor("mu_pop_prior", pop_prior.log_prob(mu_pop).sum() + log_jac)
+    mean = mu_pop[None, :] + (data.x_effect * beta[None, :]) @ data.effect_param
     sd_b = numpyro.sample("chol_stds", dist.HalfNormal(jnp.asarray(scale[block])))
     corr = numpyro.sample("chol_corr", dist.LKJCholesky(len(block), pr.lkj_eta))
     chol = sd_b[:, None] * corr
     theta_b = _block(mean[:, block], chol, len(cfg.centred), n)
-    sd_o = numpyro.sample("patient_sd_other", dist.HalfNormal(jnp.asarray(scale[rest])))
     z = numpyro.sample("z", dist.Normal(0.0, 1.0).expand([n, len(rest)]))
     theta = jnp.zeros((n, len(PARAMS)))
     theta = theta.at[:, block].set(theta_b)

@@ -5,10 +5,11 @@ import pymc as pm
 import pytensor.tensor as pt
 import pytest
 from scipy.special import log_ndtr
-from scipy.stats import multivariate_normal
+from scipy.stats import multivariate_normal, norm
 
 from recovery.model import Cohort, ModelConfig
 from recovery.model.build import build_model, correlated_block, prepare
+from recovery.model.config import PARAMS
 from recovery.model.kernel import Params, expected_pain
 from recovery.model.residual import filter_scores, interval_logp
 
@@ -66,3 +67,28 @@ def test_partly_centred_block_is_the_same_multivariate_normal(n_centred: int) ->
     np.testing.assert_allclose(logp - jacobian, expected, rtol=1e-9)
     if n_centred:
         np.testing.assert_allclose(theta_val[:, :n_centred], point["theta_centred"])
+
+
+def test_mean_preserving_means_carry_their_jacobian(small_cohort: Cohort) -> None:
+    """The population means are sampled through build._mean_preserving: the prior potential
+    must be the prior of mu_pop plus log |d mu_pop / d sampled value|, here measured by finite
+    differences, so the reparameterisation leaves the posterior unchanged."""
+    cfg = ModelConfig()
+    model = build_model(prepare(small_cohort, cfg), cfg)
+    point = model.initial_point()
+    point["patient_sd_other_log__"] = np.log([0.9, 0.4, 0.7, 0.5])
+    free = "mu_pop_centred"
+    fn = model.compile_fn(model.replace_rvs_by_values([model["mu_pop"], model["mu_pop_prior"]]),
+                          inputs=model.value_vars, on_unused_input="ignore")
+    mu_pop, potential = fn(point)
+    h, log_jac = 1e-6, 0.0
+    for i in range(len(mu_pop)):
+        up, down = dict(point), dict(point)
+        up[free] = point[free] + h * np.eye(len(mu_pop))[i]
+        down[free] = point[free] - h * np.eye(len(mu_pop))[i]
+        log_jac += np.log((fn(up)[0][i] - fn(down)[0][i]) / (2 * h))
+    pr = cfg.priors
+    prior = sum(norm.logpdf(m, getattr(pr, p).mu, getattr(pr, p).sigma)
+                for m, p in zip(mu_pop, PARAMS, strict=True))
+    assert log_jac > 0.01  # the logistic-scale means are stretched: a Jacobian to carry
+    np.testing.assert_allclose(potential, prior + log_jac, rtol=1e-7)

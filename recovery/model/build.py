@@ -4,6 +4,8 @@ Patient parameters theta_i (6, see priors.py) come from a population normal whos
 depends on covariates, mu_pop + B x_i, with an LKJ-correlated block on cfg.correlated and the
 rest independent (`_patient_theta`). Non-centred, except the block's first cfg.centred
 parameters (base by default), which diaries pin down well enough that offsets would mix slowly.
+The independent parameters' population means are sampled as natural-scale averages
+(`_mean_preserving`), which a cohort informs far better than a logit mean and spread apart.
 Scores are interval-censored around the kernel's mean plus a latent AR(1) residual, which an
 assumed-density filter carries along each diary (residual.py; one fused numba Op with its
 gradient, filter_op.py), so a diary week is not counted as seven independent facts (DESIGN.md
@@ -29,6 +31,8 @@ from recovery.model.kernel_op import expected_pain_op
 from recovery.model.residual import ScoreGrid, score_grid
 
 __all__ = ["CohortData", "build_model", "covariate_matrix", "prepare"]
+
+LOG_SCALE = ("relief_tau", "flare")  # parameters used through exp (kernel.transform)
 
 
 @dataclass(frozen=True)
@@ -126,9 +130,31 @@ def correlated_block(mean: Any, chol: Any, k: int, n_centred: int) -> Any:
     return pt.stack(cols, axis=1)
 
 
-def _patient_theta(mean: Any, cfg: ModelConfig, n_patients: int) -> Any:
+def _mean_preserving(free: Any, sd: Any, rest: list[int]) -> tuple[Any, Any]:
+    """The population means of the independent parameters from sampled ones that fix the
+    mean on the natural scale: with weak information per patient a cohort pins down the
+    average relief (say), not its logit mean and spread apart, and sampling those two makes a
+    thin curved ridge that grows thinner with every patient. E sigmoid(m + s Z) is about
+    sigmoid(m / k), k = sqrt(1 + pi s^2 / 8); E exp(m + s Z) = exp(m + s^2 / 2). So
+    m = free * k (log-Jacobian log k) or m = free - s^2 / 2 (unit Jacobian)."""
+    if not rest:
+        return free, pt.constant(0.0)
+    cols, log_jac = [], []
+    for j, i in enumerate(rest):
+        if PARAMS[i] in LOG_SCALE:
+            cols.append((i, free[i] - sd[j] ** 2 / 2))
+        else:
+            k = pt.sqrt(1.0 + np.pi / 8.0 * sd[j] ** 2)
+            cols.append((i, free[i] * k))
+            log_jac.append(pt.log(k))
+    idx = np.array([i for i, _ in cols])
+    total = pt.sum(pt.stack(log_jac)) if log_jac else pt.constant(0.0)
+    return pt.set_subtensor(free[idx], pt.stack([c for _, c in cols])), total
+
+
+def _patient_theta(mean: Any, cfg: ModelConfig, n_patients: int, sd: Any) -> Any:
     """theta (patient x param): an LKJ-correlated block on cfg.correlated (cfg.centred of it
-    centred), the rest independent and non-centred."""
+    centred), the rest independent and non-centred with SDs sd."""
     scale = np.array(cfg.priors.patient_sd_scale)
     block = [PARAMS.index(p) for p in cfg.correlated]
     rest = [i for i in range(len(PARAMS)) if i not in block]
@@ -141,7 +167,6 @@ def _patient_theta(mean: Any, cfg: ModelConfig, n_patients: int) -> Any:
                                  correlated_block(mean[:, block], chol, len(block),
                                                   len(cfg.centred)))
     if rest:
-        sd = pm.HalfNormal("patient_sd_other", sigma=scale[rest], dims="param_other")
         z = pm.Normal("z", 0.0, 1.0, dims=("patient", "param_other"))
         theta = pt.set_subtensor(theta[:, rest], mean[:, rest] + z * sd)
     return pm.Deterministic("theta", theta, dims=("patient", "param"))
@@ -164,14 +189,18 @@ def build_model(data: CohortData, cfg: ModelConfig) -> pm.Model:
         # mu_pop, the reference patient's mean, is a shift of it with unit Jacobian, so its
         # prior applies exactly as a potential.
         x_mean = data.x_effect.mean(axis=0)
-        mu_c = pm.Flat("mu_pop_centred", dims="param")
+        rest = [i for i in range(len(PARAMS)) if PARAMS[i] not in cfg.correlated]
+        sd_other = pm.HalfNormal("patient_sd_other", sigma=np.array(pr.patient_sd_scale)[rest],
+                                 dims="param_other") if rest else None
+        mu_c, log_jac = _mean_preserving(pm.Flat("mu_pop_centred", dims="param"), sd_other,
+                                         rest)
         mu_pop = pm.Deterministic("mu_pop", mu_c - (x_mean * beta) @ data.effect_param,
                                   dims="param")
         pop_prior = [getattr(pr, p) for p in PARAMS]
         prior = pm.Normal.dist(mu=[q.mu for q in pop_prior], sigma=[q.sigma for q in pop_prior])
-        pm.Potential("mu_pop_prior", pm.logp(prior, mu_pop).sum())
+        pm.Potential("mu_pop_prior", pm.logp(prior, mu_pop).sum() + log_jac)
         mean = mu_pop[None, :] + (data.x_effect * beta[None, :]) @ data.effect_param
-        theta = _patient_theta(mean, cfg, len(data.patient_ids))
+        theta = _patient_theta(mean, cfg, len(data.patient_ids), sd_other)
         kp = [cfg.kind_prior(k) for k in data.kinds]
         log_w = pm.Normal("log_relief_w", mu=[k.log_relief_weight.mu for k in kp],
                           sigma=[k.log_relief_weight.sigma for k in kp], dims="kind")

@@ -90,7 +90,8 @@ def main() -> None:
 def _write(args: argparse.Namespace, rows: list[dict[str, float]]) -> None:
     """Write after every row, so a long run that is stopped keeps what it measured."""
     cfg = ModelConfig()
-    model = (f"residual-filter likelihood, LKJ block {', '.join(cfg.correlated)}; "
+    model = (f"residual-filter likelihood, natural-scale population means, LKJ block "
+             f"{', '.join(cfg.correlated)}; "
              f"centred: {', '.join(cfg.centred) or 'none'}")
     out = {"machine": machine(), "model": model, "weeks": args.weeks, "draws": args.draws,
            "rows": rows,

@@ -5,8 +5,9 @@ depends on covariates, mu_pop + B x_i, with an LKJ-correlated block on cfg.corre
 rest independent (`_patient_theta`). Non-centred, except the block's first cfg.centred
 parameters (base by default), which diaries pin down well enough that offsets would mix slowly.
 The independent parameters' population means are sampled as natural-scale averages
-(`_mean_preserving`), which a cohort informs better than a logit mean and spread apart (at 400
-patients nutpie's min ESS went from 18 to 69 with the same settings and seed).
+(`_mean_preserving`), which a cohort informs better than a logit mean and spread apart. At 400
+patients (one seed) nutpie's min ESS went from 18 to 69 at 2 x 500+500, but only from 69 to 73
+at 2 x 1000+1000, where flare's SD became the slowest variable.
 Scores are interval-censored around the kernel's mean plus a latent AR(1) residual, which an
 assumed-density filter carries along each diary (residual.py; one fused numba Op with its
 gradient, filter_op.py), so a diary week is not counted as seven independent facts (DESIGN.md

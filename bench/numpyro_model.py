@@ -61,8 +61,9 @@ def model(data: CohortData, cfg: ModelConfig) -> None:
     # build._mean_preserving: the natural-scale mean is what the sampled value fixes
     log_scale = np.array([PARAMS[i] in LOG_SCALE for i in rest])
     k = jnp.sqrt(1.0 + jnp.pi / 8.0 * sd_o**2)
-    mu_c = free.at[np.array(rest)].set(jnp.where(log_scale, free[np.array(rest)] - sd_o**2 / 2,
-                                                 free[np.array(rest)] * k))
+    free_rest = free[np.array(rest)]
+    mu_c = free.at[np.array(rest)].set(jnp.where(log_scale, free_rest - sd_o**2 / 2,
+                                                 free_rest * k))
     log_jac = jnp.sum(jnp.where(log_scale, 0.0, jnp.log(k)))
     mu_pop = mu_c - (jnp.asarray(data.x_effect.mean(axis=0)) * beta) @ data.effect_param
     q = [getattr(pr, p) for p in PARAMS]

@@ -35,6 +35,11 @@ def done_iterations(sampler: Any) -> int:
                if g in trace.groups())
 
 
+def projected(elapsed: float, compile_s: float, done: int, total: int) -> float:
+    """Seconds the whole run would take at the sampling rate so far (linear extrapolation)."""
+    return compile_s + (elapsed - compile_s) * total / max(done, 1)
+
+
 def main() -> None:
     import nutpie
 
@@ -71,9 +76,8 @@ def main() -> None:
         time.sleep(30)
         elapsed = time.perf_counter() - t0
         done = done_iterations(sampler)
-        projected = compile_s + (elapsed - compile_s) * total / max(done, 1)
         print(f"{elapsed / 60:5.1f} min: {done}/{total} iterations, projected total "
-              f"{projected / 60:.0f} min", flush=True)
+              f"{projected(elapsed, compile_s, done, total) / 60:.0f} min", flush=True)
         if args.deadline and elapsed > 60 * args.deadline:
             aborted = True
             break
@@ -86,8 +90,8 @@ def main() -> None:
         sampler.cancel()
         elapsed = time.perf_counter() - t0
         out.update(aborted_after_minutes=round(elapsed / 60, 1), iterations_done=done,
-                   projected_minutes=round((compile_s + (elapsed - compile_s) * total
-                                            / max(done, 1)) / 60, 1), met_target=False)
+                   projected_minutes=round(projected(elapsed, compile_s, done, total) / 60, 1),
+                   met_target=False)
     else:
         idata = sampler.wait()
         wall = time.perf_counter() - t0

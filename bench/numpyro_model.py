@@ -18,9 +18,9 @@ import jax.numpy as jnp
 import numpy as np
 import numpyro
 import numpyro.distributions as dist
-from numpyro.infer import MCMC, NUTS
+from numpyro.infer import MCMC, NUTS, init_to_value
 
-from recovery.model.build import LOG_SCALE, CohortData
+from recovery.model.build import LOG_SCALE, CohortData, _beta_prior, starting_values
 from recovery.model.config import PARAMS, ModelConfig
 from recovery.model.jax_ops import grid_loglik
 from recovery.model.kernel import Params, expected_pain
@@ -47,14 +47,10 @@ def _block(mean: Any, chol: Any, c: int, n: int) -> Any:
 def model(data: CohortData, cfg: ModelConfig) -> None:
     """NumPyro twin of build.build_model (site names follow it)."""
     pr, n = cfg.priors, len(data.patient_ids)
-    b_mu = jnp.array([pr.chronic_floor_effect.mu if e == "floor~chronic" else 0.0
-                      for e in data.effects])
-    b_sd = jnp.array([pr.chronic_floor_effect.sigma if e == "floor~chronic"
-                      else pr.covariate_effect_sd for e in data.effects])
-    beta = numpyro.sample("beta", dist.Normal(b_mu, b_sd))
+    b_mu, b_sd = _beta_prior(data, pr)
+    beta = numpyro.sample("beta", dist.Normal(jnp.array(b_mu), jnp.array(b_sd)))
     scale = np.array(pr.patient_sd_scale)
-    block = [PARAMS.index(p) for p in cfg.correlated]
-    rest = [i for i in range(len(PARAMS)) if i not in block]
+    block, rest = cfg.param_split()
     sd_o = numpyro.sample("patient_sd_other", dist.HalfNormal(jnp.asarray(scale[rest])))
     free = numpyro.sample("mu_pop_centred",
                           dist.ImproperUniform(dist.constraints.real, (), (len(PARAMS),)))
@@ -100,10 +96,13 @@ def model(data: CohortData, cfg: ModelConfig) -> None:
 
 def sample(data: CohortData, cfg: ModelConfig, draws: int, tune: int, chains: int,
            seed: int, target_accept: float) -> tuple[Any, float]:
-    """Run NumPyro's NUTS (chains in parallel on host devices); returns (idata, seconds)."""
+    """Run NumPyro's NUTS (chains in parallel on host devices), starting where the project's
+    fit starts (build.starting_values); returns (idata, seconds)."""
     import arviz as az
 
-    mcmc = MCMC(NUTS(model, target_accept_prob=target_accept), num_warmup=tune,
+    start = init_to_value(values={k: jnp.asarray(v) for k, v in starting_values(data, cfg).items()})
+    mcmc = MCMC(NUTS(model, target_accept_prob=target_accept, init_strategy=start),
+                num_warmup=tune,
                 num_samples=draws, num_chains=chains,
                 chain_method="parallel" if jax.local_device_count() >= chains else "sequential",
                 progress_bar=False)

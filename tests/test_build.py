@@ -92,3 +92,20 @@ def test_mean_preserving_means_carry_their_jacobian(small_cohort: Cohort) -> Non
                 for m, p in zip(mu_pop, PARAMS, strict=True))
     assert log_jac > 0.01  # the logistic-scale means are stretched: a Jacobian to carry
     np.testing.assert_allclose(potential, prior + log_jac, rtol=1e-7)
+
+
+def test_chains_start_at_each_patients_first_scores_and_the_prior_means(
+        small_cohort: Cohort) -> None:
+    """Warm-up starts from the data, not from zeros: each patient's centred base at the mean
+    of their first two weeks of scores, the population means at their priors."""
+    cfg = ModelConfig()
+    data = prepare(small_cohort, cfg)
+    start = build_model(data, cfg).initial_point()
+    early = data.design.t < 14
+    for i in range(len(data.patient_ids)):
+        first = data.y[early & (data.design.patient == i)].mean()
+        base = 10.0 / (1.0 + np.exp(-start["theta_centred"][i, 0]))
+        np.testing.assert_allclose(base, np.clip(first, 0.5, 9.5), rtol=1e-9)
+    tau = start["mu_pop_centred"][PARAMS.index("relief_tau")]
+    assert tau == pytest.approx(cfg.priors.relief_tau.mu)
+    assert len({round(float(b), 6) for b in start["theta_centred"][:, 0]}) > 1

@@ -32,7 +32,7 @@ from recovery.model.kernel import EventDesign, Params, build_design
 from recovery.model.kernel_op import expected_pain_op
 from recovery.model.residual import ScoreGrid, score_grid
 
-__all__ = ["CohortData", "build_model", "covariate_matrix", "prepare"]
+__all__ = ["CohortData", "build_model", "covariate_matrix", "prepare", "starting_values"]
 
 LOG_SCALE = ("relief_tau", "flare")  # parameters used through exp (kernel.transform)
 
@@ -110,15 +110,16 @@ def _whiten(d: Any, chol: Any, k: int) -> list[Any]:
     return w
 
 
-def correlated_block(mean: Any, chol: Any, k: int, n_centred: int) -> Any:
+def correlated_block(mean: Any, chol: Any, k: int, n_centred: int,
+                     start: np.ndarray | None = None) -> Any:
     """Patients' correlated block ~ MvNormal(mean, chol chol^T), its first n_centred columns
     centred (sampled directly) and the rest non-centred given them: the same distribution,
     split so that well-informed parameters avoid the inverted funnel and weakly informed ones
-    the ordinary funnel."""
+    the ordinary funnel. `start` (patients x n_centred) is where the centred ones start."""
     cols: list[Any] = []
     w: list[Any] = []
     if n_centred:
-        c = pm.Flat("theta_centred", dims=("patient", "param_centred"))
+        c = pm.Flat("theta_centred", dims=("patient", "param_centred"), initval=start)
         w = _whiten(c - mean[:, :n_centred], chol, n_centred)
         log_det = pt.sum(pt.log(pt.diag(chol)[:n_centred]))
         pm.Potential("theta_centred_prior", -0.5 * pt.sum(pt.stack(w) ** 2)
@@ -130,6 +131,34 @@ def correlated_block(mean: Any, chol: Any, k: int, n_centred: int) -> Any:
             w.append(z[:, j - n_centred])
             cols.append(mean[:, j] + sum(chol[j, i] * w[i] for i in range(j + 1)))
     return pt.stack(cols, axis=1)
+
+
+def _beta_prior(data: CohortData, pr: Any) -> tuple[list[float], list[float]]:
+    """Means and SDs of the covariate effects' normal priors."""
+    chronic = [e == "floor~chronic" for e in data.effects]
+    return ([pr.chronic_floor_effect.mu if c else 0.0 for c in chronic],
+            [pr.chronic_floor_effect.sigma if c else pr.covariate_effect_sd for c in chronic])
+
+
+def starting_values(data: CohortData, cfg: ModelConfig, days: float = 14.0
+                    ) -> dict[str, np.ndarray]:
+    """Where chains start (before the sampler's jitter): population means at their priors
+    (relief_tau ~80 days, not the 4 days a zero would give) and each centred patient base at
+    its first `days` of scores, so that warm-up's first, deepest trees do not walk every
+    patient in from a score of 5."""
+    pr = cfg.priors
+    x_mean = data.x_effect.mean(axis=0)
+    pop = np.array([getattr(pr, p).mu for p in PARAMS]) \
+        + (x_mean * np.array(_beta_prior(data, pr)[0])) @ data.effect_param
+    theta = np.tile(pop, (len(data.patient_ids), 1))
+    early = data.design.t < days
+    n = len(data.patient_ids)
+    total = np.bincount(data.design.patient[early], data.y[early], minlength=n)
+    count = np.bincount(data.design.patient[early], minlength=n)
+    p = np.clip(np.where(count > 0, total / np.maximum(count, 1), 5.0) / 10.0, 0.05, 0.95)
+    theta[:, PARAMS.index("base")] = np.log(p / (1.0 - p))
+    centred = cfg.param_split()[0][:len(cfg.centred)]
+    return {"mu_pop_centred": pop, "theta_centred": theta[:, centred]}
 
 
 def _mean_preserving(free: Any, sd: Any, rest: list[int]) -> tuple[Any, Any]:
@@ -154,20 +183,19 @@ def _mean_preserving(free: Any, sd: Any, rest: list[int]) -> tuple[Any, Any]:
     return pt.set_subtensor(free[idx], pt.stack([c for _, c in cols])), total
 
 
-def _patient_theta(mean: Any, cfg: ModelConfig, n_patients: int, sd: Any) -> Any:
+def _patient_theta(mean: Any, cfg: ModelConfig, start: np.ndarray, sd: Any) -> Any:
     """theta (patient x param): an LKJ-correlated block on cfg.correlated (cfg.centred of it
-    centred), the rest independent and non-centred with SDs sd."""
+    centred, starting at `start`), the rest independent and non-centred with SDs sd."""
     scale = np.array(cfg.priors.patient_sd_scale)
-    block = [PARAMS.index(p) for p in cfg.correlated]
-    rest = [i for i in range(len(PARAMS)) if i not in block]
-    theta = pt.zeros((n_patients, len(PARAMS)))
+    block, rest = cfg.param_split()
+    theta = pt.zeros((start.shape[0], len(PARAMS)))
     if block:
         chol, _, _ = pm.LKJCholeskyCov(
             "chol", n=len(block), eta=cfg.priors.lkj_eta, compute_corr=True,
             sd_dist=pm.HalfNormal.dist(sigma=scale[block], shape=len(block)))
         theta = pt.set_subtensor(theta[:, block],
                                  correlated_block(mean[:, block], chol, len(block),
-                                                  len(cfg.centred)))
+                                                  len(cfg.centred), start))
     if rest:
         z = pm.Normal("z", 0.0, 1.0, dims=("patient", "param_other"))
         theta = pt.set_subtensor(theta[:, rest], mean[:, rest] + z * sd)
@@ -183,26 +211,26 @@ def build_model(data: CohortData, cfg: ModelConfig) -> pm.Model:
               "param_block_nc": [p for p in cfg.correlated if p not in cfg.centred],
               "param_other": [p for p in PARAMS if p not in cfg.correlated]}
     with pm.Model(coords=coords) as model:
-        b_mu = [pr.chronic_floor_effect.mu if e == "floor~chronic" else 0.0 for e in data.effects]
-        b_sd = [pr.chronic_floor_effect.sigma if e == "floor~chronic" else pr.covariate_effect_sd
-                for e in data.effects]
+        b_mu, b_sd = _beta_prior(data, pr)
+        start = starting_values(data, cfg)
         beta = pm.Normal("beta", mu=b_mu, sigma=b_sd, dims="effect")
         # Sample the intercept at the cohort's mean covariates (decorrelates it from beta);
         # mu_pop, the reference patient's mean, is a shift of it with unit Jacobian, so its
         # prior applies as a potential, with _mean_preserving's Jacobian added.
         x_mean = data.x_effect.mean(axis=0)
-        rest = [i for i in range(len(PARAMS)) if PARAMS[i] not in cfg.correlated]
+        rest = cfg.param_split()[1]
         sd_other = pm.HalfNormal("patient_sd_other", sigma=np.array(pr.patient_sd_scale)[rest],
                                  dims="param_other") if rest else None
-        mu_c, log_jac = _mean_preserving(pm.Flat("mu_pop_centred", dims="param"), sd_other,
-                                         rest)
+        mu_c, log_jac = _mean_preserving(
+            pm.Flat("mu_pop_centred", dims="param", initval=start["mu_pop_centred"]), sd_other,
+            rest)
         mu_pop = pm.Deterministic("mu_pop", mu_c - (x_mean * beta) @ data.effect_param,
                                   dims="param")
         pop_prior = [getattr(pr, p) for p in PARAMS]
         prior = pm.Normal.dist(mu=[q.mu for q in pop_prior], sigma=[q.sigma for q in pop_prior])
         pm.Potential("mu_pop_prior", pm.logp(prior, mu_pop).sum() + log_jac)
         mean = mu_pop[None, :] + (data.x_effect * beta[None, :]) @ data.effect_param
-        theta = _patient_theta(mean, cfg, len(data.patient_ids), sd_other)
+        theta = _patient_theta(mean, cfg, start["theta_centred"], sd_other)
         kp = [cfg.kind_prior(k) for k in data.kinds]
         log_w = pm.Normal("log_relief_w", mu=[k.log_relief_weight.mu for k in kp],
                           sigma=[k.log_relief_weight.sigma for k in kp], dims="kind")

@@ -91,6 +91,11 @@ class ModelConfig(BaseModel):
         """Prior for a session kind, falling back to the 'default' entry."""
         return self.kind_priors.get(kind, self.kind_priors["default"])
 
+    def param_split(self) -> tuple[list[int], list[int]]:
+        """Indices (into PARAMS) of the correlated block, in its order, and of the rest."""
+        block = [PARAMS.index(p) for p in self.correlated]
+        return block, [i for i in range(len(PARAMS)) if i not in block]
+
     def effect_pairs(self) -> list[tuple[str, str]]:
         """(parameter, covariate) pairs with a regression coefficient, in a fixed order."""
         return [(p, c) for p in PARAMS for c in self.effects.get(p, ())]

@@ -64,8 +64,7 @@ class PopulationDraws:
         cfg = fitted.config
         mu = g("mu_pop")
         chol = np.zeros((len(mu), len(PARAMS), len(PARAMS)))
-        block = [PARAMS.index(p) for p in cfg.correlated]
-        rest = [i for i in range(len(PARAMS)) if i not in block]
+        block, rest = cfg.param_split()
         if block:  # PyMC packs the LKJ Cholesky factor in numpy's tril_indices order
             small = np.zeros((len(mu), len(block), len(block)))
             rows, cols = np.tril_indices(len(block))

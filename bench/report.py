@@ -32,9 +32,8 @@ def fits() -> list[str]:
     runs = [_load(p.name) for p in sorted(RESULTS.glob("fit*.json"))]
     earlier = "earlier version (previous-score likelihood, LKJ block base, floor, relief; " \
         "centred: none)"
-    rows = sorted((r | {"_m": d["machine"], "_w": d["weeks"], "_v": d.get("model", earlier)}
-                   for d in runs if d for r in d["rows"]),
-                  key=lambda r: (r["patients"], r["sampler"]))
+    rows = [r | {"_m": d["machine"], "_w": d["weeks"], "_v": d.get("model", earlier)}
+            for d in runs if d for r in d["rows"]]
     if not rows:
         return []
     out = [f"### Fitting (`bench/fit.py`, {rows[0]['_w']:g} weeks of diaries, 2 chains, "
@@ -42,25 +41,32 @@ def fits() -> list[str]:
            "nutpie is the project's fit; pymc is PyMC's default NUTS on the same PyMC model; "
            "numpyro is the NumPyro twin of the model in `bench/numpyro_model.py`. Wall time "
            "includes compilation.", ""]
-    out += _table(["patients", "scores", "sampler", "wall s", "min bulk ESS", "ESS / s",
+    out += _table(["patients", "scores", "sampler", "seed", "wall s", "min bulk ESS", "ESS / s",
                    "s per ESS", "max R-hat", "divergences", "steps / draw"],
-                  [[r["patients"], r["scores"], r["sampler"], f"{r['wall_seconds']:.0f}",
-                    f"{r['min_ess_bulk']:.0f}", f"{r['min_ess_per_second']:.2f}",
-                    f"{r['seconds_per_ess']:.2f}", f"{r['max_rhat']:.3f}", r["divergences"],
-                    r.get("steps_per_draw") or "-"] for r in rows])
-    for n in sorted({r["patients"] for r in rows}):
-        by = {r["sampler"]: r["min_ess_per_second"] for r in rows if r["patients"] == n}
-        others = [v for k, v in by.items() if k != "nutpie"]
-        if "nutpie" in by and others:
-            out.append(f"- {n} patients: nutpie has {by['nutpie'] / max(others):.1f}x the ESS "
-                       "per second of the better of the others.")
-    for sampler in sorted({r["sampler"] for r in rows}):
-        pts = [(r["patients"], r["seconds_per_ess"]) for r in rows if r["sampler"] == sampler]
-        if len({p for p, _ in pts}) > 1:
+                  [[r["patients"], r["scores"], r["sampler"], r.get("seed", 1),
+                    f"{r['wall_seconds']:.0f}", f"{r['min_ess_bulk']:.0f}",
+                    f"{r['min_ess_per_second']:.2f}", f"{r['seconds_per_ess']:.2f}",
+                    f"{r['max_rhat']:.3f}", r["divergences"], r.get("steps_per_draw") or "-"]
+                   for r in sorted(rows, key=lambda r: (r["patients"], r["sampler"],
+                                                        r.get("seed", 1)))])
+    med = {(n, k): float(np.median([r["min_ess_per_second"] for r in rows
+                                    if (r["patients"], r["sampler"]) == (n, k)]))
+           for n, k in {(r["patients"], r["sampler"]) for r in rows}}
+    seeds = {key: sum((r["patients"], r["sampler"]) == key for r in rows) for key in med}
+    for n in sorted({n for n, _ in med}):
+        others = [v for (m, k), v in med.items() if m == n and k != "nutpie"]
+        if (n, "nutpie") in med and others:
+            out.append(f"- {n} patients: nutpie has {med[n, 'nutpie'] / max(others):.1f}x the "
+                       "ESS per second of the better of the others (medians; seeds run: "
+                       + ", ".join(f"{k} {seeds[m, k]}" for m, k in sorted(med) if m == n)
+                       + ").")
+    for sampler in sorted({k for _, k in med}):
+        pts = sorted((n, 1.0 / v) for (n, k), v in med.items() if k == sampler)
+        if len(pts) > 1:
             x, y = np.log(np.array(pts, dtype=float)).T
             out.append(f"- {sampler}: seconds per effective sample grow as patients^"
-                       f"{np.polyfit(x, y, 1)[0]:.2f} from {min(p for p, _ in pts)} to "
-                       f"{max(p for p, _ in pts)} patients (1 would be linear).")
+                       f"{np.polyfit(x, y, 1)[0]:.2f} from {pts[0][0]} to {pts[-1][0]} "
+                       "patients (1 would be linear; medians over seeds).")
     where = sorted({(r["patients"], r["_v"], r["_m"]) for r in rows})
     return [*out, "", *(f"- {n} patients: model {v}; machine {m}." for n, v, m in where),
             ""]

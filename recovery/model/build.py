@@ -7,7 +7,10 @@ parameters (base by default), which diaries pin down well enough that offsets wo
 The independent parameters' population means are sampled as natural-scale averages
 (`_mean_preserving`), which a cohort informs better than a logit mean and spread apart. At 400
 patients (one seed) nutpie's min ESS went from 18 to 69 at 2 x 500+500, but only from 69 to 73
-at 2 x 1000+1000, where flare's SD became the slowest variable.
+at 2 x 1000+1000, where flare's SD became the slowest variable. Tried and measured no better
+(400 patients, seeds 2 and 3): the shift on logistic parameters only; nutpie's low-rank mass
+matrix; pooling relief_tau (patient SD prior 0.01). The SD of relief stays the slowest.
+Chains start from the data (`starting_values`), not from zeros.
 Scores are interval-censored around the kernel's mean plus a latent AR(1) residual, which an
 assumed-density filter carries along each diary (residual.py; one fused numba Op with its
 gradient, filter_op.py), so a diary week is not counted as seven independent facts (DESIGN.md

@@ -73,27 +73,37 @@ def fits() -> list[str]:
 
 
 def scale() -> list[str]:
-    r = _load("scale_fit.json")
-    if not r:
+    runs = [r for r in (_load(p.name) for p in sorted(RESULTS.glob("scale_fit*.json"))) if r]
+    if not runs:
         return []
-    head = (f"### A large cohort (`bench/scale_fit.py`, {r['patients']} patients x "
-            f"{r['weeks']:g} weeks, {r['scores']} scores, {r['chains']} chains, {r['tune']} "
-            f"tuning + {r['draws']} draws; target: under {r['target_minutes']:g} min with "
-            "diagnostics passing)")
-    if "aborted_after_minutes" in r:
-        text = (f"Not met. Stopped after {r['aborted_after_minutes']:g} min with "
-                f"{r['iterations_done']} of {r['tune'] + r['draws']} iterations done (compile "
-                f"{r['compile_seconds']:.0f} s). Extrapolated linearly from those first "
-                f"iterations, the run would take {r['projected_minutes']:g} min; early warm-up "
-                "is the slowest part, so that overstates it, but not by the 18x needed.")
-    else:
-        d = r["diagnostics"]
-        text = (f"{'Met' if r['met_target'] else 'Not met'}: {r['wall_minutes']:g} min (compile "
-                f"{r['compile_seconds']:.0f} s); max R-hat {d['max_rhat']:.3f}, min ESS bulk "
-                f"{d['min_ess_bulk']:.0f} / tail {d['min_ess_tail']:.0f}, {d['divergences']} "
-                f"divergences, {d['steps_per_draw']} leapfrog steps per draw"
-                + ("" if d["passed"] else f"; gate failed: {'; '.join(d['problems'])}") + ".")
-    return [head, "", f"{text} Machine: {r['machine']}.", ""]
+    r = runs[0]
+    out = [f"### A large cohort (`bench/scale_fit.py`, {r['patients']} patients x "
+           f"{r['weeks']:g} weeks, {r['scores']} scores, {r['chains']} chains, {r['tune']} "
+           f"tuning + {r['draws']} draws; target: under {r['target_minutes']:g} min with "
+           "diagnostics passing)", ""]
+    for r in runs:
+        depth = f"tree depth cap {r.get('maxdepth', 10)}" \
+            + (f"; {r['note']}" if "note" in r else "")
+        if "aborted_after_minutes" in r:
+            steps = r.get("mean_steps_so_far")
+            text = (f"Not met ({depth}). Stopped after {r['aborted_after_minutes']:g} min with "
+                    f"{r['iterations_done']} of {r['tune'] + r['draws']} iterations done "
+                    + (f"({steps:g} leapfrog steps per iteration so far) " if steps else "")
+                    + f"(compile {r['compile_seconds']:.0f} s). Extrapolated linearly, the run "
+                    f"would take {r['projected_minutes']:g} min, "
+                    f"{r['projected_minutes'] / r['target_minutes']:.1f}x the target; early "
+                    "warm-up is the slowest part, so that overstates it.")
+        else:
+            d = r["diagnostics"]
+            text = (f"{'Met' if r['met_target'] else 'Not met'} ({depth}): "
+                    f"{r['wall_minutes']:g} min (compile {r['compile_seconds']:.0f} s); max "
+                    f"R-hat {d['max_rhat']:.3f}, min ESS bulk {d['min_ess_bulk']:.0f} / tail "
+                    f"{d['min_ess_tail']:.0f}, {d['divergences']} divergences, "
+                    f"{d['steps_per_draw']} leapfrog steps per draw"
+                    + ("" if d["passed"] else f"; gate failed: {'; '.join(d['problems'])}")
+                    + ".")
+        out += [f"- {text} Machine: {r['machine']}."]
+    return [*out, ""]
 
 
 def quick_look() -> list[str]:

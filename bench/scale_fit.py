@@ -6,6 +6,7 @@ aborts at that many minutes and records how far it got and the projected total i
 result, so a run that cannot make the target still reports what it measured.
 Writes bench/results/scale_fit.json.
 Usage: python bench/scale_fit.py [--patients 2000] [--weeks 26] [--draws 500] [--deadline 45]
+       [--maxdepth 10]
 """
 
 from __future__ import annotations
@@ -35,6 +36,14 @@ def done_iterations(sampler: Any) -> int:
                if g in trace.groups())
 
 
+def steps_so_far(sampler: Any) -> float | None:
+    """Mean leapfrog steps (gradients) per iteration so far, warm-up included."""
+    trace = sampler.inspect()
+    steps = [trace[g]["n_steps"].values.ravel() for g in ("warmup_sample_stats", "sample_stats")
+             if g in trace.groups() and "n_steps" in trace[g]]
+    return round(float(np.concatenate(steps).mean()), 1) if steps else None
+
+
 def projected(elapsed: float, compile_s: float, done: int, total: int) -> float:
     """Seconds the whole run would take at the sampling rate so far (linear extrapolation)."""
     return compile_s + (elapsed - compile_s) * total / max(done, 1)
@@ -48,6 +57,7 @@ def main() -> None:
     ap.add_argument("--weeks", type=float, default=26)
     ap.add_argument("--draws", type=int, default=500)
     ap.add_argument("--tune", type=int, default=500)
+    ap.add_argument("--maxdepth", type=int, default=10, help="NUTS tree depth cap (nutpie's 10)")
     ap.add_argument("--deadline", type=float, default=None, help="minutes; abort after")
     ap.add_argument("--out", type=Path, default=Path("bench/results/scale_fit.json"))
     args = ap.parse_args()
@@ -64,7 +74,7 @@ def main() -> None:
     sampler = nutpie.sample(compiled, draws=s.draws, tune=s.tune, chains=s.chains,
                             cores=min(s.chains, 2), seed=s.random_seed,
                             target_accept=s.target_accept, blocking=False, progress_bar=False,
-                            save_warmup=True)
+                            save_warmup=True, maxdepth=args.maxdepth)
     total = s.draws + s.tune
     aborted = False
     while True:
@@ -83,15 +93,16 @@ def main() -> None:
             break
     out: dict[str, Any] = {"machine": machine(), "patients": args.patients, "weeks": args.weeks,
                            "scores": len(data.y), "draws": s.draws, "tune": s.tune,
-                           "chains": s.chains, "compile_seconds": round(compile_s, 1),
+                           "chains": s.chains, "maxdepth": args.maxdepth,
+                           "compile_seconds": round(compile_s, 1),
                            "target_minutes": TARGET_MINUTES}
     if aborted:
-        done = done_iterations(sampler)
+        done, steps = done_iterations(sampler), steps_so_far(sampler)
         sampler.cancel()
         elapsed = time.perf_counter() - t0
         out.update(aborted_after_minutes=round(elapsed / 60, 1), iterations_done=done,
                    projected_minutes=round(projected(elapsed, compile_s, done, total) / 60, 1),
-                   met_target=False)
+                   mean_steps_so_far=steps, met_target=False)
     else:
         idata = sampler.wait()
         wall = time.perf_counter() - t0

@@ -22,7 +22,7 @@ import numpy as np
 from common import machine
 
 from recovery.model import ModelConfig, SamplerConfig, simulate_cohort
-from recovery.model.build import build_model, prepare
+from recovery.model.build import build_model, prepare, starting_values
 from recovery.model.fit import checked_names, summarise_diagnostics
 
 warnings.filterwarnings("ignore")
@@ -67,7 +67,8 @@ def main() -> None:
     t0 = time.perf_counter()
     data = prepare(cohort, cfg)
     model = build_model(data, cfg)
-    compiled = nutpie.compile_pymc_model(model, backend="numba")
+    compiled = nutpie.compile_pymc_model(model, backend="numba",
+                                         initial_points=starting_values(data, cfg))
     compile_s = time.perf_counter() - t0
     print(f"{args.patients} patients, {len(data.y)} scores; compiled in {compile_s:.0f} s",
           flush=True)

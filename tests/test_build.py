@@ -8,7 +8,7 @@ from scipy.special import log_ndtr
 from scipy.stats import multivariate_normal, norm
 
 from recovery.model import Cohort, ModelConfig
-from recovery.model.build import build_model, correlated_block, prepare
+from recovery.model.build import build_model, correlated_block, prepare, starting_values
 from recovery.model.config import PARAMS
 from recovery.model.kernel import Params, expected_pain
 from recovery.model.residual import filter_scores, interval_logp
@@ -100,7 +100,10 @@ def test_chains_start_at_each_patients_first_scores_and_the_prior_means(
     of their first two weeks of scores, the population means at their priors."""
     cfg = ModelConfig()
     data = prepare(small_cohort, cfg)
-    start = build_model(data, cfg).initial_point()
+    start = starting_values(data, cfg)
+    model = build_model(data, cfg)
+    assert {k: np.shape(v) for k, v in start.items()} == {
+        k: np.shape(model.initial_point()[k]) for k in start}
     early = data.design.t < 14
     for i in range(len(data.patient_ids)):
         first = data.y[early & (data.design.patient == i)].mean()

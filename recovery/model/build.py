@@ -113,16 +113,15 @@ def _whiten(d: Any, chol: Any, k: int) -> list[Any]:
     return w
 
 
-def correlated_block(mean: Any, chol: Any, k: int, n_centred: int,
-                     start: np.ndarray | None = None) -> Any:
+def correlated_block(mean: Any, chol: Any, k: int, n_centred: int) -> Any:
     """Patients' correlated block ~ MvNormal(mean, chol chol^T), its first n_centred columns
     centred (sampled directly) and the rest non-centred given them: the same distribution,
     split so that well-informed parameters avoid the inverted funnel and weakly informed ones
-    the ordinary funnel. `start` (patients x n_centred) is where the centred ones start."""
+    the ordinary funnel."""
     cols: list[Any] = []
     w: list[Any] = []
     if n_centred:
-        c = pm.Flat("theta_centred", dims=("patient", "param_centred"), initval=start)
+        c = pm.Flat("theta_centred", dims=("patient", "param_centred"))
         w = _whiten(c - mean[:, :n_centred], chol, n_centred)
         log_det = pt.sum(pt.log(pt.diag(chol)[:n_centred]))
         pm.Potential("theta_centred_prior", -0.5 * pt.sum(pt.stack(w) ** 2)
@@ -145,7 +144,8 @@ def _beta_prior(data: CohortData, pr: Any) -> tuple[list[float], list[float]]:
 
 def starting_values(data: CohortData, cfg: ModelConfig, days: float = 14.0
                     ) -> dict[str, np.ndarray]:
-    """Where chains start (before the sampler's jitter): population means at their priors
+    """Where fit's chains start (before the sampler's jitter; passed to the sampler, since
+    PyMC cannot freeze a model with initvals for JAX): population means at their priors
     (relief_tau ~80 days, not the 4 days a zero would give) and each centred patient base at
     its first `days` of scores, so that warm-up's first, deepest trees do not walk every
     patient in from a score of 5."""
@@ -186,19 +186,19 @@ def _mean_preserving(free: Any, sd: Any, rest: list[int]) -> tuple[Any, Any]:
     return pt.set_subtensor(free[idx], pt.stack([c for _, c in cols])), total
 
 
-def _patient_theta(mean: Any, cfg: ModelConfig, start: np.ndarray, sd: Any) -> Any:
+def _patient_theta(mean: Any, cfg: ModelConfig, n_patients: int, sd: Any) -> Any:
     """theta (patient x param): an LKJ-correlated block on cfg.correlated (cfg.centred of it
-    centred, starting at `start`), the rest independent and non-centred with SDs sd."""
+    centred), the rest independent and non-centred with SDs sd."""
     scale = np.array(cfg.priors.patient_sd_scale)
     block, rest = cfg.param_split()
-    theta = pt.zeros((start.shape[0], len(PARAMS)))
+    theta = pt.zeros((n_patients, len(PARAMS)))
     if block:
         chol, _, _ = pm.LKJCholeskyCov(
             "chol", n=len(block), eta=cfg.priors.lkj_eta, compute_corr=True,
             sd_dist=pm.HalfNormal.dist(sigma=scale[block], shape=len(block)))
         theta = pt.set_subtensor(theta[:, block],
                                  correlated_block(mean[:, block], chol, len(block),
-                                                  len(cfg.centred), start))
+                                                  len(cfg.centred)))
     if rest:
         z = pm.Normal("z", 0.0, 1.0, dims=("patient", "param_other"))
         theta = pt.set_subtensor(theta[:, rest], mean[:, rest] + z * sd)
@@ -215,7 +215,6 @@ def build_model(data: CohortData, cfg: ModelConfig) -> pm.Model:
               "param_other": [p for p in PARAMS if p not in cfg.correlated]}
     with pm.Model(coords=coords) as model:
         b_mu, b_sd = _beta_prior(data, pr)
-        start = starting_values(data, cfg)
         beta = pm.Normal("beta", mu=b_mu, sigma=b_sd, dims="effect")
         # Sample the intercept at the cohort's mean covariates (decorrelates it from beta);
         # mu_pop, the reference patient's mean, is a shift of it with unit Jacobian, so its
@@ -224,16 +223,15 @@ def build_model(data: CohortData, cfg: ModelConfig) -> pm.Model:
         rest = cfg.param_split()[1]
         sd_other = pm.HalfNormal("patient_sd_other", sigma=np.array(pr.patient_sd_scale)[rest],
                                  dims="param_other") if rest else None
-        mu_c, log_jac = _mean_preserving(
-            pm.Flat("mu_pop_centred", dims="param", initval=start["mu_pop_centred"]), sd_other,
-            rest)
+        mu_c, log_jac = _mean_preserving(pm.Flat("mu_pop_centred", dims="param"), sd_other,
+                                         rest)
         mu_pop = pm.Deterministic("mu_pop", mu_c - (x_mean * beta) @ data.effect_param,
                                   dims="param")
         pop_prior = [getattr(pr, p) for p in PARAMS]
         prior = pm.Normal.dist(mu=[q.mu for q in pop_prior], sigma=[q.sigma for q in pop_prior])
         pm.Potential("mu_pop_prior", pm.logp(prior, mu_pop).sum() + log_jac)
         mean = mu_pop[None, :] + (data.x_effect * beta[None, :]) @ data.effect_param
-        theta = _patient_theta(mean, cfg, start["theta_centred"], sd_other)
+        theta = _patient_theta(mean, cfg, len(data.patient_ids), sd_other)
         kp = [cfg.kind_prior(k) for k in data.kinds]
         log_w = pm.Normal("log_relief_w", mu=[k.log_relief_weight.mu for k in kp],
                           sigma=[k.log_relief_weight.sigma for k in kp], dims="kind")

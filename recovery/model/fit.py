@@ -17,7 +17,7 @@ import pandas as pd
 import pymc as pm
 from pydantic import BaseModel, ConfigDict
 
-from recovery.model.build import CohortData, build_model, prepare
+from recovery.model.build import CohortData, build_model, prepare, starting_values
 from recovery.model.cohort import Cohort
 from recovery.model.config import ModelConfig, SamplerConfig
 from recovery.model.kernel import Params, build_design, expected_pain
@@ -148,9 +148,11 @@ def posterior_params(idata: az.InferenceData, data: CohortData, max_draws: int |
 Progress = Callable[[float, str], None]  # (fraction done 0-1, phase)
 
 
-def _sample(model: pm.Model, s: SamplerConfig, on_compiled: Callable[[], None],
-            on_progress: Progress | None = None) -> tuple[az.InferenceData, float]:
-    """Run the configured backend; returns the trace and the seconds spent compiling."""
+def _sample(model: pm.Model, s: SamplerConfig, start: dict[str, np.ndarray],
+            on_compiled: Callable[[], None], on_progress: Progress | None = None
+            ) -> tuple[az.InferenceData, float]:
+    """Run the configured backend from `start` (build.starting_values); returns the trace and
+    the seconds spent compiling."""
     t0 = time.perf_counter()
     if s.sampler in ("nutpie-jax", "numpyro"):
         importlib.import_module("recovery.model.jax_ops")  # registers the filter Op for JAX
@@ -158,9 +160,10 @@ def _sample(model: pm.Model, s: SamplerConfig, on_compiled: Callable[[], None],
         import nutpie
 
         if s.sampler == "nutpie":
-            compiled = nutpie.compile_pymc_model(model, backend="numba")
+            compiled = nutpie.compile_pymc_model(model, backend="numba", initial_points=start)
         else:
-            compiled = nutpie.compile_pymc_model(model, backend="jax", gradient_backend="jax")
+            compiled = nutpie.compile_pymc_model(model, backend="jax", gradient_backend="jax",
+                                                 initial_points=start)
         compile_s = time.perf_counter() - t0
         on_compiled()
         kwargs = {"draws": s.draws, "tune": s.tune, "chains": s.chains,
@@ -180,7 +183,8 @@ def _sample(model: pm.Model, s: SamplerConfig, on_compiled: Callable[[], None],
     with model:
         idata = pm.sample(draws=s.draws, tune=s.tune, chains=s.chains, cores=min(s.chains, 2),
                           random_seed=s.random_seed, target_accept=s.target_accept,
-                          progressbar=s.progress_bar, compute_convergence_checks=False,
+                          initvals=start, progressbar=s.progress_bar,
+                          compute_convergence_checks=False,
                           **options)
     return idata, 0.0
 
@@ -217,7 +221,7 @@ def fit(cohort: Cohort, config: ModelConfig | None = None, sampler: SamplerConfi
     data = prepare(cohort, cfg)
     model = build_model(data, cfg)
     t0 = time.perf_counter()
-    idata, compile_s = _sample(model, s, on_compiled, on_progress)
+    idata, compile_s = _sample(model, s, starting_values(data, cfg), on_compiled, on_progress)
     wall = time.perf_counter() - t0
     diag = summarise_diagnostics(idata, checked_names(model), s, (wall, compile_s),
                                  (len(data.patient_ids), len(data.y), len(cohort.sessions)))

@@ -149,13 +149,12 @@ def starting_values(data: CohortData, cfg: ModelConfig, days: float = 14.0
     (relief_tau ~80 days, not the 4 days a zero would give) and each centred patient base at
     its first `days` of scores, so that warm-up's first, deepest trees do not walk every
     patient in from a score of 5."""
-    pr = cfg.priors
+    pr, n = cfg.priors, len(data.patient_ids)
     x_mean = data.x_effect.mean(axis=0)
     pop = np.array([getattr(pr, p).mu for p in PARAMS]) \
         + (x_mean * np.array(_beta_prior(data, pr)[0])) @ data.effect_param
-    theta = np.tile(pop, (len(data.patient_ids), 1))
+    theta = np.tile(pop, (n, 1))
     early = data.design.t < days
-    n = len(data.patient_ids)
     total = np.bincount(data.design.patient[early], data.y[early], minlength=n)
     count = np.bincount(data.design.patient[early], minlength=n)
     p = np.clip(np.where(count > 0, total / np.maximum(count, 1), 5.0) / 10.0, 0.05, 0.95)

@@ -29,6 +29,20 @@ def small_cohort() -> Cohort:
     return cohort
 
 
+@pytest.fixture(scope="session", params=["whole days", "clock times"])
+def small_cohort_timed(request: pytest.FixtureRequest, small_cohort: Cohort) -> Cohort:
+    """The small cohort as recorded (whole days), or with each session and score moved to a
+    random time of its day (as dates with clock times give): the Ops' lag tables and the
+    exact exp path both run."""
+    if request.param == "whole days":
+        return small_cohort
+    rng = np.random.default_rng(7)
+    moved = [frame.assign(day=frame["day"] + rng.uniform(0.0, 0.95, len(frame))).sort_values(
+        ["patient_id", "day"], kind="stable").reset_index(drop=True)
+        for frame in (small_cohort.sessions, small_cohort.pain)]
+    return Cohort(small_cohort.patients, *moved)
+
+
 @pytest.fixture(scope="session")
 def slow_sim() -> tuple[Cohort, dict]:
     return simulate_cohort(SLOW_PATIENTS, SLOW_WEEKS, np.random.default_rng(SLOW_SEED))

@@ -7,20 +7,21 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 import pytest
+from scipy.special import erfc
 from scipy.special import log_ndtr as scipy_log_ndtr
 
 from recovery.model import Cohort, ModelConfig
 from recovery.model.build import CohortData, prepare
-from recovery.model.filter_op import filtered_loglik, log_ndtr, loglik_and_grad
+from recovery.model.filter_op import _erfc_gauss, filtered_loglik, log_ndtr, loglik_and_grad
 from recovery.model.residual import filter_scores
 
 NOISE = np.array([1.1, 0.55, 6.0])
 
 
 @pytest.fixture(scope="module")
-def case(small_cohort: Cohort) -> tuple[CohortData, np.ndarray, np.ndarray]:
+def case(small_cohort_timed: Cohort) -> tuple[CohortData, np.ndarray, np.ndarray]:
     """The small cohort's scores with means spread over 0-10 and beyond (open bins too)."""
-    data = prepare(small_cohort, ModelConfig())
+    data = prepare(small_cohort_timed, ModelConfig())
     mu = np.random.default_rng(2).uniform(-1.5, 11.5, len(data.y))
     return data, mu, data.grid.flat_gap
 
@@ -30,6 +31,14 @@ def test_log_ndtr_matches_scipy_in_both_tails() -> None:
                   40.0])
     got = np.array([log_ndtr(v) for v in x])
     np.testing.assert_allclose(got, scipy_log_ndtr(x), rtol=1e-10, atol=1e-300)
+
+
+def test_erfc_and_gaussian_match_scipy_on_every_branch() -> None:
+    """|x| < 1, 1 <= |x| < 8 and beyond, both signs, down to erfc's underflow."""
+    x = np.concatenate([np.linspace(-9.0, 27.0, 7201), [-1.0, 1.0, -8.0, 8.0, 0.0]])
+    got = np.array([_erfc_gauss(v) for v in x])
+    np.testing.assert_allclose(got[:, 0], erfc(x), rtol=1e-13, atol=1e-300)
+    np.testing.assert_allclose(got[:, 1], np.exp(-x * x), rtol=1e-15, atol=1e-300)
 
 
 @pytest.mark.parametrize("spread", [1.0, 4.0])

@@ -17,9 +17,9 @@ CFG = ModelConfig()
 
 
 @pytest.fixture(scope="module")
-def case(small_cohort: Cohort) -> tuple[CohortData, list[np.ndarray]]:
+def case(small_cohort_timed: Cohort) -> tuple[CohortData, list[np.ndarray]]:
     """The small cohort's design with spread-out parameters (patients without sessions too)."""
-    data = prepare(small_cohort, CFG)
+    data = prepare(small_cohort_timed, CFG)
     rng = np.random.default_rng(4)
     n_kinds = len(data.kinds)
     theta = rng.normal(0.0, 1.0, (len(data.patient_ids), 6))

@@ -57,14 +57,17 @@ def walk(theta: np.ndarray, tau_nat: float, relief_w: np.ndarray, durable_w: np.
     n, k_kinds = t.shape[0], relief_w.shape[0]
     mu, jac = np.empty(n), np.empty((n, 7 + 2 * k_kinds))
     s0, s1 = np.zeros(k_kinds), np.zeros(k_kinds)
+    natural_lags, relief_lags = np.full(N_LAGS, -1.0), np.empty(N_LAGS)
     cur_p, j, cur_t = -1, 0, 0.0
-    base = floor = relief = rtau = flare = durable = sg0 = sg1 = 0.0
+    base = floor = relief = rtau = flare = durable = sg0 = sg1 = f_d = dose = 0.0
     for i in range(n):
         p = patient[i]
-        if p != cur_p:  # a new patient: their natural-scale parameters, an empty adstock
+        new_dose = p != cur_p
+        if new_dose:  # a new patient: their natural-scale parameters, an empty adstock
             cur_p, j, cur_t = p, 0, 0.0
             s0[:] = 0.0
             s1[:] = 0.0
+            relief_lags[:] = -1.0
             sg0, sg1 = _sigmoid(theta[p, 0]), _sigmoid(theta[p, 1])
             base = 10.0 * sg0
             floor = base * sg1
@@ -73,27 +76,33 @@ def walk(theta: np.ndarray, tau_nat: float, relief_w: np.ndarray, durable_w: np.
             flare = math.exp(theta[p, 4])
             durable = _sigmoid(theta[p, 5])
         while j <= last[i]:  # sessions strictly before t[i]: decay to each, then add it
-            _decay(s0, s1, session_t[p, j] - cur_t, rtau)
+            dt = session_t[p, j] - cur_t
+            _decay(s0, s1, dt, _lag(relief_lags, dt, rtau))
             s0[session_kind[p, j]] += 1.0
             cur_t = session_t[p, j]
             j += 1
-        _decay(s0, s1, t[i] - cur_t, rtau)
+            new_dose = True
+        dt = t[i] - cur_t
+        _decay(s0, s1, dt, _lag(relief_lags, dt, rtau))
         cur_t = t[i]
-        adstock = ds_rtau = dose = 0.0
+        adstock = ds_rtau = 0.0
         for c in range(k_kinds):
             adstock += relief_w[c] * s0[c]
             ds_rtau += relief_w[c] * s1[c]
-            dose += durable_w[c] * counts[i, c]
-        dose *= adherence[p]
-        en = math.exp(-t[i] / tau_nat)
+        if new_dose:  # the durable dose changes only at a session
+            dose = 0.0
+            for c in range(k_kinds):
+                dose += durable_w[c] * counts[i, c]
+            dose *= adherence[p]
+            f_d = -math.expm1(-dose / nu)
+        en = _lag(natural_lags, t[i], tau_nat)
         natural = floor + (base - floor) * en
         f_r = -math.expm1(-adstock / kappa)
-        f_d = -math.expm1(-dose / nu)
         rel, dur = relief * f_r, durable * f_d
         core = natural * (1.0 - rel) * (1.0 - dur)
         head = 10.0 - core
         x = flare * flare_basis[i] / head
-        q = -math.expm1(-x)
+        q = x * (1.0 - 0.5 * x * (1.0 - x / 3.0)) if x < 1e-4 else -math.expm1(-x)
         mu[i] = core + head * q
         d_core = (1.0 - q) * (1.0 + x)
         d_nat = d_core * (1.0 - rel) * (1.0 - dur)
@@ -115,10 +124,25 @@ def walk(theta: np.ndarray, tau_nat: float, relief_w: np.ndarray, durable_w: np.
     return mu, jac
 
 
+N_LAGS = 256  # whole-day lags whose exp(-lag / tau) the walk keeps once computed
+
+
 @_jit
-def _decay(s0: np.ndarray, s1: np.ndarray, dt: float, rtau: float) -> None:
-    """Carry the adstock sums dt days forward (the recurrence in the module docstring)."""
-    e = math.exp(-dt / rtau)
+def _lag(table: np.ndarray, dt: float, tau: float) -> float:
+    """exp(-dt / tau), remembered in table (-1 = not yet) when dt is a whole day below its
+    length: diaries and sessions fall on days, so most lags repeat."""
+    k = int(dt) if 0.0 <= dt < table.shape[0] else -1
+    if k != dt:
+        return math.exp(-dt / tau)
+    if table[k] < 0.0:
+        table[k] = math.exp(-dt / tau)
+    return table[k]
+
+
+@_jit
+def _decay(s0: np.ndarray, s1: np.ndarray, dt: float, e: float) -> None:
+    """Carry the adstock sums dt days forward by e = exp(-dt / relief_tau) (the recurrence in
+    the module docstring)."""
     for c in range(s0.shape[0]):
         s1[c] = e * (s1[c] + dt * s0[c])
         s0[c] *= e

@@ -62,7 +62,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("bench/results/scale_fit.json"))
     args = ap.parse_args()
     cfg = ModelConfig()
-    s = SamplerConfig(draws=args.draws, tune=args.tune, random_seed=1, progress_bar=False)
+    s = SamplerConfig(draws=args.draws, tune=args.tune, random_seed=1, progress_bar=False,
+                      max_tree_depth=args.maxdepth)
     cohort, _ = simulate_cohort(args.patients, args.weeks, np.random.default_rng(args.patients))
     t0 = time.perf_counter()
     data = prepare(cohort, cfg)
@@ -75,7 +76,7 @@ def main() -> None:
     sampler = nutpie.sample(compiled, draws=s.draws, tune=s.tune, chains=s.chains,
                             cores=min(s.chains, 2), seed=s.random_seed,
                             target_accept=s.target_accept, blocking=False, progress_bar=False,
-                            save_warmup=True, maxdepth=args.maxdepth)
+                            save_warmup=True, maxdepth=s.max_tree_depth)
     total = s.draws + s.tune
     aborted = False
     while True:
@@ -94,7 +95,7 @@ def main() -> None:
             break
     out: dict[str, Any] = {"machine": machine(), "patients": args.patients, "weeks": args.weeks,
                            "scores": len(data.y), "draws": s.draws, "tune": s.tune,
-                           "chains": s.chains, "maxdepth": args.maxdepth,
+                           "chains": s.chains, "maxdepth": s.max_tree_depth,
                            "compile_seconds": round(compile_s, 1),
                            "target_minutes": TARGET_MINUTES}
     if aborted:

@@ -63,6 +63,9 @@ def fit_cmd(
         help="nutpie (numba), nutpie-jax, numpyro (JAX; GPU if jax sees one) or pymc")] = "nutpie",
     keep_draws: Annotated[int, typer.Option(
         min=10, help="store at most this many draws per chain (evenly thinned)")] = 1000,
+    max_tree_depth: Annotated[int, typer.Option(
+        min=3, max=15, help="NUTS tree depth cap (2^depth - 1 gradients per draw at most); "
+                            "lower it to bound warm-up's cost on large cohorts")] = 10,
     quick: Annotated[bool, typer.Option(
         help="quick look: ADVI instead of NUTS, minutes instead of hours; never servable")] = False,
     iterations: Annotated[int, typer.Option(min=100, help="ADVI iterations (--quick)")] = 6000,
@@ -89,7 +92,8 @@ def fit_cmd(
         fitted = quick_fit(cohort, iterations=iterations, draws=keep_draws, seed=seed)
     else:
         cfg = SamplerConfig(sampler=cast("Sampler", sampler), draws=draws, tune=tune,
-                            chains=chains, random_seed=seed, keep_draws=keep_draws)
+                            chains=chains, random_seed=seed, keep_draws=keep_draws,
+                            max_tree_depth=max_tree_depth)
         with out.status("compiling the model (about a minute)...") as status:
             fitted = fit(cohort, sampler=cfg, on_compiled=status.stop)
     with out.status("posterior predictive check..."):
@@ -452,6 +456,10 @@ def _report(d: dict[str, object], where: Path) -> None:
     out.print(f"max R-hat {d['max_rhat']:.3f} | min ESS bulk {d['min_ess_bulk']:.0f}, "
               f"tail {d['min_ess_tail']:.0f} | divergences {d['divergences']} | "
               f"{d['wall_seconds']:.0f} s")
+    capped = d.get("depth_capped")
+    if isinstance(capped, float) and capped > 0:
+        out.print(f"{capped:.0%} of draws stopped at the tree depth cap "
+                  f"({d.get('max_tree_depth', 10)})")
     if d["passed"]:
         out.print(f"[green]diagnostics passed[/]; model written to {where}")
     else:

@@ -16,11 +16,25 @@ from recovery.model import Cohort, SamplerConfig, fit, load
 @pytest.mark.parametrize("sampler", ["numpyro", "nutpie-jax"])
 def test_jax_backends_fit_the_same_model(small_cohort: Cohort, sampler: str) -> None:
     fitted = fit(small_cohort, sampler=SamplerConfig(sampler=sampler, draws=60, tune=60,
-                                                     progress_bar=False))
+                                                     max_tree_depth=4, progress_bar=False))
     d = fitted.diagnostics
     assert d.sampler == sampler and d.n_patients == len(small_cohort.patient_ids)
     assert fitted.idata["posterior"]["theta"].shape[-2:] == (len(small_cohort.patient_ids), 6)
     assert np.isfinite(d.max_rhat or np.nan)
+    assert d.max_tree_depth == 4 and d.steps_per_draw is not None and d.steps_per_draw <= 15
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sampler", ["nutpie", "pymc"])
+def test_tree_depth_cap_bounds_each_draws_gradients(small_cohort: Cohort, sampler: str) -> None:
+    """Depth 3: at most 7 leapfrog steps per draw, where this model's trees otherwise take
+    about 31; the share of draws stopped by the cap is reported."""
+    d = fit(small_cohort, sampler=SamplerConfig(sampler=sampler, draws=60, tune=60,
+                                                max_tree_depth=3, progress_bar=False)
+            ).diagnostics
+    assert d.max_tree_depth == 3
+    assert d.steps_per_draw is not None and d.steps_per_draw <= 7
+    assert d.depth_capped is not None and d.depth_capped > 0.5
 
 
 @pytest.mark.slow

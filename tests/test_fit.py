@@ -81,10 +81,15 @@ def test_fit_cli_writes_everything_and_fails_the_gate_on_a_short_run(
     out = tmp_path / "model"
     result = CliRunner().invoke(app, ["fit", str(tmp_path / "cohort"), "--out", str(out),
                                       "--draws", "40", "--tune", "60", "--seed", "2",
-                                      "--sampler", "nutpie-jax"])  # compiles fastest
+                                      "--sampler", "nutpie-jax",  # compiles fastest
+                                      "--max-tree-depth", "4"])
     assert result.exit_code == 3, result.output
     assert "DIAGNOSTICS FAILED" in result.output and "ESS" in result.output
+    assert "of draws stopped at the tree depth cap (4)" in result.output
     for name in ("posterior.nc", "diagnostics.json", "ppc.png", "population.png",
                  "cohort/pain.csv"):
         assert (out / name).exists(), name
     assert load(out).diagnostics.passed is False
+    bad = CliRunner().invoke(app, ["fit", str(tmp_path / "cohort"), "--out", str(out),
+                                   "--max-tree-depth", "2"])
+    assert bad.exit_code == 2 and "--max-tree-depth" in bad.output

@@ -118,6 +118,10 @@ class SamplerConfig(BaseModel):
     tune: int = Field(default=1000, ge=10, le=100_000)
     chains: int = Field(default=2, ge=1, le=16)
     target_accept: float = Field(default=0.9, gt=0.5, lt=1.0)
+    # NUTS doubles its trajectory at most this many times (2^depth - 1 gradients per draw).
+    # Every sampler's default is 10; on large cohorts warm-up's first trees reach it, and a
+    # lower cap bounds their cost (bench/scale_fit.py measures it). R-hat and ESS still judge.
+    max_tree_depth: int = Field(default=10, ge=3, le=15)
     random_seed: int = 1
     progress_bar: bool = True
     # Diagnostics use every draw; the stored posterior is thinned evenly to at most this many

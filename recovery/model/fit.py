@@ -56,6 +56,8 @@ class Diagnostics(BaseModel):
     problems: list[str]
     ppc_coverage_90: float | None = None  # share of scores inside their one-step 90 % interval
     steps_per_draw: float | None = None  # mean leapfrog steps (gradients) per draw, if recorded
+    max_tree_depth: int = 10  # the NUTS depth cap the fit ran with
+    depth_capped: float | None = None  # share of draws whose tree stopped at that cap
 
 
 def summarise_diagnostics(
@@ -68,6 +70,8 @@ def summarise_diagnostics(
     stats = idata["sample_stats"]
     div = int(stats["diverging"].sum())
     steps = next((float(stats[k].mean()) for k in ("n_steps", "num_steps") if k in stats), None)
+    capped = next((float(stats[k].mean()) for k in ("maxdepth_reached", "reached_max_treedepth")
+                   if k in stats), None)
     problems = []
     if rhat.max() > RHAT_MAX:
         problems.append(f"max R-hat {rhat.max():.3f} > {RHAT_MAX} ({rhat.idxmax()!s})")
@@ -84,6 +88,8 @@ def summarise_diagnostics(
         compile_seconds=round(timing[1], 2), n_patients=sizes[0], n_scores=sizes[1],
         n_sessions=sizes[2], passed=not problems, problems=problems,
         steps_per_draw=None if steps is None else round(steps, 1),
+        max_tree_depth=sampler.max_tree_depth,
+        depth_capped=None if capped is None else round(capped, 4),
     )
 
 
@@ -168,18 +174,19 @@ def _sample(model: pm.Model, s: SamplerConfig, start: dict[str, np.ndarray],
         on_compiled()
         kwargs = {"draws": s.draws, "tune": s.tune, "chains": s.chains,
                   "cores": min(s.chains, 2), "seed": s.random_seed,
-                  "target_accept": s.target_accept}
+                  "target_accept": s.target_accept, "maxdepth": s.max_tree_depth}
         if on_progress is None:
             return nutpie.sample(compiled, progress_bar=s.progress_bar, save_warmup=False,
                                  **kwargs), compile_s
         return _sample_reporting(nutpie, compiled, kwargs, s, on_progress), compile_s
     on_compiled()
-    options: dict[str, Any] = {}
+    options: dict[str, Any] = {"nuts": {"max_treedepth": s.max_tree_depth}}
     if s.sampler == "numpyro":  # one device per chain when there are enough, else vmapped
         import jax
 
         method = "parallel" if jax.local_device_count() >= s.chains else "vectorized"
-        options = {"nuts_sampler": "numpyro", "nuts_sampler_kwargs": {"chain_method": method}}
+        options = {"nuts_sampler": "numpyro", "nuts_sampler_kwargs": {
+            "chain_method": method, "nuts_kwargs": {"max_tree_depth": s.max_tree_depth}}}
     with model:
         idata = pm.sample(draws=s.draws, tune=s.tune, chains=s.chains, cores=min(s.chains, 2),
                           random_seed=s.random_seed, target_accept=s.target_accept,

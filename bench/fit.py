@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import numpyro_model
-from common import machine
+from common import commit, machine
 
 from recovery.model import ModelConfig, SamplerConfig, fit, simulate_cohort
 from recovery.model.build import prepare
@@ -58,13 +58,16 @@ def main() -> None:
                     help="sampler seeds; min ESS at 1000 draws varies by +-40 %% between seeds")
     ap.add_argument("--out", type=Path, default=Path("bench/results/fit.json"))
     args = ap.parse_args()
+    args.commit = commit()  # before the run: files edited meanwhile do not change what runs
     rows: list[dict[str, float]] = []
     print(f"{'patients':>8} {'scores':>7} {'sampler':>8} {'seed':>4} {'wall s':>7} "
           f"{'compile s':>9} {'min ESS':>7} {'ESS/s':>6} {'s/ESS':>6} {'R-hat':>6} {'div':>4} "
           f"{'steps':>5}")
     for n in args.patients:
         cohort, _ = simulate_cohort(n, args.weeks, np.random.default_rng(n))
-        for sampler, seed in ((a, b) for a in args.samplers for b in args.seeds):
+        # Seeds outer, samplers inner: this shared machine's speed drifts by tens of per cent
+        # over half an hour, so each sampler's runs are spread over the same stretch.
+        for seed, sampler in ((a, b) for a in args.seeds for b in args.samplers):
             s = SamplerConfig(sampler="pymc" if sampler == "numpyro" else sampler,
                               draws=args.draws, tune=args.draws, random_seed=seed,
                               progress_bar=False)
@@ -98,7 +101,8 @@ def _write(args: argparse.Namespace, rows: list[dict[str, float]]) -> None:
     model = (f"residual-filter likelihood, natural-scale population means, LKJ block "
              f"{', '.join(cfg.correlated)}; "
              f"centred: {', '.join(cfg.centred) or 'none'}")
-    out = {"machine": machine(), "model": model, "weeks": args.weeks, "draws": args.draws,
+    out = {"machine": machine(), "commit": args.commit, "model": model, "weeks": args.weeks,
+           "draws": args.draws,
            "rows": rows,
            "growth_exponent": {s: growth(rows, s) for s in args.samplers}}
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -20,10 +20,10 @@ import numpyro
 import numpyro.distributions as dist
 from numpyro.infer import MCMC, NUTS, init_to_value
 
-from recovery.model.build import LOG_SCALE, CohortData, _beta_prior, starting_values
+from recovery.model.build import CohortData, beta_prior, starting_values
 from recovery.model.config import PARAMS, ModelConfig
 from recovery.model.jax_ops import grid_loglik
-from recovery.model.kernel import Params, expected_pain
+from recovery.model.kernel import LOG_SCALE, Params, expected_pain
 
 jax.config.update("jax_enable_x64", True)
 
@@ -47,7 +47,7 @@ def _block(mean: Any, chol: Any, c: int, n: int) -> Any:
 def model(data: CohortData, cfg: ModelConfig) -> None:
     """NumPyro twin of build.build_model (site names follow it)."""
     pr, n = cfg.priors, len(data.patient_ids)
-    b_mu, b_sd = _beta_prior(data, pr)
+    b_mu, b_sd = beta_prior(data, pr)
     beta = numpyro.sample("beta", dist.Normal(jnp.array(b_mu), jnp.array(b_sd)))
     scale = np.array(pr.patient_sd_scale)
     block, rest = cfg.param_split()

@@ -32,8 +32,8 @@ def fits() -> list[str]:
     runs = [_load(p.name) for p in sorted(RESULTS.glob("fit*.json"))]
     earlier = "earlier version (previous-score likelihood, LKJ block base, floor, relief; " \
         "centred: none)"
-    rows = [r | {"_m": d["machine"], "_w": d["weeks"], "_v": d.get("model", earlier)}
-            for d in runs if d for r in d["rows"]]
+    rows = [r | {"_m": d["machine"], "_w": d["weeks"], "_v": d.get("model", earlier),
+                 "_c": d.get("commit", "not recorded")} for d in runs if d for r in d["rows"]]
     if not rows:
         return []
     out = [f"### Fitting (`bench/fit.py`, {rows[0]['_w']:g} weeks of diaries, 2 chains, "
@@ -67,9 +67,9 @@ def fits() -> list[str]:
             out.append(f"- {sampler}: seconds per effective sample grow as patients^"
                        f"{np.polyfit(x, y, 1)[0]:.2f} from {pts[0][0]} to {pts[-1][0]} "
                        "patients (1 would be linear; medians over seeds).")
-    where = sorted({(r["patients"], r["_v"], r["_m"]) for r in rows})
-    return [*out, "", *(f"- {n} patients: model {v}; machine {m}." for n, v, m in where),
-            ""]
+    where = sorted({(r["patients"], r["_v"], r["_c"], r["_m"]) for r in rows})
+    return [*out, "", *(f"- {n} patients: model {v}; commit {c}; machine {m}."
+                        for n, v, c, m in where), ""]
 
 
 def scale() -> list[str]:
@@ -102,7 +102,7 @@ def scale() -> list[str]:
                     f"{d['steps_per_draw']} leapfrog steps per draw"
                     + ("" if d["passed"] else f"; gate failed: {'; '.join(d['problems'])}")
                     + ".")
-        out += [f"- {text} Machine: {r['machine']}."]
+        out += [f"- {text} Commit {r.get('commit', 'not recorded')}; machine {r['machine']}."]
     return [*out, ""]
 
 

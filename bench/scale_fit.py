@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common import machine
+from common import commit, machine
 
 from recovery.model import ModelConfig, SamplerConfig, simulate_cohort
 from recovery.model.build import build_model, prepare, starting_values
@@ -61,6 +61,7 @@ def main() -> None:
     ap.add_argument("--deadline", type=float, default=None, help="minutes; abort after")
     ap.add_argument("--out", type=Path, default=Path("bench/results/scale_fit.json"))
     args = ap.parse_args()
+    code = commit()
     cfg = ModelConfig()
     s = SamplerConfig(draws=args.draws, tune=args.tune, random_seed=1, progress_bar=False,
                       max_tree_depth=args.maxdepth)
@@ -93,7 +94,8 @@ def main() -> None:
         if args.deadline and elapsed > 60 * args.deadline:
             aborted = True
             break
-    out: dict[str, Any] = {"machine": machine(), "patients": args.patients, "weeks": args.weeks,
+    out: dict[str, Any] = {"machine": machine(), "commit": code, "patients": args.patients,
+                           "weeks": args.weeks,
                            "scores": len(data.y), "draws": s.draws, "tune": s.tune,
                            "chains": s.chains, "maxdepth": s.max_tree_depth,
                            "compile_seconds": round(compile_s, 1),

@@ -31,14 +31,12 @@ import pytensor.tensor as pt
 from recovery.model.cohort import Cohort
 from recovery.model.config import PARAMS, ModelConfig
 from recovery.model.filter_op import filtered_loglik
-from recovery.model.kernel import EventDesign, Params, build_design
+from recovery.model.kernel import LOG_SCALE, EventDesign, Params, build_design
 from recovery.model.kernel_op import expected_pain_op
 from recovery.model.residual import ScoreGrid, score_grid
 
-__all__ = ["CohortData", "build_model", "covariate_matrix", "prepare", "starting_values"]
-
-LOG_SCALE = ("relief_tau", "flare")  # parameters used through exp (kernel.transform)
-
+__all__ = ["CohortData", "beta_prior", "build_model", "covariate_matrix", "prepare",
+           "starting_values"]
 
 @dataclass(frozen=True)
 class CohortData:
@@ -135,7 +133,7 @@ def correlated_block(mean: Any, chol: Any, k: int, n_centred: int) -> Any:
     return pt.stack(cols, axis=1)
 
 
-def _beta_prior(data: CohortData, pr: Any) -> tuple[list[float], list[float]]:
+def beta_prior(data: CohortData, pr: Any) -> tuple[list[float], list[float]]:
     """Means and SDs of the covariate effects' normal priors."""
     chronic = [e == "floor~chronic" for e in data.effects]
     return ([pr.chronic_floor_effect.mu if c else 0.0 for c in chronic],
@@ -152,7 +150,7 @@ def starting_values(data: CohortData, cfg: ModelConfig, days: float = 14.0
     pr, n = cfg.priors, len(data.patient_ids)
     x_mean = data.x_effect.mean(axis=0)
     pop = np.array([getattr(pr, p).mu for p in PARAMS]) \
-        + (x_mean * np.array(_beta_prior(data, pr)[0])) @ data.effect_param
+        + (x_mean * np.array(beta_prior(data, pr)[0])) @ data.effect_param
     theta = np.tile(pop, (n, 1))
     early = data.design.t < days
     total = np.bincount(data.design.patient[early], data.y[early], minlength=n)
@@ -213,7 +211,7 @@ def build_model(data: CohortData, cfg: ModelConfig) -> pm.Model:
               "param_block_nc": [p for p in cfg.correlated if p not in cfg.centred],
               "param_other": [p for p in PARAMS if p not in cfg.correlated]}
     with pm.Model(coords=coords) as model:
-        b_mu, b_sd = _beta_prior(data, pr)
+        b_mu, b_sd = beta_prior(data, pr)
         beta = pm.Normal("beta", mu=b_mu, sigma=b_sd, dims="effect")
         # Sample the intercept at the cohort's mean covariates (decorrelates it from beta);
         # mu_pop, the reference patient's mean, is a shift of it with unit Jacobian, so its

@@ -33,6 +33,7 @@ import numpy as np
 from recovery.model.config import ModelConfig
 
 __all__ = [
+    "LOG_SCALE",
     "EventDesign",
     "Params",
     "build_design",
@@ -82,6 +83,9 @@ class Params:
 
 def _sigmoid(x: Array, xp: ModuleType) -> Array:
     return 1.0 / (1.0 + xp.exp(-x))
+
+
+LOG_SCALE = ("relief_tau", "flare")  # the parameters transform takes through exp
 
 
 def transform(theta: Array, relief_tau_min: float, xp: ModuleType = np) -> dict[str, Array]:

@@ -67,6 +67,12 @@ def fits() -> list[str]:
             out.append(f"- {sampler}: seconds per effective sample grow as patients^"
                        f"{np.polyfit(x, y, 1)[0]:.2f} from {pts[0][0]} to {pts[-1][0]} "
                        "patients (1 would be linear; medians over seeds).")
+    commits = sorted({r["_c"] for r in rows})
+    if len(commits) > 1:
+        out.append(f"- These rows come from {len(commits)} commits ({', '.join(commits)}), run on "
+                   "different days on a shared machine whose speed varies between days, by up "
+                   "to 2x: compare samplers within one cohort size and commit (run together), "
+                   "and read the growth exponents with that in mind.")
     where = sorted({(r["patients"], r["_v"], r["_c"], r["_m"]) for r in rows})
     return [*out, "", *(f"- {n} patients: model {v}; commit {c}; machine {m}."
                         for n, v, c, m in where), ""]

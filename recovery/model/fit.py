@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import sys
 import time
 import uuid
 import warnings
@@ -187,6 +188,8 @@ def _sample(model: pm.Model, s: SamplerConfig, start: dict[str, np.ndarray],
         method = "parallel" if jax.local_device_count() >= s.chains else "vectorized"
         options = {"nuts_sampler": "numpyro", "nuts_sampler_kwargs": {
             "chain_method": method, "nuts_kwargs": {"max_tree_depth": s.max_tree_depth}}}
+    if s.sampler == "pymc" and "jax" in sys.modules:  # forking after JAX's threads start can
+        options["mp_ctx"] = "forkserver"  # deadlock; a fresh server process forks safely
     with model:
         idata = pm.sample(draws=s.draws, tune=s.tune, chains=s.chains, cores=min(s.chains, 2),
                           random_seed=s.random_seed, target_accept=s.target_accept,

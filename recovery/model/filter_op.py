@@ -79,8 +79,9 @@ def _poly(x: float, c: tuple[float, ...]) -> float:
 
 @_jit
 def _erfc_gauss(x: float) -> tuple[float, float]:
-    """erfc(x) and exp(-x^2) from one exp: the bin's mass and its edge density together, at
-    about half the cost of libm's erfc plus a separate exp (relative error ~1e-14)."""
+    """erfc(x) and exp(-x^2) from a single exp: the bin's mass and its edge density together
+    (relative error ~1e-14, Cephes' own; measured alone it is about as fast as libm's erfc
+    plus an exp, and the filter as a whole 8 % faster with it and the lag table)."""
     ax = abs(x)
     g = math.exp(-x * x)
     if ax < 1.0:

@@ -23,17 +23,15 @@ from common import commit, machine
 
 from recovery.model import ModelConfig, SamplerConfig, simulate_cohort
 from recovery.model.build import build_model, prepare, starting_values
-from recovery.model.fit import checked_names, summarise_diagnostics
+from recovery.model.fit import (
+    checked_names,
+    iterations_done,
+    nutpie_options,
+    summarise_diagnostics,
+)
 
 warnings.filterwarnings("ignore")
 TARGET_MINUTES = 30.0
-
-
-def done_iterations(sampler: Any) -> int:
-    """Iterations (tuning and kept) finished by the slower chain."""
-    trace = sampler.inspect()
-    return sum(int(trace[g].sizes.get("draw", 0)) for g in ("warmup_posterior", "posterior")
-               if g in trace.groups())
 
 
 def steps_so_far(sampler: Any) -> float | None:
@@ -74,10 +72,8 @@ def main() -> None:
     compile_s = time.perf_counter() - t0
     print(f"{args.patients} patients, {len(data.y)} scores; compiled in {compile_s:.0f} s",
           flush=True)
-    sampler = nutpie.sample(compiled, draws=s.draws, tune=s.tune, chains=s.chains,
-                            cores=min(s.chains, 2), seed=s.random_seed,
-                            target_accept=s.target_accept, blocking=False, progress_bar=False,
-                            save_warmup=True, maxdepth=s.max_tree_depth)
+    sampler = nutpie.sample(compiled, blocking=False, progress_bar=False, save_warmup=True,
+                            **nutpie_options(s))
     total = s.draws + s.tune
     aborted = False
     while True:
@@ -88,7 +84,7 @@ def main() -> None:
             pass
         time.sleep(30)
         elapsed = time.perf_counter() - t0
-        done = done_iterations(sampler)
+        done = iterations_done(sampler)
         print(f"{elapsed / 60:5.1f} min: {done}/{total} iterations, projected total "
               f"{projected(elapsed, compile_s, done, total) / 60:.0f} min", flush=True)
         if args.deadline and elapsed > 60 * args.deadline:
@@ -101,7 +97,7 @@ def main() -> None:
                            "compile_seconds": round(compile_s, 1),
                            "target_minutes": TARGET_MINUTES}
     if aborted:
-        done, steps = done_iterations(sampler), steps_so_far(sampler)
+        done, steps = iterations_done(sampler), steps_so_far(sampler)
         sampler.cancel()
         elapsed = time.perf_counter() - t0
         out.update(aborted_after_minutes=round(elapsed / 60, 1), iterations_done=done,

@@ -23,8 +23,9 @@ from recovery.model.cohort import Cohort
 from recovery.model.config import ModelConfig, SamplerConfig
 from recovery.model.kernel import Params, build_design, expected_pain
 
-__all__ = ["Diagnostics", "FittedModel", "checked_names", "fit", "posterior_params",
-           "stacked_draws", "stored_names", "summarise_diagnostics"]
+__all__ = ["Diagnostics", "FittedModel", "checked_names", "fit", "iterations_done",
+           "nutpie_options", "posterior_params", "stacked_draws", "stored_names",
+           "summarise_diagnostics"]
 
 RHAT_MAX, ESS_MIN = 1.01, 400.0
 
@@ -173,9 +174,7 @@ def _sample(model: pm.Model, s: SamplerConfig, start: dict[str, np.ndarray],
                                                  initial_points=start)
         compile_s = time.perf_counter() - t0
         on_compiled()
-        kwargs = {"draws": s.draws, "tune": s.tune, "chains": s.chains,
-                  "cores": min(s.chains, 2), "seed": s.random_seed,
-                  "target_accept": s.target_accept, "maxdepth": s.max_tree_depth}
+        kwargs = nutpie_options(s)
         if on_progress is None:
             return nutpie.sample(compiled, progress_bar=s.progress_bar, save_warmup=False,
                                  **kwargs), compile_s
@@ -199,6 +198,21 @@ def _sample(model: pm.Model, s: SamplerConfig, start: dict[str, np.ndarray],
     return idata, 0.0
 
 
+def nutpie_options(s: SamplerConfig) -> dict[str, Any]:
+    """nutpie.sample's keyword arguments for a SamplerConfig (bench/scale_fit.py uses them)."""
+    return {"draws": s.draws, "tune": s.tune, "chains": s.chains, "cores": min(s.chains, 2),
+            "seed": s.random_seed, "target_accept": s.target_accept, "maxdepth": s.max_tree_depth}
+
+
+def iterations_done(sampler: Any) -> int:
+    """Iterations (tuning and kept) a background nutpie run has finished, slower chain."""
+    with warnings.catch_warnings():  # arviz warns about the empty trace at the start
+        warnings.simplefilter("ignore")
+        trace = sampler.inspect()
+    return sum(int(trace[g].sizes.get("draw", 0)) for g in ("warmup_posterior", "posterior")
+               if g in trace.groups())
+
+
 def _sample_reporting(nutpie: Any, compiled: Any, kwargs: dict[str, Any], s: SamplerConfig,
                       on_progress: Progress, every: float = 3.0) -> az.InferenceData:
     """nutpie in the background, reporting the share of (tune + draws) done every few s."""
@@ -213,11 +227,7 @@ def _sample_reporting(nutpie: Any, compiled: Any, kwargs: dict[str, Any], s: Sam
 
     while not finished():
         time.sleep(every)
-        with warnings.catch_warnings():  # arviz warns about the empty trace at the start
-            warnings.simplefilter("ignore")
-            trace = sampler.inspect()
-        done = sum(int(trace[g].sizes.get("draw", 0)) for g in ("warmup_posterior", "posterior")
-                   if g in trace.groups())
+        done = iterations_done(sampler)
         phase = "tuning" if done < s.tune else "sampling"
         on_progress(min(done / (s.tune + s.draws), 1.0), phase)
     return sampler.wait()

@@ -36,14 +36,19 @@ def fits() -> list[str]:
                  "_c": d.get("commit", "not recorded")} for d in runs if d for r in d["rows"]]
     if not rows:
         return []
+    draws = sorted({r["draws"] for r in rows})
+    each = f"{draws[0]} tuning + {draws[0]} draws" if len(draws) == 1 else \
+        "tuning and draws per chain as in the table"
     out = [f"### Fitting (`bench/fit.py`, {rows[0]['_w']:g} weeks of diaries, 2 chains, "
-           f"{rows[0]['draws']} tuning + {rows[0]['draws']} draws)", "",
+           f"{each})", "",
            "nutpie is the project's fit; pymc is PyMC's default NUTS on the same PyMC model; "
            "numpyro is the NumPyro twin of the model in `bench/numpyro_model.py`. Wall time "
            "includes compilation.", ""]
-    out += _table(["patients", "scores", "sampler", "seed", "wall s", "min bulk ESS", "ESS / s",
+    out += _table(["patients", "scores", "sampler", "seed", *(["draws"] if len(draws) > 1 else []),
+                   "wall s", "min bulk ESS", "ESS / s",
                    "s per ESS", "max R-hat", "divergences", "steps / draw"],
                   [[r["patients"], r["scores"], r["sampler"], r.get("seed", 1),
+                    *([f"{r['draws']} + {r['draws']}"] if len(draws) > 1 else []),
                     f"{r['wall_seconds']:.0f}", f"{r['min_ess_bulk']:.0f}",
                     f"{r['min_ess_per_second']:.2f}", f"{r['seconds_per_ess']:.2f}",
                     f"{r['max_rhat']:.3f}", r["divergences"], r.get("steps_per_draw") or "-"]
@@ -70,9 +75,8 @@ def fits() -> list[str]:
     commits = sorted({r["_c"] for r in rows})
     if len(commits) > 1:
         out.append(f"- These rows come from {len(commits)} commits ({', '.join(commits)}), run on "
-                   "different days on a shared machine whose speed varies between days, by up "
-                   "to 2x: compare samplers within one cohort size and commit (run together), "
-                   "and read the growth exponents with that in mind.")
+                   "different days: compare samplers within one cohort size and commit (run "
+                   "together), and read the growth exponents with that in mind.")
     where = sorted({(r["patients"], r["_v"], r["_c"], r["_m"]) for r in rows})
     return [*out, "", *(f"- {n} patients: model {v}; commit {c}; machine {m}."
                         for n, v, c, m in where), ""]

@@ -1,0 +1,63 @@
+"""bench/numpyro_model.py is the same model as build.build_model, or bench/fit.py's NumPyro
+row compares something else: at one point, every prior term and the likelihood agree."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pymc as pm
+
+from recovery.model import Cohort, ModelConfig
+from recovery.model.build import build_model, prepare
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "bench"))
+import numpyro_model
+
+
+def _pymc_terms(model: pm.Model, point: dict) -> tuple[dict, dict]:
+    """Each free variable's value and each term's log density (no Jacobians) at point."""
+    rvs = [*model.free_RVs, *model.deterministics]
+    terms = [*model.free_RVs, *model.potentials]
+    fn = model.compile_fn(model.replace_rvs_by_values(
+        [*rvs, *model.logp(vars=terms, jacobian=False, sum=False)]),
+        inputs=model.value_vars, on_unused_input="ignore")
+    out = fn(point)
+    names = [v.name for v in rvs]
+    return dict(zip(names, out[:len(rvs)], strict=True)), \
+        dict(zip([v.name for v in terms], out[len(rvs):], strict=True))
+
+
+def test_numpyro_twin_has_the_same_density(small_cohort: Cohort) -> None:
+    import jax.numpy as jnp
+    from numpyro.handlers import substitute, trace
+
+    cfg = ModelConfig()
+    data = prepare(small_cohort, cfg)
+    model = build_model(data, cfg)
+    rng = np.random.default_rng(11)
+    point = {k: v + rng.normal(0, 0.3, np.shape(v)) for k, v in model.initial_point().items()}
+    values, pymc_logp = _pymc_terms(model, point)
+    k = len(cfg.correlated)  # PyMC's packed Cholesky factor, as the twin's sd and correlation
+    chol = np.zeros((k, k))
+    chol[np.tril_indices(k)] = values["chol"]
+    stds = np.sqrt((chol**2).sum(axis=1))
+    given = {k: values[k] for k in ("beta", "patient_sd_other", "mu_pop_centred", "z_block",
+                                    "z", "log_relief_w", "log_durable_w", "tau_nat", "sigma",
+                                    "share", "ell")}
+    given |= {"chol_stds": stds, "chol_corr": chol / stds[:, None],
+              "theta_centred": values["theta_centred"]}
+    given = {k: jnp.asarray(v) for k, v in given.items()}
+    tr = trace(substitute(numpyro_model.model, data=given)).get_trace(data, cfg)
+    twin = {k: float(np.sum(site["fn"].log_prob(site["value"]))) for k, site in tr.items()
+            if site["type"] == "sample"}
+    np.testing.assert_allclose(tr["mu_pop"]["value"], values["mu_pop"], rtol=1e-10)
+    shared = ["beta", "patient_sd_other", "z_block", "z", "log_relief_w", "log_durable_w",
+              "tau_nat", "sigma", "share", "ell", "mu_pop_prior", "loglik"]
+    for name in shared:  # 1e-6: JAX's Beta density (betaln) differs from SciPy's by 1e-7
+        np.testing.assert_allclose(twin[name], pymc_logp[name].sum(), rtol=1e-6, err_msg=name)
+    # PyMC writes the centred block's prior as a flat variable plus a potential
+    np.testing.assert_allclose(twin["theta_centred"], pymc_logp["theta_centred_prior"],
+                               rtol=1e-8)
+    assert twin["loglik"] < -100  # the likelihood of many scores: not an empty term

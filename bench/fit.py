@@ -40,10 +40,13 @@ def run_numpyro(cohort: object, s: SamplerConfig) -> Diagnostics:
 
 
 def growth(rows: list[dict[str, float]], sampler: str) -> float | None:
-    """Slope of log(seconds per effective sample) on log(patients): 1 is linear growth."""
-    pts = [(r["patients"], r["seconds_per_ess"]) for r in rows if r["sampler"] == sampler]
-    if len(pts) < 2:
+    """Slope of log(median seconds per effective sample) on log(patients): 1 is linear
+    growth; None with fewer than two cohort sizes."""
+    sizes = sorted({r["patients"] for r in rows if r["sampler"] == sampler})
+    if len(sizes) < 2:
         return None
+    pts = [(n, np.median([r["seconds_per_ess"] for r in rows
+                          if (r["patients"], r["sampler"]) == (n, sampler)])) for n in sizes]
     x, y = np.log(np.array(pts, dtype=float)).T
     return round(float(np.polyfit(x, y, 1)[0]), 2)
 

@@ -12,7 +12,7 @@ at 2 x 1000+1000, where flare's SD became the slowest variable. Tried and measur
 matrix; pooling relief_tau (patient SD prior 0.01); each patient's independent parameters
 partly centred by the share of their posterior precision their scores give (Papaspiliopoulos
 et al. 2007; relief 0 without sessions to 0.7; 2 x 500+500: min ESS 27 and 14 on seeds 1 and
-2, against 70-109 non-centred); target_accept 0.8 (29 steps per draw against 31, the same
+2, against 70 and 46 non-centred); target_accept 0.8 (29 steps per draw against 31, the same
 ESS). The SD of relief stays the slowest: its posterior reaches from 0.05 to 1.4.
 Chains start from the data (`starting_values`), not from zeros.
 Scores are interval-censored around the kernel's mean plus a latent AR(1) residual, which an

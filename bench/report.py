@@ -61,7 +61,7 @@ def fits() -> list[str]:
     for n in sorted({n for n, _ in med}):
         others = [v for (m, k), v in med.items() if m == n and k != "nutpie"]
         if (n, "nutpie") in med and others:
-            out.append(f"- {n} patients: nutpie has {med[n, 'nutpie'] / max(others):.1f}x the "
+            out.append(f"- {n} patients: nutpie has {med[n, 'nutpie'] / max(others):.2f}x the "
                        "ESS per second of the better of the others (medians; seeds run: "
                        + ", ".join(f"{k} {seeds[m, k]}" for m, k in sorted(med) if m == n)
                        + ").")

@@ -1,4 +1,4 @@
-"""What every benchmark records about the machine it ran on."""
+"""What the benchmarks share: the machine and commit they record, and the growth exponent."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import os
 import platform
 import subprocess
 from pathlib import Path
+
+import numpy as np
 
 
 def machine() -> str:
@@ -34,3 +36,15 @@ def commit() -> str:
         return _git("rev-parse", "--short", "HEAD") + ("+dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+
+
+def growth(rows: list[dict[str, float]], sampler: str) -> float | None:
+    """Slope of log(median seconds per effective sample) on log(patients): 1 is linear
+    growth; None with fewer than two cohort sizes."""
+    sizes = sorted({r["patients"] for r in rows if r["sampler"] == sampler})
+    if len(sizes) < 2:
+        return None
+    pts = [(n, np.median([r["seconds_per_ess"] for r in rows
+                          if (r["patients"], r["sampler"]) == (n, sampler)])) for n in sizes]
+    x, y = np.log(np.array(pts, dtype=float)).T
+    return round(float(np.polyfit(x, y, 1)[0]), 2)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import numpyro_model
-from common import commit, machine
+from common import commit, growth, machine
 
 from recovery.model import ModelConfig, SamplerConfig, fit, simulate_cohort
 from recovery.model.build import prepare
@@ -37,18 +37,6 @@ def run_numpyro(cohort: object, s: SamplerConfig) -> Diagnostics:
     names = [str(v) for v in idata["posterior"].data_vars]
     sizes = (len(data.patient_ids), len(data.y), int(data.design.session_mask.sum()))
     return summarise_diagnostics(idata, names, s, (wall, 0.0), sizes)
-
-
-def growth(rows: list[dict[str, float]], sampler: str) -> float | None:
-    """Slope of log(median seconds per effective sample) on log(patients): 1 is linear
-    growth; None with fewer than two cohort sizes."""
-    sizes = sorted({r["patients"] for r in rows if r["sampler"] == sampler})
-    if len(sizes) < 2:
-        return None
-    pts = [(n, np.median([r["seconds_per_ess"] for r in rows
-                          if (r["patients"], r["sampler"]) == (n, sampler)])) for n in sizes]
-    x, y = np.log(np.array(pts, dtype=float)).T
-    return round(float(np.polyfit(x, y, 1)[0]), 2)
 
 
 def main() -> None:

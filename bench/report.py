@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from common import growth
 
 RESULTS = Path("bench/results")
 START, END = "<!-- perf:start -->", "<!-- perf:end -->"
@@ -66,11 +67,10 @@ def fits() -> list[str]:
                        + ", ".join(f"{k} {seeds[m, k]}" for m, k in sorted(med) if m == n)
                        + ").")
     for sampler in sorted({k for _, k in med}):
-        pts = sorted((n, 1.0 / v) for (n, k), v in med.items() if k == sampler)
-        if len(pts) > 1:
-            x, y = np.log(np.array(pts, dtype=float)).T
+        sizes = sorted(n for n, k in med if k == sampler)
+        if (slope := growth(rows, sampler)) is not None:
             out.append(f"- {sampler}: seconds per effective sample grow as patients^"
-                       f"{np.polyfit(x, y, 1)[0]:.2f} from {pts[0][0]} to {pts[-1][0]} "
+                       f"{slope:.2f} from {sizes[0]} to {sizes[-1]} "
                        "patients (1 would be linear; medians over seeds).")
     commits = sorted({r["_c"] for r in rows})
     if len(commits) > 1:

@@ -42,6 +42,7 @@ from recovery.model.residual import ScoreGrid, score_grid
 __all__ = ["CohortData", "beta_prior", "build_model", "covariate_matrix", "prepare",
            "starting_values"]
 
+
 @dataclass(frozen=True)
 class CohortData:
     """A cohort as the arrays the model needs; days are shifted to each patient's first record."""

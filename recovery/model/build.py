@@ -191,13 +191,13 @@ def _mean_preserving(free: Any, sd: Any, rest: list[int]) -> tuple[Any, Any]:
 def _patient_theta(mean: Any, cfg: ModelConfig, n_patients: int, sd: Any) -> Any:
     """theta (patient x param): an LKJ-correlated block on cfg.correlated (cfg.centred of it
     centred), the rest independent and non-centred with SDs sd."""
-    scale = np.array(cfg.priors.patient_sd_scale)
+    shape, rate = cfg.priors.patient_sd_gamma()
     block, rest = cfg.param_split()
     theta = pt.zeros((n_patients, len(PARAMS)))
     if block:
         chol, _, _ = pm.LKJCholeskyCov(
             "chol", n=len(block), eta=cfg.priors.lkj_eta, compute_corr=True,
-            sd_dist=pm.HalfNormal.dist(sigma=scale[block], shape=len(block)))
+            sd_dist=pm.Gamma.dist(alpha=shape, beta=np.array(rate)[block], shape=len(block)))
         theta = pt.set_subtensor(theta[:, block],
                                  correlated_block(mean[:, block], chol, len(block),
                                                   len(cfg.centred)))
@@ -223,8 +223,9 @@ def build_model(data: CohortData, cfg: ModelConfig) -> pm.Model:
         # prior applies as a potential, with _mean_preserving's Jacobian added.
         x_mean = data.x_effect.mean(axis=0)
         rest = cfg.param_split()[1]
-        sd_other = pm.HalfNormal("patient_sd_other", sigma=np.array(pr.patient_sd_scale)[rest],
-                                 dims="param_other") if rest else None
+        shape, rate = pr.patient_sd_gamma()
+        sd_other = pm.Gamma("patient_sd_other", alpha=shape, beta=np.array(rate)[rest],
+                            dims="param_other") if rest else None
         mu_c, log_jac = _mean_preserving(pm.Flat("mu_pop_centred", dims="param"), sd_other,
                                          rest)
         mu_pop = pm.Deterministic("mu_pop", mu_c - (x_mean * beta) @ data.effect_param,

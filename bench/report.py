@@ -180,7 +180,17 @@ def recovery() -> list[str]:
             f"intervals (missed: {', '.join(missed) or 'none'}); max R-hat {d['max_rhat']:.3f}, "
             f"min ESS {d['min_ess_bulk']:.0f}, {d['divergences']} divergences, "
             f"{d['wall_seconds']:.0f} s ({r.get('machine', 'machine not recorded')})."
-            + (f" {r['note']}" if r.get("note") else ""), ""]
+            + (f" {r['note']}" if r.get("note") else ""), "", *_sd_rows(rows)]
+
+
+def _sd_rows(rows: list[dict]) -> list[str]:
+    """The between-patient SDs' truth against the posterior, which their priors shape most."""
+    sds = [x for x in rows if x["parameter"].startswith("patient_sd[")]
+    if not sds:
+        return []
+    return ["| between-patient SD | truth | median | 90 % interval |", "|---|---|---|---|",
+            *[f"| {x['parameter'][11:-1]} | {x['truth']:.2f} | {x['median']:.2f} | "
+              f"{x['q5']:.2f}-{x['q95']:.2f} |" for x in sds], ""]
 
 
 def main() -> None:

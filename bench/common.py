@@ -1,4 +1,5 @@
-"""What the benchmarks share: the machine and commit they record, and the growth exponent."""
+"""What the benchmarks share: the machine, commit and model they record, and the growth
+exponent."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+
+from recovery.model import ModelConfig
 
 
 def machine() -> str:
@@ -22,6 +25,15 @@ def machine() -> str:
     if hasattr(os, "sysconf") and "SC_PHYS_PAGES" in os.sysconf_names:
         mem = f", {os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE') / 2**30:.0f} GiB"
     return f"{cpu}, {os.cpu_count()} CPUs{mem}, {platform.system()}"
+
+
+def model_description() -> str:
+    """The fitted model in words, stored with every fit benchmark; report.py compares samplers
+    and fits growth only across rows of the current description."""
+    cfg = ModelConfig()
+    return (f"residual-filter likelihood, natural-scale population means, Gamma(2) "
+            f"between-patient SD priors, LKJ block {', '.join(cfg.correlated)}; "
+            f"centred: {', '.join(cfg.centred) or 'none'}")
 
 
 def _git(*args: str) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import numpyro_model
-from common import commit, growth, machine
+from common import commit, growth, machine, model_description
 
 from recovery.model import ModelConfig, SamplerConfig, fit, simulate_cohort
 from recovery.model.build import prepare
@@ -88,11 +88,8 @@ def main() -> None:
 
 def _write(args: argparse.Namespace, rows: list[dict[str, float]]) -> None:
     """Write after every row, so a long run that is stopped keeps what it measured."""
-    cfg = ModelConfig()
-    model = (f"residual-filter likelihood, natural-scale population means, LKJ block "
-             f"{', '.join(cfg.correlated)}; "
-             f"centred: {', '.join(cfg.centred) or 'none'}")
-    out = {"machine": machine(), "commit": args.commit, "model": model, "weeks": args.weeks,
+    out = {"machine": machine(), "commit": args.commit, "model": model_description(),
+           "weeks": args.weeks,
            "draws": args.draws,
            "rows": rows,
            "growth_exponent": {s: growth(rows, s) for s in args.samplers}}

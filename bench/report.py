@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common import growth
+from common import growth, model_description
 
 RESULTS = Path("bench/results")
 START, END = "<!-- perf:start -->", "<!-- perf:end -->"
@@ -55,10 +55,14 @@ def fits() -> list[str]:
                     f"{r['max_rhat']:.3f}", r["divergences"], r.get("steps_per_draw") or "-"]
                    for r in sorted(rows, key=lambda r: (r["patients"], r["sampler"],
                                                         r.get("seed", 1)))])
-    med = {(n, k): float(np.median([r["min_ess_per_second"] for r in rows
+    now = [r for r in rows if r["_v"] == model_description()]
+    if len(now) < len(rows):
+        out.append("- Rows of an earlier model (see the list below) are shown, but the ratios "
+                   "and growth exponents use only rows of the current model.")
+    med = {(n, k): float(np.median([r["min_ess_per_second"] for r in now
                                     if (r["patients"], r["sampler"]) == (n, k)]))
-           for n, k in {(r["patients"], r["sampler"]) for r in rows}}
-    seeds = {key: sum((r["patients"], r["sampler"]) == key for r in rows) for key in med}
+           for n, k in {(r["patients"], r["sampler"]) for r in now}}
+    seeds = {key: sum((r["patients"], r["sampler"]) == key for r in now) for key in med}
     for n in sorted({n for n, _ in med}):
         others = [v for (m, k), v in med.items() if m == n and k != "nutpie"]
         if (n, "nutpie") in med and others:
@@ -68,15 +72,16 @@ def fits() -> list[str]:
                        + ").")
     for sampler in sorted({k for _, k in med}):
         sizes = sorted(n for n, k in med if k == sampler)
-        if (slope := growth(rows, sampler)) is not None:
+        if (slope := growth(now, sampler)) is not None:
             out.append(f"- {sampler}: seconds per effective sample grow as patients^"
                        f"{slope:.2f} from {sizes[0]} to {sizes[-1]} "
                        "patients (1 would be linear; medians over seeds).")
-    commits = sorted({r["_c"] for r in rows})
+    commits = sorted({r["_c"] for r in now})
     if len(commits) > 1:
-        out.append(f"- These rows come from {len(commits)} commits ({', '.join(commits)}), run on "
-                   "different days: compare samplers within one cohort size and commit (run "
-                   "together), and read the growth exponents with that in mind.")
+        out.append(f"- The current model's rows come from {len(commits)} commits "
+                   f"({', '.join(commits)}), run at different times: compare samplers within "
+                   "one cohort size and commit (run together), and read the growth exponents "
+                   "with that in mind.")
     where = sorted({(r["patients"], r["_v"], r["_c"], r["_m"]) for r in rows})
     return [*out, "", *(f"- {n} patients: model {v}; commit {c}; machine {m}."
                         for n, v, c, m in where), ""]

@@ -6,7 +6,8 @@ time also shown apart), min bulk ESS, min ESS per wall second, seconds per effec
 max R-hat, divergences and mean leapfrog steps per kept draw, then the growth exponent of
 seconds per effective sample against cohort size, and writes bench/results/fit.json.
 Usage: python bench/fit.py [--patients 100 400 1600] [--samplers nutpie pymc numpyro]
-       [--seeds 1 2 3]  (min ESS at 1000 draws varies a lot between seeds; compare medians)
+       [--seeds 1 2 3] [--draws 1000] [--tune N]
+(min ESS at 1000 draws varies a lot between seeds; compare medians)
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ def main() -> None:
     ap.add_argument("--patients", type=int, nargs="+", default=[100, 400, 1600])
     ap.add_argument("--weeks", type=float, default=12)
     ap.add_argument("--draws", type=int, default=1000)
+    ap.add_argument("--tune", type=int, default=None, help="tuning iterations (default: draws)")
     ap.add_argument("--samplers", nargs="+", default=["nutpie", "pymc", "numpyro"])
     ap.add_argument("--seeds", type=int, nargs="+", default=[1],
                     help="sampler seeds; min ESS at 1000 draws varies by +-40 %% between seeds")
@@ -60,7 +62,8 @@ def main() -> None:
         # over half an hour, so each sampler's runs are spread over the same stretch.
         for seed, sampler in ((a, b) for a in args.seeds for b in args.samplers):
             s = SamplerConfig(sampler="pymc" if sampler == "numpyro" else sampler,
-                              draws=args.draws, tune=args.draws, random_seed=seed,
+                              draws=args.draws, tune=args.tune or args.draws,
+                              random_seed=seed,
                               progress_bar=False)
             t0 = time.perf_counter()
             d = run_numpyro(cohort, s) if sampler == "numpyro" else fit(cohort, sampler=s
@@ -73,7 +76,7 @@ def main() -> None:
                    "seconds_per_ess": round(wall / d.min_ess_bulk, 3),
                    "max_rhat": round(d.max_rhat, 4), "divergences": d.divergences,
                    "worst_var": d.worst_ess_var, "chains": d.chains, "draws": d.draws,
-                   "steps_per_draw": d.steps_per_draw}
+                   "tune": d.tune, "steps_per_draw": d.steps_per_draw}
             rows.append(row)
             print(f"{n:>8} {d.n_scores:>7} {sampler:>8} {seed:>4} {wall:>7.0f} "
                   f"{d.compile_seconds:>9.0f} {d.min_ess_bulk:>7.0f} "

@@ -50,9 +50,8 @@ def model(data: CohortData, cfg: ModelConfig) -> None:
     b_mu, b_sd = beta_prior(data, pr)
     beta = numpyro.sample("beta", dist.Normal(jnp.array(b_mu), jnp.array(b_sd)))
     shape, rate = pr.patient_sd_gamma()
-    rate_a = jnp.asarray(rate)
     block, rest = cfg.param_split()
-    sd_o = numpyro.sample("patient_sd_other", dist.Gamma(shape, rate_a[np.array(rest)]))
+    sd_o = numpyro.sample("patient_sd_other", dist.Gamma(shape, rate[np.array(rest)]))
     free = numpyro.sample("mu_pop_centred",
                           dist.ImproperUniform(dist.constraints.real, (), (len(PARAMS),)))
     # build._mean_preserving: the natural-scale mean is what the sampled value fixes
@@ -67,7 +66,7 @@ def model(data: CohortData, cfg: ModelConfig) -> None:
     pop_prior = dist.Normal(jnp.array([x.mu for x in q]), jnp.array([x.sigma for x in q]))
     numpyro.factor("mu_pop_prior", pop_prior.log_prob(mu_pop).sum() + log_jac)
     mean = mu_pop[None, :] + (data.x_effect * beta[None, :]) @ data.effect_param
-    sd_b = numpyro.sample("chol_stds", dist.Gamma(shape, rate_a[np.array(block)]))
+    sd_b = numpyro.sample("chol_stds", dist.Gamma(shape, rate[np.array(block)]))
     corr = numpyro.sample("chol_corr", dist.LKJCholesky(len(block), pr.lkj_eta))
     chol = sd_b[:, None] * corr
     theta_b = _block(mean[:, block], chol, len(cfg.centred), n)

@@ -25,6 +25,7 @@ from recovery.model import ModelConfig, SamplerConfig, simulate_cohort
 from recovery.model.build import build_model, prepare, starting_values
 from recovery.model.fit import (
     checked_names,
+    compile_nutpie,
     iterations_done,
     nutpie_options,
     summarise_diagnostics,
@@ -67,8 +68,7 @@ def main() -> None:
     t0 = time.perf_counter()
     data = prepare(cohort, cfg)
     model = build_model(data, cfg)
-    compiled = nutpie.compile_pymc_model(model, backend="numba",
-                                         initial_points=starting_values(data, cfg))
+    compiled = compile_nutpie(model, starting_values(data, cfg))
     compile_s = time.perf_counter() - t0
     print(f"{args.patients} patients, {len(data.y)} scores; compiled in {compile_s:.0f} s",
           flush=True)

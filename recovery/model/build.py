@@ -43,8 +43,10 @@ from recovery.model.kernel import LOG_SCALE, EventDesign, Params, build_design
 from recovery.model.kernel_op import expected_pain_op
 from recovery.model.residual import ScoreGrid, score_grid
 
-__all__ = ["CohortData", "beta_prior", "build_model", "covariate_matrix", "prepare",
-           "starting_values"]
+__all__ = ["DATA_STARTED", "CohortData", "beta_prior", "build_model", "covariate_matrix",
+           "prepare", "starting_values"]
+
+DATA_STARTED = ("theta_centred",)  # free variables starting_values sets from the scores
 
 
 @dataclass(frozen=True)
@@ -192,16 +194,18 @@ def _mean_preserving(free: Any, sd: Any, rest: list[int]) -> tuple[Any, Any]:
     return pt.set_subtensor(free[idx], pt.stack([c for _, c in cols])), total
 
 
-def _patient_theta(mean: Any, cfg: ModelConfig, n_patients: int, sd: Any) -> Any:
+def _patient_theta(mean: Any, cfg: ModelConfig, n_patients: int, sd: Any,
+                   sd_prior: tuple[float, np.ndarray]) -> Any:
     """theta (patient x param): an LKJ-correlated block on cfg.correlated (cfg.centred of it
-    centred), the rest independent and non-centred with SDs sd."""
-    shape, rate = cfg.priors.patient_sd_gamma()
+    centred), with Gamma(shape, rates) SDs sd_prior; the rest independent and non-centred
+    with SDs sd."""
+    shape, rate = sd_prior
     block, rest = cfg.param_split()
     theta = pt.zeros((n_patients, len(PARAMS)))
     if block:
         chol, _, _ = pm.LKJCholeskyCov(
             "chol", n=len(block), eta=cfg.priors.lkj_eta, compute_corr=True,
-            sd_dist=pm.Gamma.dist(alpha=shape, beta=np.array(rate)[block], shape=len(block)))
+            sd_dist=pm.Gamma.dist(alpha=shape, beta=rate[block], shape=len(block)))
         theta = pt.set_subtensor(theta[:, block],
                                  correlated_block(mean[:, block], chol, len(block),
                                                   len(cfg.centred)))
@@ -228,7 +232,7 @@ def build_model(data: CohortData, cfg: ModelConfig) -> pm.Model:
         x_mean = data.x_effect.mean(axis=0)
         rest = cfg.param_split()[1]
         shape, rate = pr.patient_sd_gamma()
-        sd_other = pm.Gamma("patient_sd_other", alpha=shape, beta=np.array(rate)[rest],
+        sd_other = pm.Gamma("patient_sd_other", alpha=shape, beta=rate[rest],
                             dims="param_other") if rest else None
         mu_c, log_jac = _mean_preserving(pm.Flat("mu_pop_centred", dims="param"), sd_other,
                                          rest)
@@ -238,7 +242,7 @@ def build_model(data: CohortData, cfg: ModelConfig) -> pm.Model:
         prior = pm.Normal.dist(mu=[q.mu for q in pop_prior], sigma=[q.sigma for q in pop_prior])
         pm.Potential("mu_pop_prior", pm.logp(prior, mu_pop).sum() + log_jac)
         mean = mu_pop[None, :] + (data.x_effect * beta[None, :]) @ data.effect_param
-        theta = _patient_theta(mean, cfg, len(data.patient_ids), sd_other)
+        theta = _patient_theta(mean, cfg, len(data.patient_ids), sd_other, (shape, rate))
         kp = [cfg.kind_prior(k) for k in data.kinds]
         log_w = pm.Normal("log_relief_w", mu=[k.log_relief_weight.mu for k in kp],
                           sigma=[k.log_relief_weight.sigma for k in kp], dims="kind")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["KindPrior", "NormalPrior", "Priors", "default_kind_priors"]
@@ -78,7 +79,7 @@ class Priors(BaseModel):
     # Correlation time of the day-to-day fluctuation (days); weakly informed [unverified].
     log_ell: NormalPrior = NormalPrior(mu=math.log(7.0), sigma=0.5)
 
-    def patient_sd_gamma(self) -> tuple[float, list[float]]:
+    def patient_sd_gamma(self) -> tuple[float, np.ndarray]:
         """Shape and rates of the between-patient SDs' Gamma(2, 2.5 / scale) priors.
 
         The mean (0.8 scale) and spread are a HalfNormal(scale)'s, but the density is zero at
@@ -86,7 +87,7 @@ class Priors(BaseModel):
         mass there gave the SD of relief a long left tail that the data cannot rule out and
         NUTS crossed slowly (Chung et al. 2013 on boundary-avoiding priors).
         """
-        return 2.0, [2.5 / s for s in self.patient_sd_scale]
+        return 2.0, 2.5 / np.array(self.patient_sd_scale)
 
 
 def default_kind_priors() -> dict[str, KindPrior]:

@@ -18,7 +18,8 @@ ESS). The SD of relief stays the slowest: under HalfNormal priors its posterior 
 (priors.patient_sd_gamma) cut that tail: at 2 x 500+500 min ESS went from 127 to 261 at 100
 patients (seed 1) and from 70 to 90 at 400 (median of seeds 1-3), for nutpie; for pymc from 110
 to 267 and from 59 to 79.
-Chains start from the data (`starting_values`), not from zeros.
+Chains start from the data (`starting_values`), not from zeros, and the data-started patient
+bases (DATA_STARTED) are left out of nutpie's start jitter (fit.compile_nutpie).
 Scores are interval-censored around the kernel's mean plus a latent AR(1) residual, which an
 assumed-density filter carries along each diary (residual.py; one fused numba Op with its
 gradient, filter_op.py), so a diary week is not counted as seven independent facts (DESIGN.md

@@ -37,42 +37,58 @@ def fits() -> list[str]:
                  "_c": d.get("commit", "not recorded")} for d in runs if d for r in d["rows"]]
     if not rows:
         return []
-    draws = sorted({r["draws"] for r in rows})
-    each = f"{draws[0]} tuning + {draws[0]} draws" if len(draws) == 1 else \
-        "tuning and draws per chain as in the table"
+    runs_of = sorted({_length(r) for r in rows})
+    each = f"{runs_of[0][0]} tuning + {runs_of[0][1]} draws" if len(runs_of) == 1 else \
+        "tuning + draws per chain as in the table"
     out = [f"### Fitting (`bench/fit.py`, {rows[0]['_w']:g} weeks of diaries, 2 chains, "
            f"{each})", "",
            "nutpie is the project's fit; pymc is PyMC's default NUTS on the same PyMC model; "
            "numpyro is the NumPyro twin of the model in `bench/numpyro_model.py`. Wall time "
            "includes compilation.", ""]
-    out += _table(["patients", "scores", "sampler", "seed", *(["draws"] if len(draws) > 1 else []),
+    out += _table(["patients", "scores", "sampler", "seed",
+                   *(["tuning + draws"] if len(runs_of) > 1 else []),
                    "wall s", "min bulk ESS", "ESS / s",
                    "s per ESS", "max R-hat", "divergences", "steps / draw"],
                   [[r["patients"], r["scores"], r["sampler"], r.get("seed", 1),
-                    *([f"{r['draws']} + {r['draws']}"] if len(draws) > 1 else []),
+                    *([" + ".join(map(str, _length(r)))] if len(runs_of) > 1 else []),
                     f"{r['wall_seconds']:.0f}", f"{r['min_ess_bulk']:.0f}",
                     f"{r['min_ess_per_second']:.2f}", f"{r['seconds_per_ess']:.2f}",
                     f"{r['max_rhat']:.3f}", r["divergences"], r.get("steps_per_draw") or "-"]
-                   for r in sorted(rows, key=lambda r: (r["patients"], r["sampler"],
-                                                        r.get("seed", 1)))])
+                   for r in sorted(rows, key=lambda r: (r["patients"], _length(r),
+                                                        r["sampler"], r.get("seed", 1)))])
     now = [r for r in rows if r["_v"] == model_description()]
     if len(now) < len(rows):
         out.append("- Rows of an earlier model (see the list below) are shown, but the ratios "
                    "and growth exponents use only rows of the current model.")
-    med = {(n, k): float(np.median([r["min_ess_per_second"] for r in now
-                                    if (r["patients"], r["sampler"]) == (n, k)]))
-           for n, k in {(r["patients"], r["sampler"]) for r in now}}
-    seeds = {key: sum((r["patients"], r["sampler"]) == key for r in now) for key in med}
-    for n in sorted({n for n, _ in med}):
-        others = [v for (m, k), v in med.items() if m == n and k != "nutpie"]
-        if (n, "nutpie") in med and others:
-            out.append(f"- {n} patients: nutpie has {med[n, 'nutpie'] / max(others):.2f}x the "
-                       "ESS per second of the better of the others (medians; seeds run: "
-                       + ", ".join(f"{k} {seeds[m, k]}" for m, k in sorted(med) if m == n)
-                       + ").")
-    for sampler in sorted({k for _, k in med}):
-        sizes = sorted(n for n, k in med if k == sampler)
-        if (slope := growth(now, sampler)) is not None:
+    key = lambda r: (r["patients"], _length(r), r["sampler"])  # noqa: E731
+    med = {g: float(np.median([r["min_ess_per_second"] for r in now if key(r) == g]))
+           for g in {key(r) for r in now}}
+    wall = {g: float(np.median([r["wall_seconds"] for r in now if key(r) == g])) for g in med}
+    seeds = {g: sum(key(r) == g for r in now) for g in med}
+    for n, length in sorted({g[:2] for g in med}):
+        rivals = {k: v for (m, ln, k), v in med.items() if (m, ln) == (n, length)
+                  and k != "nutpie"}
+        if (n, length, "nutpie") in med and rivals:
+            best = max(rivals, key=rivals.__getitem__)
+            out.append(f"- {n} patients, {length[0]} + {length[1]}: nutpie has "
+                       f"{med[n, length, 'nutpie'] / rivals[best]:.2f}x the ESS per second of "
+                       f"the better of the others ({best}; its wall time "
+                       f"{wall[n, length, best] / wall[n, length, 'nutpie']:.2f}x nutpie's) "
+                       "(medians; seeds run: "
+                       + ", ".join(f"{k} {seeds[g]}" for g in sorted(med)
+                                   if g[:2] == (n, length) for k in [g[2]]) + ").")
+    spread = max(((max(e) / min(e), g) for g in med if len(e := [
+        r["min_ess_bulk"] for r in now if key(r) == g]) > 1), default=None)
+    if spread:
+        n, length, k = spread[1]
+        out.append(f"- Min bulk ESS varies up to {spread[0]:.1f}x between seeds of one sampler "
+                   f"on one cohort ({k}, {n} patients, {length[0]} + {length[1]}), so ratios "
+                   "from a few seeds move by tens of per cent between reruns; wall times move "
+                   "far less.")
+    short = [r for r in now if _length(r) == runs_of[0]]  # growth on one run length
+    for sampler in sorted({g[2] for g in med}):
+        sizes = sorted({r["patients"] for r in short if r["sampler"] == sampler})
+        if (slope := growth(short, sampler)) is not None:
             out.append(f"- {sampler}: seconds per effective sample grow as patients^"
                        f"{slope:.2f} from {sizes[0]} to {sizes[-1]} "
                        "patients (1 would be linear; medians over seeds).")
@@ -85,6 +101,11 @@ def fits() -> list[str]:
     where = sorted({(r["patients"], r["_v"], r["_c"], r["_m"]) for r in rows})
     return [*out, "", *(f"- {n} patients: model {v}; commit {c}; machine {m}."
                         for n, v, c, m in where), ""]
+
+
+def _length(r: dict[str, Any]) -> tuple[int, int]:
+    """A fit row's (tuning, draws) per chain; rows from before --tune tuned as many as drew."""
+    return int(r.get("tune", r["draws"])), int(r["draws"])
 
 
 def scale() -> list[str]:

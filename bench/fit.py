@@ -48,7 +48,7 @@ def main() -> None:
     ap.add_argument("--tune", type=int, default=None, help="tuning iterations (default: draws)")
     ap.add_argument("--samplers", nargs="+", default=["nutpie", "pymc", "numpyro"])
     ap.add_argument("--seeds", type=int, nargs="+", default=[1],
-                    help="sampler seeds; min ESS at 1000 draws varies by +-40 %% between seeds")
+                    help="sampler seeds; min ESS at 1000 draws varied up to 2.4x between seeds")
     ap.add_argument("--out", type=Path, default=Path("bench/results/fit.json"))
     args = ap.parse_args()
     args.commit = commit()  # before the run: files edited meanwhile do not change what runs

@@ -209,12 +209,16 @@ def compile_nutpie(model: pm.Model, start: dict[str, np.ndarray], backend: str =
     patients: the slower chain's warm-up 20,400 steps, 9,500 without; same ESS)."""
     import nutpie
 
-    if backend == "jax":
+    if backend == "jax":  # JAX needs static shapes: freeze here, so the jitter set names the
+        from pymc.model.transform.optimization import freeze_dims_and_data  # frozen RVs
+
         importlib.import_module("recovery.model.jax_ops")  # registers the Ops for JAX
+        model = freeze_dims_and_data(model)
     jitter = {v for v in model.free_RVs if v.name not in DATA_STARTED}
     gradient = "jax" if backend == "jax" else "pytensor"
     return nutpie.compile_pymc_model(model, backend=backend, gradient_backend=gradient,
-                                     initial_points=start, jitter_rvs=jitter)
+                                     initial_points=start, jitter_rvs=jitter,
+                                     freeze_model=False)
 
 
 def nutpie_options(s: SamplerConfig) -> dict[str, Any]:

@@ -60,11 +60,11 @@ def fits() -> list[str]:
     if len(now) < len(rows):
         out.append("- Rows of an earlier model (see the list below) are shown, but the ratios "
                    "and growth exponents use only rows of the current model.")
-    key = lambda r: (r["patients"], _length(r), r["sampler"])  # noqa: E731
-    med = {g: float(np.median([r["min_ess_per_second"] for r in now if key(r) == g]))
-           for g in {key(r) for r in now}}
-    wall = {g: float(np.median([r["wall_seconds"] for r in now if key(r) == g])) for g in med}
-    seeds = {g: sum(key(r) == g for r in now) for g in med}
+    groups: dict[tuple[int, tuple[int, int], str], list[dict[str, Any]]] = {}
+    for r in now:  # one sampler's seeds on one cohort size and run length
+        groups.setdefault((r["patients"], _length(r), r["sampler"]), []).append(r)
+    med = {g: float(np.median([r["min_ess_per_second"] for r in rs])) for g, rs in groups.items()}
+    wall = {g: float(np.median([r["wall_seconds"] for r in rs])) for g, rs in groups.items()}
     for n, length in sorted({g[:2] for g in med}):
         rivals = {k: v for (m, ln, k), v in med.items() if (m, ln) == (n, length)
                   and k != "nutpie"}
@@ -75,10 +75,10 @@ def fits() -> list[str]:
                        f"the better of the others ({best}; its wall time "
                        f"{wall[n, length, best] / wall[n, length, 'nutpie']:.2f}x nutpie's) "
                        "(medians; seeds run: "
-                       + ", ".join(f"{k} {seeds[g]}" for g in sorted(med)
-                                   if g[:2] == (n, length) for k in [g[2]]) + ").")
-    spread = max(((max(e) / min(e), g) for g in med if len(e := [
-        r["min_ess_bulk"] for r in now if key(r) == g]) > 1), default=None)
+                       + ", ".join(f"{g[2]} {len(groups[g])}" for g in sorted(groups)
+                                   if g[:2] == (n, length)) + ").")
+    spread = max(((max(e) / min(e), g) for g, rs in groups.items()
+                  if len(e := [r["min_ess_bulk"] for r in rs]) > 1), default=None)
     if spread:
         n, length, k = spread[1]
         out.append(f"- Min bulk ESS varies up to {spread[0]:.1f}x between seeds of one sampler "

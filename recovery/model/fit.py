@@ -30,9 +30,8 @@ from recovery.model.config import ModelConfig, SamplerConfig
 from recovery.model.kernel import Params, build_design, expected_pain
 
 __all__ = ["Diagnostics", "FittedModel", "checked_names", "compile_nutpie", "fit",
-           "iterations_done",
-           "nutpie_options", "posterior_params", "stacked_draws", "stored_names",
-           "summarise_diagnostics"]
+           "iterations_done", "nutpie_options", "posterior_params", "stacked_draws",
+           "stored_names", "summarise_diagnostics"]
 
 RHAT_MAX, ESS_MIN = 1.01, 400.0
 
@@ -169,8 +168,8 @@ def _sample(model: pm.Model, s: SamplerConfig, start: dict[str, np.ndarray],
     """Run the configured backend from `start` (build.starting_values); returns the trace and
     the seconds spent compiling."""
     t0 = time.perf_counter()
-    if s.sampler in ("nutpie-jax", "numpyro"):
-        importlib.import_module("recovery.model.jax_ops")  # registers the filter Op for JAX
+    if s.sampler == "numpyro":  # (compile_nutpie registers them for nutpie-jax)
+        importlib.import_module("recovery.model.jax_ops")  # registers the Ops for JAX
     if s.sampler in ("nutpie", "nutpie-jax"):
         import nutpie
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from common import commit, machine
 
 from recovery.model import Cohort, SamplerConfig, fit, load, simulate_cohort
 from recovery.model.evaluate import patient_request
@@ -66,6 +67,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=77)
     ap.add_argument("--out", type=Path, default=Path("bench/results/update.json"))
     args = ap.parse_args()
+    code = commit()  # before the run: files edited meanwhile do not change what runs
     base = load(args.model)
     new = new_patients(args.seed)
     both = Cohort.from_frames(pd.concat([base.cohort.patients, new.patients]),
@@ -97,6 +99,7 @@ def main() -> None:
           f"(target < 0.3)")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"rows": rows, "worst_gap": worst, "target": 0.3,
+                                    "machine": machine(), "commit": code,
                                     "refit": refit.diagnostics.model_dump()}, indent=1))
 
 

@@ -185,10 +185,9 @@ def latency() -> list[str]:
         gap = max(max(r["max_gap_q5"], r["max_gap_median"], r["max_gap_q95"]) for r in u["rows"])
         out += [f"Update against refitting the hierarchy (`bench/update.py`, {len(u['rows'])} "
                 f"unseen patients): largest gap of the 5/50/95 % quantiles over 90 days "
-                f"{gap:.3f} NRS (target under 0.3)"
-                + (f"; the refit: {u['refit']['wall_seconds']:.0f} s, max R-hat "
-                   f"{u['refit']['max_rhat']:.3f}, {u['refit']['divergences']} divergences; "
-                   f"commit {u['commit']}, {u['machine']}" if "commit" in u else "") + ".", ""]
+                f"{gap:.3f} NRS (target under 0.3); the refit: {u['refit']['wall_seconds']:.0f} "
+                f"s, max R-hat {u['refit']['max_rhat']:.3f}, {u['refit']['divergences']} "
+                f"divergences; commit {u['commit']}, {u['machine']}.", ""]
     if d:
         out += [f"Dashboard (`bench/dashboard.py`): click to drawn fan chart, {d['scores']} "
                 f"scores: median {d['median_ms'] / 1000:.2f} s, p95 {d['p95_ms'] / 1000:.2f} s "

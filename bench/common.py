@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from recovery.model import ModelConfig
+from recovery.model import PARAMS, ModelConfig
 
 
 def machine() -> str:
@@ -31,7 +31,8 @@ def model_description() -> str:
     """The fitted model in words, stored with every fit benchmark; report.py compares samplers
     and fits growth only across rows of the current description."""
     cfg = ModelConfig()
-    return (f"residual-filter likelihood, natural-scale population means, Gamma(2) "
+    return (f"{len(PARAMS)} patient parameters (course and short relief), "
+            f"residual-filter likelihood, natural-scale population means, Gamma(2) "
             f"between-patient SD priors, LKJ block {', '.join(cfg.correlated)}; "
             f"centred: {', '.join(cfg.centred) or 'none'}")
 

@@ -20,7 +20,7 @@ import numpyro
 import numpyro.distributions as dist
 from numpyro.infer import MCMC, NUTS, init_to_value
 
-from recovery.model.build import CohortData, beta_prior, starting_values
+from recovery.model.build import KIND_WEIGHTS, CohortData, beta_prior, starting_values
 from recovery.model.config import PARAMS, ModelConfig
 from recovery.model.jax_ops import grid_loglik
 from recovery.model.kernel import LOG_SCALE, Params, expected_pain
@@ -75,20 +75,18 @@ def model(data: CohortData, cfg: ModelConfig) -> None:
     theta = theta.at[:, block].set(theta_b)
     theta = theta.at[:, rest].set(mean[:, rest] + z * sd_o)
     kp = [cfg.kind_prior(k) for k in data.kinds]
-    log_w = numpyro.sample("log_relief_w", dist.Normal(
-        jnp.array([k.log_relief_weight.mu for k in kp]),
-        jnp.array([k.log_relief_weight.sigma for k in kp])))
-    log_v = numpyro.sample("log_durable_w", dist.Normal(
-        jnp.array([k.log_durable_weight.mu for k in kp]),
-        jnp.array([k.log_durable_weight.sigma for k in kp])))
+    weights = [jnp.exp(numpyro.sample(f"log_{name}_w", dist.Normal(
+        jnp.array([getattr(k, field).mu for k in kp]),
+        jnp.array([getattr(k, field).sigma for k in kp])))) for name, field in KIND_WEIGHTS]
     tau_nat = numpyro.sample("tau_nat", dist.LogNormal(pr.log_tau_natural.mu,
                                                        pr.log_tau_natural.sigma))
+    synergy = numpyro.sample("synergy", dist.LogNormal(pr.log_synergy.mu, pr.log_synergy.sigma))
     sigma = numpyro.sample("sigma", dist.LogNormal(pr.log_sigma.mu, pr.log_sigma.sigma))
     share = numpyro.sample("share", dist.Beta(*pr.share_ab))
     ell = numpyro.sample("ell", dist.LogNormal(pr.log_ell.mu, pr.log_ell.sigma))
     numpyro.deterministic("mu_pop", mu_pop)
-    mu = expected_pain(Params(theta, tau_nat, jnp.exp(log_w), jnp.exp(log_v)),
-                       data.adherence, data.design, cfg, xp=jnp)
+    mu = expected_pain(Params(theta, tau_nat, *weights, synergy), data.adherence, data.design,
+                       cfg, xp=jnp)
     g = data.grid
     numpyro.factor("loglik", grid_loglik(mu, jnp.stack([sigma, share, ell]), data.y,
                                          g.flat_gap, g.index, g.valid))

@@ -24,8 +24,8 @@ from recovery.model.fit import FittedModel, stacked_draws
 from recovery.model.quick import ERROR_FILE, quick_fit
 
 warnings.filterwarnings("ignore")
-POPULATION = ["mu_pop", "beta", "tau_nat", "sigma", "share", "ell", "log_relief_w",
-              "log_durable_w", "patient_sd_other"]
+POPULATION = ["mu_pop", "beta", "tau_nat", "synergy", "sigma", "share", "ell", "log_relief_w",
+              "log_durable_w", "log_quick_w", "log_flare_w", "patient_sd_other"]
 
 
 def population_error(quick: FittedModel, nuts: FittedModel) -> tuple[np.ndarray, np.ndarray]:

@@ -90,7 +90,8 @@ def main() -> None:
                               fc_exact.kinds)
         gap = np.abs(quantiles(fc, approx, pd_, start) - quantiles(fc, exact, pd_, start))
         rows.append({"patient": pid, "scores": len(hist.pain), "update_ms": round(ms, 1),
-                     "ess": how["ess"], "max_gap_q5": round(float(gap[0].max()), 3),
+                     "ess": how.ess, "method": how.method,
+                     "max_gap_q5": round(float(gap[0].max()), 3),
                      "max_gap_median": round(float(gap[1].max()), 3),
                      "max_gap_q95": round(float(gap[2].max()), 3)})
         print(rows[-1])

@@ -129,6 +129,8 @@ def forecast(
     fc = _forecaster(model_dir)
     response = _guard(lambda: fc.forecast(req))
     _write(out_json, response.model_dump_json(indent=1))
+    if response.update.low_ess:
+        out.print(f"[bold red]warning:[/] {response.update.warning}")
     for f in response.forecasts:
         s = f.summary
         out.print(f"[bold]{f.name}[/]: P(<= {req.target_score:g} at day "
@@ -200,6 +202,47 @@ def evaluate(
     if report.overlaps_training_cohort:
         err.print("[yellow]warning:[/] this is the model's own training cohort")
     out.print(f"[green]wrote[/] {out_dir}/report.md, report.json, calibration.png")
+
+
+@app.command()
+def phenomena(
+    model_dir: Annotated[Path, typer.Option("--model", help="fitted model directory")],
+    out_dir: Annotated[Path, typer.Option("--out", help="report directory")],
+    readme: Annotated[Path | None, typer.Option(
+        help="also rewrite this README's table between its phenomena markers")] = None,
+) -> None:
+    """Run the phenomena cases (does the model tell the articles' story?) and write
+    phenomena.md, phenomena.json and a chart a case."""
+    from rich.progress import Progress
+
+    from recovery.model.phenomena_report import (
+        README_END,
+        README_START,
+        readme_block,
+        write_report,
+    )
+
+    fc = _forecaster(model_dir)
+    with Progress(transient=True) as bar:
+        task = bar.add_task("phenomena", total=None)
+
+        def step(done: int, total: int, claim: str) -> None:
+            bar.update(task, completed=done, total=total, description=claim)
+
+        report = _guard(lambda: write_report(fc, out_dir, step))
+    for r in report.cases:
+        figures = ", ".join(f"{k} {v:g}" for k, v in r.measured.items())
+        out.print(f"{'[green]pass[/]' if r.passed else '[red]fail[/]'}  {r.claim}: {figures}")
+    out.print(f"{report.passed} of {report.total} claims hold; [green]wrote[/] "
+              f"{out_dir}/phenomena.md, phenomena.json and {report.total} charts")
+    if readme is not None:
+        text = readme.read_text()
+        if README_START not in text or README_END not in text:
+            _fail(f"{readme} has no {README_START} ... {README_END} markers")
+        head, rest = text.split(README_START, 1)
+        readme.write_text(head + readme_block(report, out_dir.as_posix())
+                          + rest.split(README_END, 1)[1])
+        out.print(f"[green]rewrote[/] the phenomena table in {readme}")
 
 
 @app.command("forecast-batch")

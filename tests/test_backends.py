@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from recovery.cli import app
-from recovery.model import Cohort, SamplerConfig, fit, load
+from recovery.model import PARAMS, Cohort, SamplerConfig, fit, load
 
 
 @pytest.mark.slow
@@ -19,7 +19,8 @@ def test_jax_backends_fit_the_same_model(small_cohort: Cohort, sampler: str) -> 
                                                      max_tree_depth=4, progress_bar=False))
     d = fitted.diagnostics
     assert d.sampler == sampler and d.n_patients == len(small_cohort.patient_ids)
-    assert fitted.idata["posterior"]["theta"].shape[-2:] == (len(small_cohort.patient_ids), 6)
+    theta = fitted.idata["posterior"]["theta"]
+    assert theta.shape[-2:] == (len(small_cohort.patient_ids), len(PARAMS))
     assert np.isfinite(d.max_rhat or np.nan)
     assert d.max_tree_depth == 4 and d.steps_per_draw is not None and d.steps_per_draw <= 15
 

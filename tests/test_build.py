@@ -10,6 +10,7 @@ from scipy.stats import multivariate_normal, norm
 from recovery.model import Cohort, ModelConfig
 from recovery.model.build import (
     DATA_STARTED,
+    KIND_WEIGHTS,
     build_model,
     correlated_block,
     prepare,
@@ -34,10 +35,11 @@ def test_pymc_graph_and_numpy_kernel_agree(small_cohort: Cohort) -> None:
         return fn(point)
 
     (graph_loglik,) = evaluate([model["loglik"]])
-    val = evaluate([model["theta"], model["tau_nat"], model["sigma"], model["share"],
-                    model["ell"]])
-    theta, tau_nat, sigma, share, ell = (np.asarray(v) for v in val)
-    p = Params(theta, tau_nat, np.exp(point["log_relief_w"]), np.exp(point["log_durable_w"]))
+    val = evaluate([model["theta"], model["tau_nat"], model["synergy"], model["sigma"],
+                    model["share"], model["ell"]])
+    theta, tau_nat, synergy, sigma, share, ell = (np.asarray(v) for v in val)
+    p = Params(theta, tau_nat, *(np.exp(point[f"log_{n}_w"]) for n, _ in KIND_WEIGHTS),
+               synergy)
     mu = expected_pain(p, data.adherence, data.design, cfg)
     numpy_loglik = filter_scores(mu, data.y, data.grid, (sigma, share, ell)).logp.sum()
     assert np.isfinite(numpy_loglik)
@@ -83,7 +85,7 @@ def test_mean_preserving_means_carry_their_jacobian(small_cohort: Cohort) -> Non
     cfg = ModelConfig()
     model = build_model(prepare(small_cohort, cfg), cfg)
     point = model.initial_point()
-    point["patient_sd_other_log__"] = np.log([0.9, 0.4, 0.7, 0.5])
+    point["patient_sd_other_log__"] = np.log([0.9, 0.4, 0.7, 0.5, 0.6, 0.3])
     free = "mu_pop_centred"
     fn = model.compile_fn(model.replace_rvs_by_values([model["mu_pop"], model["mu_pop_prior"]]),
                           inputs=model.value_vars, on_unused_input="ignore")

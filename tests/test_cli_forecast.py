@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from recovery.cli import app
+from recovery.model import update
 from tests.conftest import DEFAULT_MODEL, history_request
 
 runner = CliRunner()
@@ -58,3 +60,14 @@ def test_optimise_cli(tmp_path: Path) -> None:
                               "--out", str(tmp_path / "o.json")])
     assert res.exit_code == 0, res.output
     assert json.loads((tmp_path / "o.json").read_text())["best"] is not None
+
+
+def test_forecast_warns_when_the_update_rests_on_too_few_draws(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(update, "TRUST_ESS", 1e9)
+    req = tmp_path / "req.json"
+    req.write_text(json.dumps(history_request()))
+    res = runner.invoke(app, ["forecast", "--model", str(DEFAULT_MODEL), "--request", str(req),
+                              "--out", str(tmp_path / "f.json")])
+    assert res.exit_code == 0 and "warning:" in res.output and "unreliable" in res.output
+    assert json.loads((tmp_path / "f.json").read_text())["update"]["low_ess"] is True

@@ -128,3 +128,22 @@ def test_cohort_upload_errors_become_a_table(service: Server) -> None:
     assert exc.value.status == 422 and len(table) == 2
     assert set(table["file"]) == {"pain.csv"} and set(table["column"]) == {"score",
                                                                            "patient_id"}
+
+
+def _trust_page(result: dict) -> None:
+    from recovery.dashboard.app import show_trust
+
+    show_trust(result)
+
+
+@pytest.mark.parametrize("low", [True, False])
+def test_forecast_trust_is_shown_beside_the_chart(low: bool) -> None:
+    update = {"method": "smc", "ess": 150.0 if low else 1900.0, "low_ess": low,
+              "warning": "this forecast rests on only 150 effective posterior draws" if low
+              else None}
+    at = AppTest.from_function(_trust_page, args=({"update": update},)).run()
+    assert not at.exception
+    if low:
+        assert "Low confidence" in at.warning[0].value and "150" in at.warning[0].value
+    else:
+        assert not at.warning and "1900 effective posterior draws" in at.caption[0].value

@@ -8,9 +8,9 @@ from typer.testing import CliRunner
 
 from recovery.cli import app
 from recovery.model import Cohort, FittedModel, load, save
-from recovery.model.config import PARAMS
 from recovery.model.forecast import Forecaster
 from recovery.model.requests import ForecastRequest
+from recovery.model.simulate import truth_table
 from tests.conftest import history_request
 
 pytestmark = pytest.mark.slow
@@ -21,17 +21,6 @@ def test_fit_converges_without_divergences(fitted: FittedModel) -> None:
     assert d.max_rhat <= 1.01, d.problems
     assert d.divergences == 0
     assert d.min_ess_bulk > 100 and d.n_patients == 40
-
-
-def _truth_vector(truth: dict) -> dict[str, float]:
-    pop = truth["population"]
-    out = {f"mu_pop[{p}]": pop["mu_pop"][p] for p in PARAMS}
-    out |= {f"beta[{k}]": v for k, v in pop["beta"].items()}
-    out["tau_nat"] = pop["tau_nat"]
-    for k in ("massage", "physio"):
-        out[f"log_relief_w[{k}]"] = float(np.log(pop["relief_w"][k]))
-        out[f"log_durable_w[{k}]"] = float(np.log(pop["durable_w"][k]))
-    return out
 
 
 def _draws(fitted: FittedModel, name: str) -> np.ndarray:
@@ -45,7 +34,8 @@ def _draws(fitted: FittedModel, name: str) -> np.ndarray:
 def test_population_parameters_are_recovered(fitted: FittedModel,
                                              slow_sim: tuple[Cohort, dict]) -> None:
     """Calibrated 90 % intervals cover ~90 % of 17 true values; none is far outside (99.5 %)."""
-    truth = _truth_vector(slow_sim[1])
+    truth = {k: v for k, v in truth_table(slow_sim[1]).items()
+             if not k.startswith("patient_sd")}
     inside90, outside995 = [], []
     for name, value in truth.items():
         x = _draws(fitted, name)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from recovery.model import update
 from recovery.model.forecast import Forecaster, forecast_days, paths
+from recovery.model.phenomena import flat_history, sawtooth_history
 from recovery.model.requests import QUANTILES, ForecastRequest
 from recovery.model.update import PatientError
 from tests.conftest import history_request
@@ -84,7 +86,8 @@ def _expected_pain_width(fc: Forecaster, n_scores: int) -> float:
 def test_empty_history_is_the_population_prior(default_forecaster: Forecaster) -> None:
     req = history_request(history={"pain": [], "sessions": []}, start_day=0)
     r = default_forecaster.forecast(ForecastRequest.model_validate(req))
-    assert r.update["stages"] == 1 and r.update["ess_share"] == 1.0
+    assert r.update.method == "importance" and r.update.stages == 1
+    assert r.update.ess_share == 1.0 and not r.update.low_ess
 
 
 def test_summary_counts_sessions_and_cost(default_forecaster: Forecaster) -> None:
@@ -131,3 +134,42 @@ def test_sessions_after_the_start_day_in_history_are_fine(default_forecaster: Fo
                           start_day=0)
     r = default_forecaster.forecast(ForecastRequest.model_validate(req))
     assert r.forecasts[0].days[0] == 0
+
+
+def _diary_forecast(fc: Forecaster, history: dict, schedules: list[dict]) -> object:
+    start = history["pain"][-1]["day"] + 1
+    return fc.forecast(ForecastRequest.model_validate({
+        "patient": {"covariates": {"chronic": 1}}, "history": history, "schedules": schedules,
+        "start_day": start, "horizon_days": 56}))
+
+
+def test_a_flat_diary_forecasts_flat(default_forecaster: Forecaster) -> None:
+    """Eight weeks at 6.5 without care: this patient is not recovering on their own, whatever
+    the population does."""
+    r = _diary_forecast(default_forecaster, flat_history(weeks=8), [{"name": "none"}])
+    median = np.array(r.forecasts[0].quantiles["50"])
+    assert np.abs(median - 6.5).max() <= 0.5
+    assert not r.update.low_ess
+
+
+def test_a_sawtooth_diary_keeps_its_weekly_swing_and_returns_when_care_stops(
+        default_forecaster: Forecaster) -> None:
+    """Relief for three days after each weekly massage, back to 7 in between: the update
+    needs SMC for this diary, and the forecast keeps at least half the diary's swing."""
+    history = sawtooth_history()
+    r = _diary_forecast(default_forecaster, history,
+                        [{"name": "none"}, {"name": "weekly", "phases": [
+                            {"kind": "massage", "every_days": 7, "weeks": 8}]}])
+    assert r.update.method == "smc" and r.update.ess >= 400 and not r.update.low_ess
+    scores = np.array([p["score"] for p in history["pain"]], dtype=float)[7:].reshape(7, 7)
+    diary_swing = np.median(scores.max(axis=1) - scores.min(axis=1))
+    weekly = np.array(r.forecasts[1].quantiles["50"])[:49].reshape(7, 7)
+    assert np.median(weekly.max(axis=1) - weekly.min(axis=1)) >= 0.5 * diary_swing
+    assert min(r.forecasts[0].quantiles["50"][:14]) >= 6.0  # no relief left a week on
+
+
+def test_a_degenerate_update_says_so(default_forecaster: Forecaster,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(update, "TRUST_ESS", 1e9)  # no update can rest on that many draws
+    r = _forecast(default_forecaster)
+    assert r.update.low_ess and "effective posterior draws" in r.update.warning

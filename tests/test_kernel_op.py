@@ -8,7 +8,7 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 
-from recovery.model import Cohort, ModelConfig
+from recovery.model import PARAMS, Cohort, ModelConfig
 from recovery.model.build import CohortData, prepare
 from recovery.model.kernel import Params, expected_pain
 from recovery.model.kernel_op import expected_pain_op
@@ -22,31 +22,40 @@ def case(small_cohort_timed: Cohort) -> tuple[CohortData, list[np.ndarray]]:
     data = prepare(small_cohort_timed, CFG)
     rng = np.random.default_rng(4)
     n_kinds = len(data.kinds)
-    theta = rng.normal(0.0, 1.0, (len(data.patient_ids), 6))
-    values = [theta, np.array(30.0), rng.uniform(0.5, 2.0, n_kinds), rng.uniform(0.5, 2.0, n_kinds)]
+    theta = rng.normal(0.0, 1.0, (len(data.patient_ids), len(PARAMS)))
+    values = [theta, np.array(30.0), *(rng.uniform(0.5, 2.0, n_kinds) for _ in range(4)),
+              np.array(0.7)]
+    assert data.design.paired.max() > 0  # the synergy term is exercised
     n_sessions = data.design.session_mask.sum(axis=1)
     assert (n_sessions > 3).any() and (n_sessions == 0).any()
     return data, values
 
 
+def _inputs() -> list:
+    return [pt.dmatrix("theta"), pt.dscalar("tau"), *(pt.dvector(n) for n in "wvuf"),
+            pt.dscalar("synergy")]
+
+
 def _graphs(data: CohortData) -> tuple[list, object, object]:
     """The same weighted sum of mu through the Op and through kernel.expected_pain."""
-    th, tau, w, v = pt.dmatrix("theta"), pt.dscalar("tau"), pt.dvector("w"), pt.dvector("v")
+    inputs = _inputs()
     weights = np.random.default_rng(5).normal(size=len(data.y))
-    p = Params(th, tau, w, v)
+    p = Params(*inputs)
     op_out = (expected_pain_op(p, data.adherence, data.design, CFG) * weights).sum()
     ref_out = (expected_pain(p, data.adherence, data.design, CFG, xp=pt) * weights).sum()
-    return [th, tau, w, v], op_out, ref_out
+    return inputs, op_out, ref_out
 
 
 def test_values_equal_expected_pain(case: tuple) -> None:
     data, values = case
-    theta, tau, w, v = values
-    th = pt.dmatrix()
-    out = expected_pain_op(Params(th, tau, w, v), data.adherence, data.design, CFG)
-    got = pytensor.function([th], out, mode="NUMBA")(theta)
-    want = expected_pain(Params(theta, tau[None], w, v), data.adherence, data.design, CFG)
+    inputs = _inputs()
+    out = expected_pain_op(Params(*inputs), data.adherence, data.design, CFG)
+    got = pytensor.function(inputs, out, mode="NUMBA")(*values)
+    theta, tau, *weights, syn = values
+    want = expected_pain(Params(theta, tau[None], *weights, syn[None]), data.adherence,
+                         data.design, CFG)
     np.testing.assert_allclose(got, want, rtol=1e-10)
+    assert np.ptp(want) > 3  # the cohort's parameters spread the trajectories
 
 
 @pytest.mark.parametrize("mode", ["NUMBA", "FAST_RUN", "JAX"])
@@ -68,5 +77,5 @@ def test_unsorted_scores_are_refused(case: tuple) -> None:
     design = data.design
     shuffled = type(design)(**{**design.__dict__, "t": design.t[::-1].copy()})
     with pytest.raises(ValueError, match="sorted by patient"):
-        expected_pain_op(Params(pt.dmatrix(), 30.0, np.ones(2), np.ones(2)), data.adherence,
+        expected_pain_op(Params(pt.dmatrix(), 30.0, *[np.ones(2)] * 4, 1.0), data.adherence,
                          shuffled, CFG)

@@ -122,3 +122,19 @@ def test_models_registry_lists_the_served_default(api: Api) -> None:
     models = c.get("/v1/models", headers=h).json()
     assert len(models) == 1 and models[0]["served"] and models[0]["passed"]
     assert c.post("/v1/models/unknown/promote", headers=h).status_code == 404
+
+
+def test_phenomena_report_is_run_once_and_kept(api: Api) -> None:
+    c, h = api.client, api.as_("a1")
+    model = c.get("/v1/models", headers=h).json()[0]["id"]
+    assert c.get(f"/v1/models/{model}/phenomena", headers=api.as_("t1")).status_code == 403
+    assert c.get(f"/v1/models/{model}/phenomena/plateau.png", headers=h).status_code == 404
+    first = c.get(f"/v1/models/{model}/phenomena", headers=h)
+    assert first.status_code == 200, first.text
+    body = first.json()
+    assert body["total"] == len(body["cases"]) and body["model_version"] == model
+    assert c.get(f"/v1/models/{model}/phenomena", headers=h).json() == body  # kept
+    png = c.get(f"/v1/models/{model}/phenomena/plateau.png", headers=h)
+    assert png.status_code == 200 and png.content[:4] == b"\x89PNG"
+    assert c.get(f"/v1/models/{model}/phenomena/..%2Fsecret.png", headers=h).status_code == 404
+    assert c.get("/v1/models/nope/phenomena", headers=h).status_code == 404

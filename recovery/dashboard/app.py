@@ -20,6 +20,7 @@ from recovery.dashboard.views import (
     diagnostics_line,
     forecast_csv,
     models_side_by_side,
+    phenomena_table,
     problems_table,
     summary_table,
 )
@@ -197,8 +198,19 @@ def therapist_page() -> None:
                     show_error(exc)
 
 
+def show_trust(result: dict[str, Any]) -> None:
+    """How far to trust the forecast: a warning when the update rests on too few draws."""
+    u = result["update"]
+    if u.get("low_ess"):
+        st.warning(f"Low confidence: {u['warning']}.")
+    else:
+        st.caption(f"Conditioned on the diary by {u['method']} ({u['ess']:.0f} effective "
+                   "posterior draws).")
+
+
 def show_forecast(history: dict[str, Any], result: dict[str, Any], target: float) -> None:
     png = chart_png(history, result, target)  # drawn once: shown and offered for download
+    show_trust(result)
     st.image(png)
     st.dataframe(summary_table(result), hide_index=True)
     for comp in result["comparisons"]:
@@ -239,6 +251,7 @@ def patient_page() -> None:
             st.markdown(f"**{PLAIN.get(f['name'], f['name'])}**: about **{round(10 * p)} in 10** "
                         f"people like you are at {target} or below by week {weeks} on this plan "
                         f"({f['summary']['sessions']} sessions).")
+        show_trust(result)
         st.image(chart_png(history, result, float(target)))
         st.caption("The shaded bands show the range of likely outcomes: the darker band holds "
                    "half of them, the lighter one 9 in 10. Nobody can promise a result.")
@@ -307,8 +320,29 @@ def analyst_page() -> None:
                     st.image(c.model_plot(m["id"], plot), caption=plot)
                 except ServiceError:
                     st.caption(f"no {plot} for this model")
+            phenomena_view(c, m["id"])
             if not m["served"] and st.button("Promote to serve", key=f"promote_{m['id']}"):
                 _guarded(lambda m=m: c.promote(m["id"]))
+
+
+def phenomena_view(c: ServiceClient, model_id: str) -> None:
+    """The model's phenomena report: each claim of the articles, measured, with its chart."""
+    if not st.button("Phenomena report (about a minute the first time)",
+                     key=f"phenomena_{model_id}"):
+        return
+    with st.spinner("Forecasting the phenomena cases..."):
+        try:
+            report = c.phenomena(model_id)
+        except ServiceError as exc:
+            show_error(exc)
+            return
+    st.markdown(f"**{report['passed']} of {report['total']}** claims hold for this model.")
+    st.dataframe(phenomena_table(report), hide_index=True)
+    for case in report["cases"]:
+        try:
+            st.image(c.phenomena_chart(model_id, case["key"]), caption=case["claim"])
+        except ServiceError:
+            st.caption(f"no chart for {case['claim']}")
 
 
 def _guarded(action: Any) -> None:

@@ -120,5 +120,11 @@ class ServiceClient:
     def model_plot(self, model_id: str, name: str) -> bytes:
         return bytes(self._call("GET", f"/v1/models/{model_id}/plots/{name}"))
 
+    def phenomena(self, model_id: str) -> dict[str, Any]:
+        return dict(self._call("GET", f"/v1/models/{model_id}/phenomena", timeout=600))
+
+    def phenomena_chart(self, model_id: str, key: str) -> bytes:
+        return bytes(self._call("GET", f"/v1/models/{model_id}/phenomena/{key}.png"))
+
     def promote(self, model_id: str) -> dict[str, Any]:
         return dict(self._call("POST", f"/v1/models/{model_id}/promote"))

@@ -6,7 +6,8 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["forecast_csv", "models_side_by_side", "problems_table", "summary_table"]
+__all__ = ["forecast_csv", "models_side_by_side", "phenomena_table", "problems_table",
+           "summary_table"]
 
 
 def summary_table(result: dict[str, Any]) -> pd.DataFrame:
@@ -63,3 +64,12 @@ def models_side_by_side(models: list[dict[str, Any]]) -> pd.DataFrame:
                      "divergences": d["divergences"], "patients": d["n_patients"],
                      "90 % coverage": ev.get("coverage_90"), "CRPS": ev.get("crps")})
     return pd.DataFrame(rows)
+
+
+def phenomena_table(report: dict[str, Any]) -> pd.DataFrame:
+    """One row per claim of the phenomena report: the case, the criterion, what was measured."""
+    return pd.DataFrame([{
+        "claim": c["claim"], "case": c["case"], "pass when": c["pass_when"],
+        "measured": "; ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in c["measured"].items()),
+        "result": "pass" if c["passed"] else "fail", "note": c["note"]}
+        for c in report["cases"]])

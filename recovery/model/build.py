@@ -1,6 +1,6 @@
 """build_model(cohort, config) -> pm.Model: the hierarchical model (no I/O, no sampling).
 
-Patient parameters theta_i (6, see priors.py) come from a population normal whose mean
+Patient parameters theta_i (8, see priors.py) come from a population normal whose mean
 depends on covariates, mu_pop + B x_i, with an LKJ-correlated block on cfg.correlated and the
 rest independent (`_patient_theta`). Non-centred, except the block's first cfg.centred
 parameters (base by default), which diaries pin down well enough that offsets would mix slowly.
@@ -44,10 +44,14 @@ from recovery.model.kernel import LOG_SCALE, EventDesign, Params, build_design
 from recovery.model.kernel_op import expected_pain_op
 from recovery.model.residual import ScoreGrid, score_grid
 
-__all__ = ["DATA_STARTED", "CohortData", "beta_prior", "build_model", "covariate_matrix",
+__all__ = ["DATA_STARTED", "KIND_WEIGHTS", "CohortData", "beta_prior", "build_model",
+           "covariate_matrix",
            "prepare", "starting_values"]
 
 DATA_STARTED = ("theta_centred",)  # free variables starting_values sets from the scores
+# Per-kind weights in kernel.Params order: (name in the posterior, KindPrior field).
+KIND_WEIGHTS = (("relief", "log_relief_weight"), ("durable", "log_durable_weight"),
+                ("quick", "log_quick_weight"), ("flare", "log_flare_weight"))
 
 
 @dataclass(frozen=True)
@@ -62,7 +66,7 @@ class CohortData:
     grid: ScoreGrid  # each patient's scores in time order, for the residual filter
     adherence: np.ndarray  # (P,)
     x_effect: np.ndarray  # (P, E) standardised covariate of each effect
-    effect_param: np.ndarray  # (E, 6) one-hot: which parameter each effect moves
+    effect_param: np.ndarray  # (E, 8) one-hot: which parameter each effect moves
     t0: np.ndarray  # (P,) day of each patient's first record
 
 
@@ -99,8 +103,7 @@ def prepare(cohort: Cohort, cfg: ModelConfig, kinds: list[str] | None = None) ->
     s_t = cohort.sessions["day"].to_numpy() - t0[s_pid]
     o_t = cohort.pain["day"].to_numpy() - t0[o_pid]
     kind_idx = cohort.sessions["kind"].map({k: i for i, k in enumerate(kinds)}).to_numpy()
-    flare = np.array([cfg.kind_prior(k).flare_weight for k in kinds])
-    design = build_design((s_pid, s_t, kind_idx), (o_pid, o_t), len(ids), flare, cfg)
+    design = build_design((s_pid, s_t, kind_idx), (o_pid, o_t), len(ids), kinds, cfg)
     x, onehot = covariate_matrix(cohort.patients, cfg)
     return CohortData(
         patient_ids=ids, kinds=kinds, effects=[f"{p}~{c}" for p, c in cfg.effect_pairs()],
@@ -245,15 +248,16 @@ def build_model(data: CohortData, cfg: ModelConfig) -> pm.Model:
         mean = mu_pop[None, :] + (data.x_effect * beta[None, :]) @ data.effect_param
         theta = _patient_theta(mean, cfg, len(data.patient_ids), sd_other, (shape, rate))
         kp = [cfg.kind_prior(k) for k in data.kinds]
-        log_w = pm.Normal("log_relief_w", mu=[k.log_relief_weight.mu for k in kp],
-                          sigma=[k.log_relief_weight.sigma for k in kp], dims="kind")
-        log_v = pm.Normal("log_durable_w", mu=[k.log_durable_weight.mu for k in kp],
-                          sigma=[k.log_durable_weight.sigma for k in kp], dims="kind")
+        weights = [pt.exp(pm.Normal(f"log_{name}_w", mu=[getattr(k, field).mu for k in kp],
+                                    sigma=[getattr(k, field).sigma for k in kp], dims="kind"))
+                   for name, field in KIND_WEIGHTS]
         tau_nat = pm.LogNormal("tau_nat", pr.log_tau_natural.mu, pr.log_tau_natural.sigma)
+        synergy = pm.LogNormal("synergy", pr.log_synergy.mu, pr.log_synergy.sigma)
         sigma = pm.LogNormal("sigma", pr.log_sigma.mu, pr.log_sigma.sigma)
         share = pm.Beta("share", *pr.share_ab)
         ell = pm.LogNormal("ell", pr.log_ell.mu, pr.log_ell.sigma)
-        params = Params(theta, tau_nat, pt.exp(log_w), pt.exp(log_v))
+        w, v, u, f = weights
+        params = Params(theta, tau_nat, w, v, u, f, synergy)
         mu = expected_pain_op(params, data.adherence, data.design, cfg)
         pm.Potential("loglik", filtered_loglik(mu, data.y, data.grid, (sigma, share, ell)))
     return model

@@ -11,7 +11,8 @@ from recovery.model.priors import KindPrior, Priors, default_kind_priors
 __all__ = ["PARAMS", "SAMPLERS", "Covariate", "ModelConfig", "Sampler", "SamplerConfig"]
 
 # Patient-level parameters, in the order of the population MVN (see priors.py for scales).
-PARAMS: tuple[str, ...] = ("base", "floor", "relief", "relief_tau", "flare", "durable")
+PARAMS: tuple[str, ...] = ("base", "floor", "relief", "relief_tau", "flare", "durable", "quick",
+                           "quick_tau")
 
 
 class Covariate(BaseModel):
@@ -35,13 +36,16 @@ def _default_covariates() -> dict[str, Covariate]:
 
 
 def _default_effects() -> dict[str, tuple[str, ...]]:
-    # DESIGN.md item 6: chronic pain levels off higher; a structural cause is eased, not fixed;
-    # stress raises pain. Adherence acts through the durable term itself (kernel), not here.
+    # Where the project's evidence puts them (docs/model.md): chronic pain levels off higher and
+    # its relief needs upkeep (fades faster); a structural cause caps what massage's relief
+    # reaches (course relief, not the exercise gain); stress raises pain and speeds the fading
+    # of relief; age moves the floor. Adherence scales the durable term itself (kernel).
     return {
         "base": ("stress",),
         "floor": ("chronic", "stress", "age"),
         "relief": ("structural_cause",),
-        "durable": ("structural_cause",),
+        "relief_tau": ("chronic", "stress"),
+        "quick": ("structural_cause",),
     }
 
 
@@ -54,11 +58,19 @@ class ModelConfig(BaseModel):
     priors: Priors = Field(default_factory=Priors)
     kind_priors: dict[str, KindPrior] = Field(default_factory=default_kind_priors)
     # Fixed constants (not identifiable from diaries; see kernel.py for their roles).
-    relief_saturation: float = Field(default=5.0, gt=0)  # kappa: massage sessions to ~63% of max
+    relief_saturation: float = Field(default=2.5, gt=0)  # kappa: massage sessions to ~63% of max
+    quick_saturation: float = Field(default=1.5, gt=0)  # the short relief's kappa
+    quick_tau_min: float = Field(default=0.5, gt=0)
+    # Massage with exercise: a session of the first kind with one of the second kind within
+    # synergy_window_days before it adds `synergy` to the durable dose (kernel.paired_basis).
+    synergy_kinds: tuple[str, str] = ("physio", "massage")
+    synergy_window_days: float = Field(default=7.0, gt=0)
     durable_saturation: float = Field(default=10.0, gt=0)  # nu: adherent rehab sessions to ~63%
-    flare_peak_days: float = Field(default=1.5, gt=0)  # flare peaks 24-72 h after (DOMS)
+    flare_peak_days: float = Field(default=1.0, gt=0)  # flare peaks 24-72 h after (DOMS)
     flare_habituation_sessions: float = Field(default=3.0, gt=0)
     flare_habituation_floor: float = Field(default=0.3, ge=0, le=1)
+    # Habituation is forgotten over weeks without sessions: a restart after a break flares again.
+    flare_habituation_memory_days: float = Field(default=28.0, gt=0)
     relief_tau_min: float = Field(default=3.0, gt=0)
     adherence_default: float = Field(default=0.5, ge=0, le=1)
     # Parameters with a learnt between-patient correlation (LKJ); the rest are independent.
@@ -68,10 +80,11 @@ class ModelConfig(BaseModel):
     # seeds 3 and 4: min ESS 322 and 311 with relief, 544 and 563 without).
     correlated: tuple[str, ...] = ("base", "floor")
     # The first parameters of that block sampled centred (theta itself, not offsets): right for
-    # those that weeks of diary scores pin down, wrong for weakly informed ones (funnels). Base
-    # only, measured with nutpie on 12-week cohorts (bench/fit.py settings): min ESS 93 against
-    # 55 fully non-centred at 400 patients, 145 against 129 at 100; adding floor lowered it.
-    centred: tuple[str, ...] = ("base",)
+    # those that weeks of diary scores pin down, wrong for weakly informed ones (funnels).
+    # Base and floor (docs/decisions/0001): with the floor's wide spread, non-centred floors
+    # of flat diaries mixed worst (100 patients, 2 x 400 + 400: R-hat 1.083, min ESS 34
+    # against 1.057 and 82 with floor centred).
+    centred: tuple[str, ...] = ("base", "floor")
 
     @model_validator(mode="after")
     def _check_effects(self) -> Self:

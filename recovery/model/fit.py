@@ -8,7 +8,7 @@ import time
 import uuid
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any, Literal
 
@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict
 
 from recovery.model.build import (
     DATA_STARTED,
+    KIND_WEIGHTS,
     CohortData,
     build_model,
     prepare,
@@ -131,13 +132,11 @@ class FittedModel:
         ses = self.cohort.sessions[self.cohort.sessions["patient_id"] == patient_id]
         t = np.asarray(days, dtype=float) - data.t0[i]
         kind_idx = ses["kind"].map(self.kinds.index).to_numpy()
-        flare = np.array([self.config.kind_prior(k).flare_weight for k in self.kinds])
         design = build_design(
             (np.zeros(len(ses), int), ses["day"].to_numpy() - data.t0[i], kind_idx),
-            (np.zeros(len(t), int), t), 1, flare, self.config)
+            (np.zeros(len(t), int), t), 1, self.kinds, self.config)
         params = posterior_params(self.idata, data, max_draws)
-        one = Params(params.theta[:, i : i + 1], params.tau_nat, params.relief_w,
-                     params.durable_w)
+        one = replace(params, theta=params.theta[:, i : i + 1])
         return np.asarray(expected_pain(one, data.adherence[i : i + 1], design, self.config))
 
 
@@ -153,10 +152,10 @@ def stacked_draws(idata: az.InferenceData, name: str, max_draws: int | None = No
 
 def posterior_params(idata: az.InferenceData, data: CohortData, max_draws: int | None = None
                      ) -> Params:
-    """Kernel parameters for every posterior draw: theta (S, P, 6), tau_nat (S, 1), ..."""
+    """Kernel parameters for every posterior draw: theta (S, P, 8), tau_nat (S, 1), ..."""
     g = lambda n: stacked_draws(idata, n, max_draws)  # noqa: E731
-    return Params(g("theta"), g("tau_nat")[:, None], np.exp(g("log_relief_w")),
-                  np.exp(g("log_durable_w")))
+    w, v, u, f = (np.exp(g(f"log_{name}_w")) for name, _ in KIND_WEIGHTS)
+    return Params(g("theta"), g("tau_nat")[:, None], w, v, u, f, g("synergy")[:, None])
 
 
 Progress = Callable[[float, str], None]  # (fraction done 0-1, phase)

@@ -28,6 +28,7 @@ from recovery.model.requests import (
     PatientInfo,
     ScheduleForecast,
     Summary,
+    UpdateInfo,
 )
 from recovery.model.residual import predictive_moments
 from recovery.model.schedules import SessionPlan
@@ -35,7 +36,6 @@ from recovery.model.update import (
     PatientData,
     PatientDraws,
     condition,
-    flare_weights,
     kind_indices,
     patient_data,
 )
@@ -84,7 +84,7 @@ def paths(draws: PatientDraws, pd: PatientData, plan: SessionPlan, days: np.ndar
     s_kind = np.r_[pd.session_kind, kind_indices(kinds, list(plan.kinds), "schedules.kind")]
     s_t = np.r_[pd.session_t, plan.days - pd.t0]
     design = build_design((np.zeros(len(s_t), int), s_t, s_kind.astype(int)),
-                          (np.zeros(len(times), int), times), 1, flare_weights(cfg, kinds), cfg)
+                          (np.zeros(len(times), int), times), 1, kinds, cfg)
     g = draws.globals
     mu = np.asarray(expected_pain(g.params(draws.theta), np.array([pd.adherence]), design, cfg))
     t_last = pd.pain_t[-1] if len(pd.y) else 0.0
@@ -183,7 +183,7 @@ class Forecaster:
         self.model_version = fitted.model_id
 
     def patient(self, info: PatientInfo, history: History, origin: float, draws: int,
-                rng: np.random.Generator) -> tuple[PatientData, PatientDraws, dict[str, float]]:
+                rng: np.random.Generator) -> tuple[PatientData, PatientDraws, UpdateInfo]:
         """Validate and condition a patient on their history (see update.py)."""
         pd = patient_data(info.covariates, history, self.config, self.kinds, origin)
         post, info_ = condition(self.population, pd, self.config, self.kinds, draws, rng)

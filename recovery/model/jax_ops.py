@@ -18,7 +18,7 @@ from pytensor.link.jax.dispatch import jax_funcify
 
 from recovery.model.filter_op import FilteredLoglik
 from recovery.model.kernel import EventDesign, Params, expected_pain
-from recovery.model.kernel_op import ExpectedPain, ExpectedPainVJP
+from recovery.model.kernel_op import N_PARAMS, ExpectedPain, ExpectedPainVJP
 from recovery.model.residual import filter_step
 
 __all__ = ["grid_loglik"]
@@ -51,10 +51,10 @@ def _jax_filtered_loglik(op: Any, **kwargs: Any) -> Any:
     return filtered
 
 
-def _expected_pain_jnp(op: ExpectedPain | ExpectedPainVJP, theta: Any, tau: Any, w: Any,
-                       v: Any, adh: Any, *design: Any) -> Any:
+def _expected_pain_jnp(op: ExpectedPain | ExpectedPainVJP, *inputs: Any) -> Any:
     """kernel.expected_pain in JAX: what the numba Op computes."""
-    return expected_pain(Params(theta, tau, w, v), adh, EventDesign(*design), op.config(), jnp)
+    params, adh, design = inputs[:N_PARAMS], inputs[N_PARAMS], inputs[N_PARAMS + 1:]
+    return expected_pain(Params(*params), adh, EventDesign(*design), op.config(), jnp)
 
 
 @jax_funcify.register(ExpectedPain)
@@ -70,7 +70,8 @@ def _jax_expected_pain(op: ExpectedPain, **kwargs: Any) -> Any:
 def _jax_expected_pain_vjp(op: ExpectedPainVJP, **kwargs: Any) -> Any:
     def vjp(*inputs: Any) -> tuple[Any, ...]:
         *args, _, g_mu = inputs
-        _, pullback = jax.vjp(lambda *p: _expected_pain_jnp(op, *p, *args[4:]), *args[:4])
+        _, pullback = jax.vjp(lambda *p: _expected_pain_jnp(op, *p, *args[N_PARAMS:]),
+                              *args[:N_PARAMS])
         return tuple(pullback(g_mu))
 
     return vjp

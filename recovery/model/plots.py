@@ -13,7 +13,7 @@ import numpy as np
 
 from recovery.model.config import PARAMS
 from recovery.model.fit import FittedModel, posterior_params
-from recovery.model.kernel import expected_pain
+from recovery.model.kernel import expected_pain, transform
 from recovery.model.residual import filter_scores
 
 __all__ = ["plot_calibration", "plot_population", "plot_ppc", "plot_trace", "replicate_scores",
@@ -68,17 +68,19 @@ def plot_ppc(fitted: FittedModel, path: Path, rng: np.random.Generator) -> dict[
 def plot_population(fitted: FittedModel, path: Path) -> None:
     """Posterior of the population means (natural scale for the reference patient) and more."""
     post = fitted.idata["posterior"].stack(sample=("chain", "draw"))
-    mu = post["mu_pop"].values.T  # (S, 6)
-    sig = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
+    nat = transform(post["mu_pop"].values.T, fitted.config)  # the reference patient's
     natural = {
-        "base (NRS)": 10 * sig(mu[:, 0]), "floor / base": sig(mu[:, 1]),
-        "max relief (fraction)": sig(mu[:, 2]),
-        "relief half-life (d)": (fitted.config.relief_tau_min + np.exp(mu[:, 3])) * np.log(2),
-        "flare (NRS)": np.exp(mu[:, 4]), "max durable (fraction)": sig(mu[:, 5]),
+        "base (NRS)": nat["base"], "floor / base": nat["floor"] / nat["base"],
+        "course relief (max fraction)": nat["relief"],
+        "course relief half-life (d)": nat["relief_tau"] * np.log(2),
+        "short relief (max fraction)": nat["quick"],
+        "short relief half-life (d)": nat["quick_tau"] * np.log(2),
+        "flare, massage (NRS)": nat["flare"], "max durable (fraction)": nat["durable"],
         "natural half-life (d)": post["tau_nat"].values * np.log(2),
+        "synergy (extra dose share)": post["synergy"].values,
         "residual SD": post["sigma"].values, "day-to-day share": post["share"].values,
     }
-    fig, axes = plt.subplots(3, 3, figsize=(11, 8))
+    fig, axes = plt.subplots(3, 4, figsize=(14, 8))
     for ax, (name, x) in zip(axes.flat, natural.items(), strict=True):
         ax.hist(x, bins=40, color="tab:blue", alpha=0.7)
         q = np.quantile(x, [0.05, 0.5, 0.95])

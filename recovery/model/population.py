@@ -7,10 +7,11 @@ residual parameters); `Globals` are the per-draw quantities shared by every pati
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
+from recovery.model.build import KIND_WEIGHTS
 from recovery.model.config import PARAMS
 from recovery.model.fit import FittedModel, stacked_draws
 from recovery.model.kernel import Params
@@ -25,18 +26,21 @@ class Globals:
     tau_nat: np.ndarray  # (S,)
     relief_w: np.ndarray  # (S, K)
     durable_w: np.ndarray  # (S, K)
+    quick_w: np.ndarray  # (S, K)
+    flare_w: np.ndarray  # (S, K)
+    synergy: np.ndarray  # (S,)
     sigma: np.ndarray  # (S,)
     share: np.ndarray  # (S,)
     ell: np.ndarray  # (S,)
 
     def take(self, idx: np.ndarray) -> Globals:
         """The draws at `idx` (resampling, thinning)."""
-        return Globals(self.tau_nat[idx], self.relief_w[idx], self.durable_w[idx],
-                       self.sigma[idx], self.share[idx], self.ell[idx])
+        return Globals(*(getattr(self, f.name)[idx] for f in fields(self)))
 
     def params(self, theta: np.ndarray) -> Params:
-        """Kernel parameters for one patient per draw: theta (S, 6) -> Params with P = 1."""
-        return Params(theta[:, None, :], self.tau_nat[:, None], self.relief_w, self.durable_w)
+        """Kernel parameters for one patient per draw: theta (S, 8) -> Params with P = 1."""
+        return Params(theta[:, None, :], self.tau_nat[:, None], self.relief_w, self.durable_w,
+                      self.quick_w, self.flare_w, self.synergy[:, None])
 
     def noise(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(sigma, share, ell) per draw as (S, 1) columns: the residual filter's noise for one
@@ -51,10 +55,10 @@ class Globals:
 class PopulationDraws:
     """Per-draw population prior of a patient's theta, plus the shared `Globals`."""
 
-    mu_pop: np.ndarray  # (S, 6) mean of the reference patient (all covariates at centre)
+    mu_pop: np.ndarray  # (S, 8) mean of the reference patient (all covariates at centre)
     beta: np.ndarray  # (S, E) covariate effects
-    effect_param: np.ndarray  # (E, 6) which parameter each effect moves
-    chol: np.ndarray  # (S, 6, 6) lower Cholesky factor of the between-patient covariance
+    effect_param: np.ndarray  # (E, 8) which parameter each effect moves
+    chol: np.ndarray  # (S, 8, 8) lower Cholesky factor of the between-patient covariance
     globals: Globals
 
     @classmethod
@@ -72,8 +76,8 @@ class PopulationDraws:
             chol[:, np.array(block)[:, None], np.array(block)[None, :]] = small
         if rest:
             chol[:, rest, rest] = g("patient_sd_other")
-        glob = Globals(g("tau_nat"), np.exp(g("log_relief_w")), np.exp(g("log_durable_w")),
-                       g("sigma"), g("share"), g("ell"))
+        w, v, u, f = (np.exp(g(f"log_{name}_w")) for name, _ in KIND_WEIGHTS)
+        glob = Globals(g("tau_nat"), w, v, u, f, g("synergy"), g("sigma"), g("share"), g("ell"))
         return cls(mu, g("beta"), fitted.data.effect_param, chol, glob)
 
     def take(self, idx: np.ndarray) -> PopulationDraws:
@@ -82,17 +86,17 @@ class PopulationDraws:
                                self.chol[idx], self.globals.take(idx))
 
     def prior_mean(self, x_effect: np.ndarray) -> np.ndarray:
-        """Mean of theta (S, 6) for a patient with standardised covariates x_effect (E,)."""
+        """Mean of theta (S, 8) for a patient with standardised covariates x_effect (E,)."""
         return self.mu_pop + (self.beta * x_effect[None, :]) @ self.effect_param
 
     def log_prior(self, theta: np.ndarray, mean: np.ndarray) -> np.ndarray:
-        """log N(theta_s | mean_s, L_s L_s^T) for each draw s: theta, mean (S, 6) -> (S,)."""
+        """log N(theta_s | mean_s, L_s L_s^T) for each draw s: theta, mean (S, 8) -> (S,)."""
         z = np.linalg.solve(self.chol, (theta - mean)[..., None])[..., 0]
         log_det = np.log(np.abs(np.diagonal(self.chol, axis1=1, axis2=2))).sum(axis=1)
         return -0.5 * (z * z).sum(axis=1) - log_det - 0.5 * len(PARAMS) * np.log(2 * np.pi)
 
     def sample_prior(self, mean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """One theta per draw from its population prior: (S, 6)."""
+        """One theta per draw from its population prior: (S, 8)."""
         eps = rng.standard_normal(mean.shape)
         return mean + np.einsum("sij,sj->si", self.chol, eps)
 

@@ -6,7 +6,7 @@ visit). Schedules start at `start_day`; explicit `session_days` are absolute day
 
 from __future__ import annotations
 
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -193,6 +193,19 @@ class Comparison(BaseModel):
     mean_difference: float = Field(description="E[mean pain under A - under B] (NRS)")
 
 
+class UpdateInfo(BaseModel):
+    """How the patient was conditioned on their history, and how far to trust it."""
+
+    method: Literal["importance", "smc"] = Field(
+        description="importance sampling, or tempered SMC when that degenerates")
+    stages: int = Field(description="importance stages, or SMC tempering steps")
+    ess: float = Field(description="effective posterior draws the forecast rests on")
+    ess_share: float = Field(description="ess as a share of the particles used")
+    acceptance: float | None = Field(default=None, description="SMC's Metropolis acceptance")
+    low_ess: bool = Field(description="true when ess is below the trust threshold")
+    warning: str | None = Field(default=None, description="plain words when low_ess")
+
+
 class ForecastResponse(BaseModel):
     """Forecasts for every schedule, their comparisons and ranking, and provenance."""
 
@@ -201,7 +214,7 @@ class ForecastResponse(BaseModel):
     ranking: list[str] = Field(description="schedule names, lowest expected mean pain first")
     baseline: float = Field(description="the baseline used for improvement and relapse")
     model_version: str
-    update: dict[str, float] = Field(description="how the patient was conditioned on history")
+    update: UpdateInfo = Field(description="how the patient was conditioned on history")
 
 
 class OptimiseRequest(BaseModel):

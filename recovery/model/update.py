@@ -1,24 +1,26 @@
 """Condition a new patient on their own history through the population posterior.
 
 The target is the joint posterior p(theta, phi | history, cohort), where phi are the population
-draws (mean, covariance, kind weights, residual) and theta the patient's parameters.
-Adaptive importance sampling, vectorised over thousands of proposals:
+draws (mean, covariance, kind weights, residual) and theta the patient's parameters. Both
+methods work in the whitened space z = L_s^-1 (theta - mean_s) of each population draw s,
+where the prior is N(0, I) whatever s is, vectorised over thousands of particles:
 
-1. pair each population draw phi_s with thetas from its own prior N(mean_s(x), Sigma_s) and
-   weight them by the history's likelihood (exact when the history says little);
-2. while the effective sample size is low (a long history pulls theta away from the prior),
-   fit a Student-t to the weighted thetas and propose from it instead, each proposal paired
-   with a random phi_s, weighted by likelihood x prior / proposal density;
-3. resample the best stage to the requested number of draws.
+- importance sampling (`condition`'s first try): pair each phi_s with thetas from its prior,
+  weight by the history's likelihood; while the effective sample size is low, propose from a
+  Student-t fitted to the weighted points instead. Exact and cheap while the history says
+  little (a few kernel evaluations of the history);
+- when that stays below ESS_TARGET (long, telling diaries), tempered sequential Monte Carlo:
+  the likelihood is raised from power 0 to 1 in steps that keep half the particles' weight,
+  resampling at each, and every step moves the particles by random-walk Metropolis in z and
+  by redrawing their population draw s, so they never collapse onto a few prior points.
 
-Why not Laplace or a per-patient NUTS: both cost a compile or an optimisation per request;
-this costs a few kernel evaluations of the history (about 50 ms for 30 scores) and its error
-against refitting the whole hierarchical model is measured in bench/update.py.
+What `condition` returns says which method ran and how many effective draws it rests on.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.special import gammaln
@@ -26,8 +28,9 @@ from scipy.special import gammaln
 from recovery.model.config import ModelConfig
 from recovery.model.errors import RecoveryError
 from recovery.model.kernel import build_design, expected_pain
+from recovery.model.particles import particle_loglik
 from recovery.model.population import Globals, PopulationDraws
-from recovery.model.requests import History
+from recovery.model.requests import History, UpdateInfo
 from recovery.model.residual import Filtered, filter_scores, score_grid
 
 __all__ = ["PatientData", "PatientDraws", "PatientError", "condition", "log_likelihood",
@@ -37,6 +40,9 @@ PROPOSALS = 4000  # thetas weighted per stage
 T_DF = 7.0  # Student-t proposal: heavier tails than the target keep the weights bounded
 INFLATE = 1.2  # proposal scale over the weighted posterior scale
 ESS_TARGET = 500.0  # stop adapting once the weights are worth this many independent draws
+TRUST_ESS = 200.0  # below this many effective draws a forecast says it is not to be trusted
+PARTICLES = 2000  # tempered SMC's particles
+MOVES = 6  # Metropolis sweeps per tempering step
 
 
 class PatientError(RecoveryError, ValueError):
@@ -65,7 +71,7 @@ class PatientDraws:
     """Joint posterior draws of one patient's theta and the population's globals, with the
     latent residual's mean and variance after the last score (`patient_draws` fills it in)."""
 
-    theta: np.ndarray  # (M, 6)
+    theta: np.ndarray  # (M, 8)
     globals: Globals  # M draws
     residual: tuple[np.ndarray, np.ndarray]  # (M, 1) each
 
@@ -113,10 +119,10 @@ def patient_data(covariates: dict[str, float | None], history: History, cfg: Mod
 
 def history_filter(theta: np.ndarray, glob: Globals, pd: PatientData, cfg: ModelConfig,
                    kinds: list[str]) -> Filtered:
-    """The residual filter run along the patient's diary for each draw (theta (S, 6))."""
+    """The residual filter run along the patient's diary for each draw (theta (S, 8))."""
     n = len(pd.y)
     design = build_design((np.zeros(len(pd.session_t), int), pd.session_t, pd.session_kind),
-                          (np.zeros(n, int), pd.pain_t), 1, flare_weights(cfg, kinds), cfg)
+                          (np.zeros(n, int), pd.pain_t), 1, kinds, cfg)
     mu = expected_pain(glob.params(theta), np.array([pd.adherence]), design, cfg)  # (S, n)
     grid = score_grid(np.zeros(n, int), pd.pain_t, 1)
     return filter_scores(np.asarray(mu), pd.y, grid, glob.noise())
@@ -124,7 +130,7 @@ def history_filter(theta: np.ndarray, glob: Globals, pd: PatientData, cfg: Model
 
 def log_likelihood(theta: np.ndarray, glob: Globals, pd: PatientData, cfg: ModelConfig,
                    kinds: list[str]) -> np.ndarray:
-    """log p(history scores | theta_s, phi_s) for each draw: theta (S, 6) -> (S,)."""
+    """log p(history scores | theta_s, phi_s) for each draw: theta (S, 8) -> (S,)."""
     if not len(pd.y):
         return np.zeros(len(theta))
     return history_filter(theta, glob, pd, cfg, kinds).logp.sum(axis=1)
@@ -139,11 +145,6 @@ def patient_draws(theta: np.ndarray, glob: Globals, pd: PatientData, cfg: ModelC
         return PatientDraws(theta, glob, (np.zeros_like(sigma), share * sigma * sigma))
     f = history_filter(theta, glob, pd, cfg, kinds)
     return PatientDraws(theta, glob, (f.x_mean, f.x_var))
-
-
-def flare_weights(cfg: ModelConfig, kinds: list[str]) -> np.ndarray:
-    """Fixed flare weight of each session kind."""
-    return np.array([cfg.kind_prior(k).flare_weight for k in kinds])
 
 
 def _ess(logw: np.ndarray) -> float:
@@ -173,22 +174,38 @@ def _t_proposal(z: np.ndarray, logw: np.ndarray, rng: np.random.Generator
     return x, _t_logpdf(x, loc, chol)
 
 
-def condition(pop: PopulationDraws, pd: PatientData, cfg: ModelConfig, kinds: list[str],
-              n_draws: int, rng: np.random.Generator, max_stages: int = 4,
-              ) -> tuple[PatientDraws, dict[str, float]]:
-    """Posterior draws for a new patient; also how: stages, ESS and its share of proposals.
+class _Target:
+    """log-likelihood of the history at particles (population draw index, whitened z), by the
+    compiled particle_loglik on the history's design, built once."""
 
-    Proposals live in the whitened space z = L_s^-1 (theta - mean_s) of each population draw
-    s, where the prior is N(0, I) whatever s is: directions the history does not inform stay
-    at their prior, and the proposal adapts only where the history speaks.
-    """
-    d = pop.mu_pop.shape[1]
+    def __init__(self, pop: PopulationDraws, pd: PatientData, cfg: ModelConfig,
+                 kinds: list[str]) -> None:
+        self.pop, self.pd, self.cfg = pop, pd, cfg
+        n = len(pd.y)
+        self.design = build_design((np.zeros(len(pd.session_t), int), pd.session_t,
+                                    pd.session_kind), (np.zeros(n, int), pd.pain_t), 1, kinds,
+                                   cfg)
+        self.gap = score_grid(np.zeros(n, int), pd.pain_t, 1).flat_gap
+
+    def theta(self, idx: np.ndarray, z: np.ndarray) -> np.ndarray:
+        sub = self.pop.take(idx)
+        return sub.prior_mean(self.pd.x_effect) + np.einsum("sij,sj->si", sub.chol, z)
+
+    def __call__(self, idx: np.ndarray, z: np.ndarray) -> np.ndarray:
+        if not len(self.pd.y):
+            return np.zeros(len(idx))
+        return particle_loglik(self.theta(idx, z), self.pop.globals.take(idx),
+                               self.pd.adherence, self.design, self.pd.y, self.gap, self.cfg)
+
+
+def _importance(target: _Target, rng: np.random.Generator, max_stages: int
+                ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, int]:
+    """Adaptive importance sampling: (ESS, idx, z, log weights, stages) of the best stage."""
+    d = target.pop.mu_pop.shape[1]
 
     def weigh(z: np.ndarray, log_q: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        idx = rng.integers(0, len(pop), PROPOSALS)
-        sub = pop.take(idx)
-        theta = sub.prior_mean(pd.x_effect) + np.einsum("sij,sj->si", sub.chol, z)
-        logw = log_likelihood(theta, sub.globals, pd, cfg, kinds)
+        idx = rng.integers(0, len(target.pop), PROPOSALS)
+        logw = target(idx, z)
         if log_q is not None:
             logw = logw - 0.5 * (z * z).sum(axis=1) - 0.5 * d * np.log(2 * np.pi) - log_q
         return idx, logw
@@ -203,14 +220,85 @@ def condition(pop: PopulationDraws, pd: PatientData, cfg: ModelConfig, kinds: li
         stages += 1
         if _ess(logw) > best[0]:
             best = (_ess(logw), idx, z, logw)
-    ess, idx, z, logw = best
-    w = np.exp(logw - logw.max())
-    pick = _systematic(w / w.sum(), n_draws, rng)
-    sub = pop.take(idx[pick])
-    theta = sub.prior_mean(pd.x_effect) + np.einsum("sij,sj->si", sub.chol, z[pick])
-    draws = patient_draws(theta, sub.globals, pd, cfg, kinds)
-    return draws, {"stages": float(stages), "ess": round(ess, 1),
-                   "ess_share": round(ess / PROPOSALS, 4)}
+    return (*best, stages)
+
+
+def _next_power(loglik: np.ndarray, power: float) -> float:
+    """The next tempering power: the largest <= 1 whose incremental weights keep half the
+    particles' effective size (bisection)."""
+    n = len(loglik)
+    if _ess((1.0 - power) * loglik) >= 0.5 * n:
+        return 1.0
+    lo, hi = power, 1.0
+    for _ in range(40):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if _ess((mid - power) * loglik) >= 0.5 * n else (lo, mid)
+    return max(lo, power + 1e-6)
+
+
+def _smc(target: _Target, rng: np.random.Generator
+         ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Tempered SMC from the prior to the posterior; returns equally weighted (idx, z)."""
+    n, d = PARTICLES, target.pop.mu_pop.shape[1]
+    idx = rng.integers(0, len(target.pop), n)
+    z = rng.standard_normal((n, d))
+    loglik = target(idx, z)
+    power, steps, scale, accepted, tried = 0.0, 0, 2.38 / np.sqrt(d), 0.0, 0
+    while power < 1.0:
+        new = _next_power(loglik, power)
+        w = np.exp((new - power) * (loglik - loglik.max()))
+        keep = _systematic(w / w.sum(), n, rng)
+        idx, z, loglik, power = idx[keep], z[keep], loglik[keep], new
+        steps += 1
+        cov = np.cov(z, rowvar=False) + 1e-9 * np.eye(d)
+        chol = np.linalg.cholesky(cov)
+        for _ in range(MOVES):
+            prop = z + scale * rng.standard_normal((n, d)) @ chol.T
+            ll = target(idx, prop)
+            log_a = power * (ll - loglik) - 0.5 * ((prop * prop).sum(1) - (z * z).sum(1))
+            ok = np.log(rng.random(n)) < log_a
+            z[ok], loglik[ok] = prop[ok], ll[ok]
+            rate = float(ok.mean())
+            accepted, tried = accepted + rate, tried + 1
+            scale *= np.exp(rate - 0.3)  # aim at 30 % acceptance
+            other = rng.integers(0, len(target.pop), n)  # redraw the population draw
+            ll = target(other, z)
+            ok = np.log(rng.random(n)) < power * (ll - loglik)
+            idx[ok], loglik[ok] = other[ok], ll[ok]
+    distinct = len(np.unique(np.c_[idx, z], axis=0))
+    return idx, z, {"method": "smc", "stages": steps, "ess": float(distinct),
+                    "ess_share": round(distinct / n, 4),
+                    "acceptance": round(accepted / max(tried, 1), 3)}
+
+
+def condition(pop: PopulationDraws, pd: PatientData, cfg: ModelConfig, kinds: list[str],
+              n_draws: int, rng: np.random.Generator, max_stages: int = 4,
+              ) -> tuple[PatientDraws, UpdateInfo]:
+    """Posterior draws for a new patient; also how: the method ("importance" or "smc"), its
+    stages, the effective sample size and its share of the particles.
+
+    Proposals live in the whitened space z = L_s^-1 (theta - mean_s) of each population draw
+    s, where the prior is N(0, I) whatever s is: directions the history does not inform stay
+    at their prior, and the proposal adapts only where the history speaks.
+    """
+    target = _Target(pop, pd, cfg, kinds)
+    ess, idx, z, logw, stages = _importance(target, rng, max_stages)
+    how: dict[str, Any]
+    if ess >= ESS_TARGET:
+        w = np.exp(logw - logw.max())
+        pick = _systematic(w / w.sum(), n_draws, rng)
+        idx, z = idx[pick], z[pick]
+        how = {"method": "importance", "stages": stages, "ess": round(ess, 1),
+               "ess_share": round(ess / PROPOSALS, 4)}
+    else:
+        idx, z, how = _smc(target, rng)
+        pick = rng.choice(len(idx), n_draws, replace=n_draws > len(idx))
+        idx, z = idx[pick], z[pick]
+    low = how["ess"] < TRUST_ESS
+    info = UpdateInfo(**how, low_ess=low, warning=(
+        f"this forecast rests on only {how['ess']:.0f} effective posterior draws "
+        f"(fewer than {TRUST_ESS:.0f}): its bands are unreliable" if low else None))
+    return patient_draws(target.theta(idx, z), pop.take(idx).globals, pd, cfg, kinds), info
 
 
 def _systematic(w: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:

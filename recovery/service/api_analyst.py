@@ -14,7 +14,10 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, UploadFile, s
 from fastapi.responses import FileResponse
 from sqlalchemy import select
 
-from recovery.model import Cohort
+from recovery.model import Cohort, load
+from recovery.model.forecast import Forecaster
+from recovery.model.phenomena import CASES, PhenomenaReport
+from recovery.model.phenomena_report import write_report
 from recovery.service.auth import Role
 from recovery.service.deps import COMMON_RESPONSES, DbSession, State, require
 from recovery.service.errors import run_model, unprocessable
@@ -105,6 +108,12 @@ def get_model(model_id: str, s: DbSession, state: State, _: Analyst) -> ModelOut
 PLOTS = {"ppc.png", "population.png", "trace.png"}
 
 
+def _phenomena_dir(state: State, model_id: str) -> Path:
+    """Where a model's phenomena report is kept (the service's own folder, not the model's,
+    which may be read-only or the bundled default)."""
+    return Path(state.settings.models_dir) / "phenomena" / Path(model_id).name
+
+
 @router.get("/models/{model_id}/plots/{name}", response_class=FileResponse,
             responses={200: {"content": {"image/png": {}}},
                        404: {"description": "no such model or plot"}})
@@ -114,6 +123,32 @@ def model_plot(model_id: str, name: str, s: DbSession, _: Analyst) -> FileRespon
     path = Path(row.path) / name if row is not None and name in PLOTS else None
     if path is None or not path.is_file():
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no plot {name!r} for model {model_id!r}")
+    return FileResponse(path, media_type="image/png")
+
+
+@router.get("/models/{model_id}/phenomena", response_model=PhenomenaReport,
+            responses={404: {"description": "no such model"}})
+def model_phenomena(model_id: str, s: DbSession, state: State, _: Analyst) -> PhenomenaReport:
+    """The phenomena report of a model (does it tell the articles' story?): run once, about
+    a minute, then kept beside the service's models."""
+    row = s.get(ModelRow, model_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no model {model_id!r}")
+    out = _phenomena_dir(state, model_id)
+    if (out / "phenomena.json").is_file():
+        return PhenomenaReport.model_validate_json((out / "phenomena.json").read_text())
+    return run_model(lambda: write_report(Forecaster(load(row.path)), out))
+
+
+@router.get("/models/{model_id}/phenomena/{key}.png", response_class=FileResponse,
+            responses={200: {"content": {"image/png": {}}},
+                       404: {"description": "no such model or chart (run the report first)"}})
+def phenomena_chart(model_id: str, key: str, state: State, _: Analyst) -> FileResponse:
+    """One case's chart from a model's phenomena report."""
+    path = _phenomena_dir(state, model_id) / f"{key}.png"
+    if key not in {c.key for c in CASES} or not path.is_file():
+        raise HTTPException(status.HTTP_404_NOT_FOUND,
+                            f"no phenomena chart {key!r} for model {model_id!r}")
     return FileResponse(path, media_type="image/png")
 
 

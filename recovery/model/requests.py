@@ -199,7 +199,8 @@ class UpdateInfo(BaseModel):
     method: Literal["importance", "smc"] = Field(
         description="importance sampling, or tempered SMC when that degenerates")
     stages: int = Field(description="importance stages, or SMC tempering steps")
-    ess: float = Field(description="effective posterior draws the forecast rests on")
+    ess: float = Field(description="effective posterior draws the forecast rests on "
+                       "(importance: Kish's ESS of the weights; SMC: distinct particles)")
     ess_share: float = Field(description="ess as a share of the particles used")
     acceptance: float | None = Field(default=None, description="SMC's Metropolis acceptance")
     low_ess: bool = Field(description="true when ess is below the trust threshold")

@@ -236,39 +236,57 @@ def _next_power(loglik: np.ndarray, power: float) -> float:
     return max(lo, power + 1e-6)
 
 
+@dataclass
+class _Particles:
+    """SMC's particles: population draw index, whitened z, and the history's log-likelihood."""
+
+    idx: np.ndarray
+    z: np.ndarray
+    loglik: np.ndarray
+
+    def resample(self, keep: np.ndarray) -> None:
+        self.idx, self.z, self.loglik = self.idx[keep], self.z[keep], self.loglik[keep]
+
+
+def _move(target: _Target, p: _Particles, power: float, scale: float,
+          rng: np.random.Generator) -> float:
+    """One Metropolis sweep at the tempered target (prior N(0, I) x likelihood^power): a
+    random walk in z shaped by the particles' spread, then a redraw of each particle's
+    population draw. Returns the random walk's acceptance rate."""
+    n, d = p.z.shape
+    chol = np.linalg.cholesky(np.cov(p.z, rowvar=False) + 1e-9 * np.eye(d))
+    prop = p.z + scale * rng.standard_normal((n, d)) @ chol.T
+    ll = target(p.idx, prop)
+    log_a = power * (ll - p.loglik) - 0.5 * ((prop * prop).sum(1) - (p.z * p.z).sum(1))
+    ok = np.log(rng.random(n)) < log_a
+    p.z[ok], p.loglik[ok] = prop[ok], ll[ok]
+    other = rng.integers(0, len(target.pop), n)
+    ll = target(other, p.z)
+    swap = np.log(rng.random(n)) < power * (ll - p.loglik)
+    p.idx[swap], p.loglik[swap] = other[swap], ll[swap]
+    return float(ok.mean())
+
+
 def _smc(target: _Target, rng: np.random.Generator
          ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """Tempered SMC from the prior to the posterior; returns equally weighted (idx, z)."""
+    """Tempered SMC from the prior to the posterior; returns equally weighted (idx, z) and
+    how it went. Its `ess` counts the distinct particles after the last moves."""
     n, d = PARTICLES, target.pop.mu_pop.shape[1]
-    idx = rng.integers(0, len(target.pop), n)
-    z = rng.standard_normal((n, d))
-    loglik = target(idx, z)
-    power, steps, scale, accepted, tried = 0.0, 0, 2.38 / np.sqrt(d), 0.0, 0
+    idx, z = rng.integers(0, len(target.pop), n), rng.standard_normal((n, d))
+    p = _Particles(idx, z, target(idx, z))
+    power, steps, scale, rates = 0.0, 0, 2.38 / np.sqrt(d), []
     while power < 1.0:
-        new = _next_power(loglik, power)
-        w = np.exp((new - power) * (loglik - loglik.max()))
-        keep = _systematic(w / w.sum(), n, rng)
-        idx, z, loglik, power = idx[keep], z[keep], loglik[keep], new
-        steps += 1
-        cov = np.cov(z, rowvar=False) + 1e-9 * np.eye(d)
-        chol = np.linalg.cholesky(cov)
+        new = _next_power(p.loglik, power)
+        w = np.exp((new - power) * (p.loglik - p.loglik.max()))
+        p.resample(_systematic(w / w.sum(), n, rng))
+        power, steps = new, steps + 1
         for _ in range(MOVES):
-            prop = z + scale * rng.standard_normal((n, d)) @ chol.T
-            ll = target(idx, prop)
-            log_a = power * (ll - loglik) - 0.5 * ((prop * prop).sum(1) - (z * z).sum(1))
-            ok = np.log(rng.random(n)) < log_a
-            z[ok], loglik[ok] = prop[ok], ll[ok]
-            rate = float(ok.mean())
-            accepted, tried = accepted + rate, tried + 1
-            scale *= np.exp(rate - 0.3)  # aim at 30 % acceptance
-            other = rng.integers(0, len(target.pop), n)  # redraw the population draw
-            ll = target(other, z)
-            ok = np.log(rng.random(n)) < power * (ll - loglik)
-            idx[ok], loglik[ok] = other[ok], ll[ok]
-    distinct = len(np.unique(np.c_[idx, z], axis=0))
-    return idx, z, {"method": "smc", "stages": steps, "ess": float(distinct),
-                    "ess_share": round(distinct / n, 4),
-                    "acceptance": round(accepted / max(tried, 1), 3)}
+            rates.append(_move(target, p, power, scale, rng))
+            scale *= np.exp(rates[-1] - 0.3)  # aim at 30 % acceptance
+    distinct = len(np.unique(np.c_[p.idx, p.z], axis=0))
+    return p.idx, p.z, {"method": "smc", "stages": steps, "ess": float(distinct),
+                        "ess_share": round(distinct / n, 4),
+                        "acceptance": round(float(np.mean(rates)), 3)}
 
 
 def condition(pop: PopulationDraws, pd: PatientData, cfg: ModelConfig, kinds: list[str],

@@ -272,7 +272,8 @@ def _smc(target: _Target, rng: np.random.Generator
     """Tempered SMC from the prior to the posterior; returns equally weighted (idx, z) and
     how it went. Its `ess` counts the distinct particles after the last moves."""
     n, d = PARTICLES, target.pop.mu_pop.shape[1]
-    idx, z = rng.integers(0, len(target.pop), n), rng.standard_normal((n, d))
+    idx: np.ndarray = rng.integers(0, len(target.pop), n)
+    z = rng.standard_normal((n, d))
     p = _Particles(idx, z, target(idx, z))
     power, steps, scale, rates = 0.0, 0, 2.38 / np.sqrt(d), []
     while power < 1.0:

@@ -260,7 +260,7 @@ def _move(target: _Target, p: _Particles, power: float, scale: float,
     log_a = power * (ll - p.loglik) - 0.5 * ((prop * prop).sum(1) - (p.z * p.z).sum(1))
     ok = np.log(rng.random(n)) < log_a
     p.z[ok], p.loglik[ok] = prop[ok], ll[ok]
-    other: np.ndarray = rng.integers(0, len(target.pop), n)
+    other = rng.integers(0, len(target.pop), len(p.idx))
     ll = target(other, p.z)
     swap = np.log(rng.random(n)) < power * (ll - p.loglik)
     p.idx[swap], p.loglik[swap] = other[swap], ll[swap]

@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 from common import machine
 
-from recovery.model import load
 from recovery.model.forecast import Forecaster
 from recovery.model.requests import ForecastRequest
 
@@ -62,7 +61,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=40)
     ap.add_argument("--out", type=Path, default=Path("bench/results/forecast.json"))
     args = ap.parse_args()
-    fc = Forecaster(load(args.model))
+    fc = Forecaster.from_directory(args.model)
     cases = [(30, 180), (10, 180), (100, 180), (30, 90), (30, 365)]
     rows = [timed(fc, n, h, args.repeats) for n, h in cases]
     ref = rows[0]

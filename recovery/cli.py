@@ -131,6 +131,9 @@ def forecast(
     _write(out_json, response.model_dump_json(indent=1))
     if response.update.low_ess:
         out.print(f"[bold red]warning:[/] {response.update.warning}")
+    if (cal := response.calibration) is not None:
+        out.print(f"This model's bands on held-out scores: 90 % held {cal.coverage_90:.0%}, "
+                  f"50 % held {cal.coverage_50:.0%} ({cal.held_out_scores} scores).")
     for f in response.forecasts:
         s = f.summary
         out.print(f"[bold]{f.name}[/]: P(<= {req.target_score:g} at day "
@@ -463,11 +466,11 @@ def _read_request(path: Path, schema: type[R]) -> R:
 
 
 def _forecaster(model_dir: Path) -> Forecaster:
-    from recovery.model import ModelVersionError, load
+    from recovery.model import ModelVersionError
     from recovery.model.forecast import Forecaster
 
     try:
-        return Forecaster(load(model_dir))
+        return Forecaster.from_directory(model_dir)
     except ModelVersionError as exc:
         _fail(str(exc))
 

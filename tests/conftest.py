@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from recovery.model import Cohort, FittedModel, SamplerConfig, fit, load, simulate_cohort
+from recovery.model import Cohort, FittedModel, SamplerConfig, fit, simulate_cohort
 from recovery.model.forecast import Forecaster
 from recovery.service.settings import Settings
 
@@ -67,7 +67,7 @@ def write_cohort(tmp: Path, patients: str, sessions: str, pain: str) -> Path:
 @pytest.fixture(scope="session")
 def default_forecaster() -> Forecaster:
     """The bundled default model, ready to forecast (fast: no sampling)."""
-    return Forecaster(load(DEFAULT_MODEL))
+    return Forecaster.from_directory(DEFAULT_MODEL)
 
 
 def history_request(n_scores: int = 20, level: float = 6.0, seed: int = 0, **extra: Any

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -71,3 +72,30 @@ def test_forecast_warns_when_the_update_rests_on_too_few_draws(
                               "--out", str(tmp_path / "f.json")])
     assert res.exit_code == 0 and "warning:" in res.output and "unreliable" in res.output
     assert json.loads((tmp_path / "f.json").read_text())["update"]["low_ess"] is True
+
+
+def test_forecast_quotes_the_models_held_out_calibration(tmp_path: Path) -> None:
+    req = tmp_path / "req.json"
+    req.write_text(json.dumps(history_request()))
+    res = runner.invoke(app, ["forecast", "--model", str(DEFAULT_MODEL), "--request", str(req),
+                              "--out", str(tmp_path / "f.json")])
+    report = json.loads((DEFAULT_MODEL / "evaluation.json").read_text())["methods"]["model"]
+    cal = json.loads((tmp_path / "f.json").read_text())["calibration"]
+    assert (cal["coverage_90"], cal["coverage_50"]) == (report["coverage_90"],
+                                                        report["coverage_50"])
+    assert f"90 % held {report['coverage_90']:.0%}" in res.output
+
+
+def test_a_model_of_an_older_format_is_refused_by_name(tmp_path: Path) -> None:
+    import h5py
+
+    old = tmp_path / "old_model"
+    shutil.copytree(DEFAULT_MODEL, old)
+    (old / "evaluation.json").unlink()
+    with h5py.File(old / "posterior.nc", "r+") as f:
+        f["posterior"].attrs["recovery_format_version"] = "1"
+    req = tmp_path / "req.json"
+    req.write_text(json.dumps(history_request()))
+    res = runner.invoke(app, ["forecast", "--model", str(old), "--request", str(req)])
+    assert res.exit_code != 0 and "format version '1'" in res.output
+    assert "Traceback" not in res.output

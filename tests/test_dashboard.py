@@ -141,9 +141,12 @@ def test_forecast_trust_is_shown_beside_the_chart(low: bool) -> None:
     update = {"method": "smc", "ess": 150.0 if low else 1900.0, "low_ess": low,
               "warning": "this forecast rests on only 150 effective posterior draws" if low
               else None}
-    at = AppTest.from_function(_trust_page, args=({"update": update},)).run()
+    calibration = {"coverage_50": 0.58, "coverage_90": 0.93, "held_out_scores": 1896}
+    at = AppTest.from_function(_trust_page, args=({"update": update,
+                                                   "calibration": calibration},)).run()
     assert not at.exception
     if low:
         assert "Low confidence" in at.warning[0].value and "150" in at.warning[0].value
     else:
         assert not at.warning and "1900 effective posterior draws" in at.caption[0].value
+    assert "90 % bands held 93%" in at.caption[-1].value

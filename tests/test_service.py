@@ -51,7 +51,11 @@ def test_records_upload_is_idempotent_and_forecasts_are_audited(api: Api) -> Non
 
 def test_stateless_forecast_and_bad_input(api: Api) -> None:
     c, h = api.client, api.as_("a1")
-    assert c.post("/v1/forecast", json=history_request(), headers=h).status_code == 200
+    ok = c.post("/v1/forecast", json=history_request(), headers=h)
+    assert ok.status_code == 200
+    trust = ok.json()
+    assert trust["update"]["method"] in ("importance", "smc") and not trust["update"]["low_ess"]
+    assert 0.85 <= trust["calibration"]["coverage_90"] <= 0.95
     bad = c.post("/v1/forecast", json=history_request(horizon_days=0), headers=h)
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"][-1] == "horizon_days"
     kind = c.post("/v1/forecast", headers=h, json=history_request(
@@ -121,6 +125,8 @@ def test_models_registry_lists_the_served_default(api: Api) -> None:
     c, h = api.client, api.as_("a1")
     models = c.get("/v1/models", headers=h).json()
     assert len(models) == 1 and models[0]["served"] and models[0]["passed"]
+    # the bundled model's held-out evaluation travels with it (evaluation.json)
+    assert models[0]["evaluation"]["methods"]["model"]["coverage_90"] > 0.85
     assert c.post("/v1/models/unknown/promote", headers=h).status_code == 404
 
 

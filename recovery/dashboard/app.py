@@ -199,13 +199,18 @@ def therapist_page() -> None:
 
 
 def show_trust(result: dict[str, Any]) -> None:
-    """How far to trust the forecast: a warning when the update rests on too few draws."""
-    u = result["update"]
+    """How far to trust the forecast: a warning when the update rests on too few draws, and
+    the model's measured held-out calibration."""
+    u, cal = result["update"], result.get("calibration")
     if u.get("low_ess"):
         st.warning(f"Low confidence: {u['warning']}.")
     else:
         st.caption(f"Conditioned on the diary by {u['method']} ({u['ess']:.0f} effective "
                    "posterior draws).")
+    if cal:
+        st.caption(f"On held-out future scores this model's 90 % bands held "
+                   f"{cal['coverage_90']:.0%} of them and its 50 % bands {cal['coverage_50']:.0%}"
+                   f" ({cal['held_out_scores']} scores).")
 
 
 def show_forecast(history: dict[str, Any], result: dict[str, Any], target: float) -> None:

@@ -11,16 +11,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import combinations
+from pathlib import Path
 
 import numpy as np
 from scipy.special import ndtr, ndtri
 
 from recovery.model.config import ModelConfig
 from recovery.model.fit import FittedModel
+from recovery.model.io import evaluation_of, load
 from recovery.model.kernel import build_design, expected_pain
 from recovery.model.population import PopulationDraws
 from recovery.model.requests import (
     QUANTILES,
+    Calibration,
     Comparison,
     ForecastRequest,
     ForecastResponse,
@@ -175,12 +178,24 @@ def compare(names: list[str], pain: list[np.ndarray]) -> tuple[list[Comparison],
 class Forecaster:
     """A fitted model ready to forecast: population arrays are extracted once."""
 
-    def __init__(self, fitted: FittedModel, max_population_draws: int = 2000) -> None:
+    def __init__(self, fitted: FittedModel, max_population_draws: int = 2000,
+                 calibration: Calibration | None = None) -> None:
         self.fitted = fitted
         self.config = fitted.config
         self.kinds = fitted.kinds
         self.population = PopulationDraws.from_fitted(fitted, max_population_draws)
         self.model_version = fitted.model_id
+        self.calibration = calibration
+
+    @classmethod
+    def from_directory(cls, directory: Path | str) -> Forecaster:
+        """A saved model, with its held-out calibration when the directory keeps an
+        evaluation of this very model (evaluation.json)."""
+        fitted = load(directory)
+        report = evaluation_of(directory)
+        if report is None or report.get("model_version") != fitted.model_id:
+            return cls(fitted)
+        return cls(fitted, calibration=Calibration.from_report(report))
 
     def patient(self, info: PatientInfo, history: History, origin: float, draws: int,
                 rng: np.random.Generator) -> tuple[PatientData, PatientDraws, UpdateInfo]:
@@ -210,4 +225,4 @@ class Forecaster:
         comparisons, ranking = compare([s.name for s in req.schedules], pains)
         return ForecastResponse(forecasts=results, comparisons=comparisons, ranking=ranking,
                                 baseline=round(baseline, 3), model_version=self.model_version,
-                                update=how)
+                                update=how, calibration=self.calibration)

@@ -22,9 +22,9 @@ from recovery.model.config import ModelConfig
 from recovery.model.errors import ModelVersionError
 from recovery.model.fit import Diagnostics, FittedModel
 
-__all__ = ["FORMAT_VERSION", "load", "save"]
+__all__ = ["FORMAT_VERSION", "evaluation_of", "load", "save"]
 
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"  # 2: eight patient parameters (course and short relief)
 
 
 def save(fitted: FittedModel, directory: Path | str, extra: dict[str, Path] | None = None) -> Path:
@@ -55,6 +55,12 @@ def save(fitted: FittedModel, directory: Path | str, extra: dict[str, Path] | No
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return directory
+
+
+def evaluation_of(directory: Path | str) -> dict | None:
+    """The held-out evaluation report kept in a model directory (evaluation.json), if any."""
+    path = Path(directory) / "evaluation.json"
+    return json.loads(path.read_text()) if path.is_file() else None
 
 
 def load(directory: Path | str) -> FittedModel:

@@ -6,7 +6,7 @@ visit). Schedules start at `start_day`; explicit `session_days` are absolute day
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -207,6 +207,24 @@ class UpdateInfo(BaseModel):
     warning: str | None = Field(default=None, description="plain words when low_ess")
 
 
+class Calibration(BaseModel):
+    """How honest this model's bands were on held-out future scores (its evaluation)."""
+
+    coverage_50: float = Field(description="share of held-out scores inside the 50 % bands")
+    coverage_90: float = Field(description="share of held-out scores inside the 90 % bands")
+    crps: float
+    holdout_days: float
+    held_out_scores: int
+
+    @classmethod
+    def from_report(cls, report: dict[str, Any]) -> Calibration:
+        """From an evaluation report (recovery evaluate's report.json)."""
+        m = report["methods"]["model"]
+        return cls(coverage_50=m["coverage_50"], coverage_90=m["coverage_90"], crps=m["crps"],
+                   holdout_days=report["holdout_days"],
+                   held_out_scores=report["held_out_scores"])
+
+
 class ForecastResponse(BaseModel):
     """Forecasts for every schedule, their comparisons and ranking, and provenance."""
 
@@ -216,6 +234,8 @@ class ForecastResponse(BaseModel):
     baseline: float = Field(description="the baseline used for improvement and relapse")
     model_version: str
     update: UpdateInfo = Field(description="how the patient was conditioned on history")
+    calibration: Calibration | None = Field(
+        default=None, description="the model's measured held-out calibration, when evaluated")
 
 
 class OptimiseRequest(BaseModel):

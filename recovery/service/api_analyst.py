@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, UploadFile, s
 from fastapi.responses import FileResponse
 from sqlalchemy import select
 
-from recovery.model import Cohort, load
+from recovery.model import Cohort
 from recovery.model.forecast import Forecaster
 from recovery.model.phenomena import CASES, PhenomenaReport
 from recovery.model.phenomena_report import write_report
@@ -137,7 +137,7 @@ def model_phenomena(model_id: str, s: DbSession, state: State, _: Analyst) -> Ph
     out = _phenomena_dir(state, model_id)
     if (out / "phenomena.json").is_file():
         return PhenomenaReport.model_validate_json((out / "phenomena.json").read_text())
-    return run_model(lambda: write_report(Forecaster(load(row.path)), out))
+    return run_model(lambda: write_report(Forecaster.from_directory(row.path), out))
 
 
 @router.get("/models/{model_id}/phenomena/{key}.png", response_class=FileResponse,

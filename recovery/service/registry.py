@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from recovery.model import Forecaster, load
+from recovery.model.io import evaluation_of
 from recovery.service.db import Database
 from recovery.service.tables import ModelRow, Served
 
@@ -34,6 +35,7 @@ def register_model(db: Database, path: Path, cohort_id: str | None = None,
                    job_id: str | None = None, evaluation: dict | None = None) -> ModelRow:
     """Record a saved model directory as a version (idempotent by model id)."""
     fitted = load(path)
+    evaluation = evaluation or evaluation_of(path)
     with db.session() as s:
         row = s.get(ModelRow, fitted.model_id)
         if row is None:
@@ -82,7 +84,7 @@ class Registry:
                 return
             with self.db.session() as s:
                 path = s.scalars(select(ModelRow.path).where(ModelRow.id == model_id)).one()
-            forecaster = Forecaster(load(path))
+            forecaster = Forecaster.from_directory(path)
             self._loaded = Loaded(model_id, forecaster)  # one assignment: the switch
             log.info("serving model", extra={"model_id": model_id})
 

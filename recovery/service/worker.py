@@ -143,6 +143,7 @@ class Worker:
         directory = self.settings.models_dir / fitted.model_id
         save_with_plots(fitted, directory, cfg.random_seed)
         report = evaluate(Forecaster(fitted), cohort, holdout_days=42, draws=500)
+        (directory / "evaluation.json").write_text(report.model_dump_json(indent=1))
         register_model(self.db, directory, cohort_id, job_id, report.model_dump())
         d = fitted.diagnostics
         verdict = "" if d.method == "advi" else "DIAGNOSTICS FAILED: "  # problems say QUICK LOOK

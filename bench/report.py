@@ -177,9 +177,11 @@ def latency() -> list[str]:
     if f:
         out += ["### Forecast latency (`bench/forecast.py`, one new patient, 10 past sessions, "
                 f"{f['schedules']} schedules, {f['draws']} draws)", ""]
-        out += _table(["history", "horizon", "median ms", "p95 ms"],
+        out += _table(["history", "horizon", "median ms", "p95 ms", "share by SMC"],
                       [[f"{r['scores']} scores", f"{r['horizon_days']} days", r["median_ms"],
-                        r["p95_ms"]] for r in f["rows"]])
+                        r["p95_ms"], f"{r.get('smc_share', 0):.0%}"] for r in f["rows"]])
+        out += ["Targets (median): 150 ms at 30 scores, 400 ms at 120, 1.5 s at 365; p95 within "
+                "2x the median.", ""]
         out += [f"Machine: {f['machine']}.", ""]
     if u:
         gap = max(max(r["max_gap_q5"], r["max_gap_median"], r["max_gap_q95"]) for r in u["rows"])
@@ -188,6 +190,11 @@ def latency() -> list[str]:
                 f"{gap:.3f} NRS (target under 0.3); the refit: {u['refit']['wall_seconds']:.0f} "
                 f"s, max R-hat {u['refit']['max_rhat']:.3f}, {u['refit']['divergences']} "
                 f"divergences; commit {u['commit']}, {u['machine']}.", ""]
+        out += _table(["patient (shape_scores)", "method", "ESS", "update ms",
+                       "largest gap q5 / median / q95"],
+                      [[r["patient"], r.get("method", "importance"), f"{r['ess']:.0f}",
+                        r["update_ms"], f"{r['max_gap_q5']:.2f} / {r['max_gap_median']:.2f} / "
+                        f"{r['max_gap_q95']:.2f}"] for r in u["rows"]])
     if d:
         out += [f"Dashboard (`bench/dashboard.py`): click to drawn fan chart, {d['scores']} "
                 f"scores: median {d['median_ms'] / 1000:.2f} s, p95 {d['p95_ms'] / 1000:.2f} s "

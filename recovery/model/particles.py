@@ -23,7 +23,7 @@ from recovery.model.residual import FIRST_GAP
 __all__ = ["particle_loglik"]
 
 
-@numba.njit(cache=True, parallel=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy")
 def _loglik(theta: np.ndarray, tau_nat: np.ndarray, relief_w: np.ndarray,
             durable_w: np.ndarray, quick_w: np.ndarray, flare_w: np.ndarray,
             synergy: np.ndarray, sigma: np.ndarray, share: np.ndarray, ell: np.ndarray,
@@ -34,7 +34,7 @@ def _loglik(theta: np.ndarray, tau_nat: np.ndarray, relief_w: np.ndarray,
     n_particles, n = theta.shape[0], t.shape[0]
     patient = np.zeros(n, dtype=np.int64)
     out = np.empty(n_particles)
-    for m in numba.prange(n_particles):
+    for m in range(n_particles):
         mu, _ = walk(theta[m:m + 1], tau_nat[m], relief_w[m], durable_w[m], quick_w[m],
                      flare_w[m], synergy[m], adherence, patient, t, last, counts,
                      flare_basis, paired, session_t, session_kind, consts)

@@ -41,7 +41,8 @@ T_DF = 7.0  # Student-t proposal: heavier tails than the target keep the weights
 INFLATE = 1.2  # proposal scale over the weighted posterior scale
 ESS_TARGET = 500.0  # stop adapting once the weights are worth this many independent draws
 TRUST_ESS = 200.0  # below this many effective draws a forecast says it is not to be trusted
-PARTICLES = 2000  # tempered SMC's particles
+PARTICLES = 2000  # tempered SMC's particles for a diary of up to FULL_SCORES scores; longer
+FULL_SCORES = 365  # diaries get proportionally fewer (at least 400), bounding a request's cost
 MOVES = 6  # Metropolis sweeps per tempering step
 
 
@@ -271,7 +272,8 @@ def _smc(target: _Target, rng: np.random.Generator
          ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Tempered SMC from the prior to the posterior; returns equally weighted (idx, z) and
     how it went. Its `ess` counts the distinct particles after the last moves."""
-    n, d = PARTICLES, target.pop.mu_pop.shape[1]
+    n = int(np.clip(PARTICLES * FULL_SCORES / max(len(target.pd.y), 1), 400, PARTICLES))
+    d = target.pop.mu_pop.shape[1]
     idx: np.ndarray = rng.integers(0, len(target.pop), n)
     z = rng.standard_normal((n, d))
     p = _Particles(idx, z, target(idx, z))

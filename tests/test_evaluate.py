@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from recovery.model import Cohort, simulate_cohort
-from recovery.model.evaluate import _normal_predictive, _score, evaluate, write_report
+from recovery.model.evaluate import BAND_NAMES, _normal_predictive, _score, evaluate, write_report
 from recovery.model.forecast import Forecaster
 
 
@@ -32,9 +32,13 @@ def test_report_on_a_small_cohort(default_forecaster: Forecaster, small_cohort: 
     assert report.patients + report.skipped_patients == 12 and report.held_out_scores > 0
     cal = list(report.methods["model"].calibration.values())
     assert np.all(np.diff(cal) >= 0)  # nested intervals cover more
+    # every held-out score is counted once, in the band of its patient's history length
+    assert list(report.by_history) == [b for b in BAND_NAMES if b in report.by_history]
+    assert sum(s.scores for s in report.by_history.values()) == report.held_out_scores
     write_report(report, tmp_path)
     assert (tmp_path / "calibration.png").stat().st_size > 10_000
-    assert "| model |" in (tmp_path / "report.md").read_text()
+    md = (tmp_path / "report.md").read_text()
+    assert "| model |" in md and all(f"| {band} |" in md for band in report.by_history)
 
 
 @pytest.mark.slow

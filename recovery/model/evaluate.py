@@ -46,6 +46,7 @@ class Scores(BaseModel):
     crps: float
     mae_median: float
     calibration: dict[str, float]  # central-interval level -> observed coverage
+    scores: int = 0  # held-out scores these figures pool
 
 
 class EvaluationReport(BaseModel):
@@ -59,6 +60,8 @@ class EvaluationReport(BaseModel):
     overlaps_training_cohort: bool
     methods: dict[str, Scores]
     crps_beats_every_baseline: bool
+    # the model's scores by the length of the history it was conditioned on (scores)
+    by_history: dict[str, Scores] = {}
 
 
 @dataclass(frozen=True)
@@ -159,6 +162,7 @@ def evaluate(fc: Forecaster, cohort: Cohort, holdout_days: float = 42.0, draws: 
     train, test = _split(cohort, holdout_days)
     pop = _population_curve(train)
     per_method: dict[str, list[dict[str, np.ndarray]]] = {}
+    by_history: dict[str, list[dict[str, np.ndarray]]] = {}
     skipped = 0
     patients = cohort.patients.set_index("patient_id")
     covs = [c for c in fc.config.covariates if c in patients.columns]
@@ -180,6 +184,7 @@ def evaluate(fc: Forecaster, cohort: Cohort, holdout_days: float = 42.0, draws: 
                  **_baselines(tr, te, pop)}
         for name, pred in preds.items():
             per_method.setdefault(name, []).append(_score(pred, y))
+        by_history.setdefault(_history_band(len(tr)), []).append(per_method["model"][-1])
     methods = {name: _aggregate(rows) for name, rows in per_method.items()}
     model_crps = methods["model"].crps if methods else np.inf
     return EvaluationReport(
@@ -189,8 +194,19 @@ def evaluate(fc: Forecaster, cohort: Cohort, holdout_days: float = 42.0, draws: 
         skipped_patients=skipped,
         overlaps_training_cohort=cohort.fingerprint() == fc.fitted.cohort.fingerprint(),
         methods=methods,
+        by_history={band: _aggregate(by_history[band]) for band in BAND_NAMES
+                    if band in by_history},
         crps_beats_every_baseline=bool(methods) and all(
             model_crps < s.crps for n, s in methods.items() if n != "model"))
+
+
+HISTORY_BANDS = ((15, "short (< 15 scores)"), (61, "15-60 scores"))
+BAND_NAMES = (*(name for _, name in HISTORY_BANDS), "long (> 60 scores)")
+
+
+def _history_band(n_scores: int) -> str:
+    """The band of a history's length the evaluation reports separately."""
+    return next((name for limit, name in HISTORY_BANDS if n_scores < limit), BAND_NAMES[-1])
 
 
 def _aggregate(rows: list[dict[str, np.ndarray]]) -> Scores:
@@ -201,7 +217,7 @@ def _aggregate(rows: list[dict[str, np.ndarray]]) -> Scores:
                                                            strict=True)}
     return Scores(coverage_50=cal["0.5"], coverage_90=cal["0.9"],
                   crps=round(float(crps.mean()), 4), mae_median=round(float(ae.mean()), 4),
-                  calibration=cal)
+                  calibration=cal, scores=len(crps))
 
 
 def write_report(report: EvaluationReport, directory: Path) -> Path:
@@ -222,6 +238,11 @@ def write_report(report: EvaluationReport, directory: Path) -> Path:
         "|---|---|---|---|---|",
         *[f"| {n} | {s.coverage_50:.1%} | {s.coverage_90:.1%} | {s.crps:.3f} | "
           f"{s.mae_median:.2f} |" for n, s in report.methods.items()],
+        "", "The model by the length of the history each forecast was conditioned on:", "",
+        "| history | held-out scores | 50 % coverage | 90 % coverage | CRPS |",
+        "|---|---|---|---|---|",
+        *[f"| {band} | {s.scores} | {s.coverage_50:.1%} | {s.coverage_90:.1%} | {s.crps:.3f} |"
+          for band, s in report.by_history.items()],
         "", f"CRPS beats every baseline: **{'yes' if report.crps_beats_every_baseline else 'NO'}**",
         "", "![calibration](calibration.png)", ""]
     if report.overlaps_training_cohort:

@@ -52,7 +52,7 @@ def slow_sim() -> tuple[Cohort, dict]:
 def fitted(slow_sim: tuple[Cohort, dict]) -> FittedModel:
     """One small real fit shared by every slow test: 2 chains x 5000 draws after 1500 tuning,
     target acceptance 0.95. On 40 patients the short relief's parameters are weakly informed;
-    at PyMC's 0.9 and 1000 tuning the fit had 1 divergence in 10,000 draws (R-hat 1.004),
+    at the default 0.9 and 1000 tuning the fit had 1 divergence in 10,000 draws (R-hat 1.004),
     at 0.95 and 1500 none (R-hat 1.004, min ESS 580, about 280 s)."""
     cohort, _ = slow_sim
     return fit(cohort, sampler=SamplerConfig(draws=5000, tune=1500, target_accept=0.95,

@@ -51,8 +51,8 @@ def _scores(days: np.ndarray, level: np.ndarray, seed: int) -> list[dict[str, An
             for d, s in zip(days, np.clip(np.round(level + noise), 0, 10), strict=True)]
 
 
-def _weekly(days: np.ndarray, kind: str = "massage", start: float = 0.0) -> list[dict]:
-    return [{"day": float(d), "kind": kind} for d in days + start]
+def _massages(days: np.ndarray) -> list[dict]:
+    return [{"day": float(d), "kind": "massage"} for d in days]
 
 
 def flat_history(weeks: int = 4, level: float = 6.5, seed: int = 1) -> dict[str, Any]:
@@ -65,14 +65,14 @@ def responder_history() -> dict[str, Any]:
     """Four weeks flat at 7 without care, then eight weekly massages, the diary falling to 3.5."""
     days = np.arange(84.0)
     level = np.where(days < 28, 7.0, 3.5 + 3.5 * np.exp(-(days - 28) / 12.0))
-    return {"pain": _scores(days, level, 2), "sessions": _weekly(np.arange(28.0, 84.0, 7))}
+    return {"pain": _scores(days, level, 2), "sessions": _massages(np.arange(28.0, 84.0, 7))}
 
 
 def sawtooth_history() -> dict[str, Any]:
     """Eight weeks of weekly massage, relief for three days after each, then back to 7."""
     days = np.arange(56.0)
     level = np.where(np.isin(days % 7, (1, 2, 3)), 4.5, 7.0)
-    return {"pain": _scores(days, level, 3), "sessions": _weekly(np.arange(0.0, 56.0, 7))}
+    return {"pain": _scores(days, level, 3), "sessions": _massages(np.arange(0.0, 56.0, 7))}
 
 
 def every(days: float, weeks: float, kind: str = "massage") -> dict[str, Any]:

@@ -27,11 +27,11 @@ from scipy.special import gammaln
 
 from recovery.model.config import ModelConfig
 from recovery.model.errors import RecoveryError
-from recovery.model.kernel import build_design, expected_pain
+from recovery.model.kernel import EventDesign, build_design, expected_pain
 from recovery.model.particles import particle_loglik
 from recovery.model.population import Globals, PopulationDraws
 from recovery.model.requests import History, UpdateInfo
-from recovery.model.residual import Filtered, filter_scores, score_grid
+from recovery.model.residual import Filtered, ScoreGrid, filter_scores, score_grid
 
 __all__ = ["PatientData", "PatientDraws", "PatientError", "condition", "log_likelihood",
            "patient_data", "patient_draws"]
@@ -118,14 +118,20 @@ def patient_data(covariates: dict[str, float | None], history: History, cfg: Mod
                        cfg.adherence_default if adherence is None else float(adherence), x)
 
 
-def history_filter(theta: np.ndarray, glob: Globals, pd: PatientData, cfg: ModelConfig,
-                   kinds: list[str]) -> Filtered:
-    """The residual filter run along the patient's diary for each draw (theta (S, 8))."""
+def history_design(pd: PatientData, cfg: ModelConfig, kinds: list[str]
+                   ) -> tuple[EventDesign, ScoreGrid]:
+    """The patient's diary as the kernel's design and the residual filter's grid."""
     n = len(pd.y)
     design = build_design((np.zeros(len(pd.session_t), int), pd.session_t, pd.session_kind),
                           (np.zeros(n, int), pd.pain_t), 1, kinds, cfg)
+    return design, score_grid(np.zeros(n, int), pd.pain_t, 1)
+
+
+def history_filter(theta: np.ndarray, glob: Globals, pd: PatientData, cfg: ModelConfig,
+                   kinds: list[str]) -> Filtered:
+    """The residual filter run along the patient's diary for each draw (theta (S, 8))."""
+    design, grid = history_design(pd, cfg, kinds)
     mu = expected_pain(glob.params(theta), np.array([pd.adherence]), design, cfg)  # (S, n)
-    grid = score_grid(np.zeros(n, int), pd.pain_t, 1)
     return filter_scores(np.asarray(mu), pd.y, grid, glob.noise())
 
 
@@ -182,21 +188,19 @@ class _Target:
     def __init__(self, pop: PopulationDraws, pd: PatientData, cfg: ModelConfig,
                  kinds: list[str]) -> None:
         self.pop, self.pd, self.cfg = pop, pd, cfg
-        n = len(pd.y)
-        self.design = build_design((np.zeros(len(pd.session_t), int), pd.session_t,
-                                    pd.session_kind), (np.zeros(n, int), pd.pain_t), 1, kinds,
-                                   cfg)
-        self.gap = score_grid(np.zeros(n, int), pd.pain_t, 1).flat_gap
+        self.design, grid = history_design(pd, cfg, kinds)
+        self.gap = grid.flat_gap
 
-    def theta(self, idx: np.ndarray, z: np.ndarray) -> np.ndarray:
-        sub = self.pop.take(idx)
+    def theta(self, sub: PopulationDraws, z: np.ndarray) -> np.ndarray:
+        """The patient's parameters at whitened z under the population draws `sub`."""
         return sub.prior_mean(self.pd.x_effect) + np.einsum("sij,sj->si", sub.chol, z)
 
     def __call__(self, idx: np.ndarray, z: np.ndarray) -> np.ndarray:
         if not len(self.pd.y):
             return np.zeros(len(idx))
-        return particle_loglik(self.theta(idx, z), self.pop.globals.take(idx),
-                               self.pd.adherence, self.design, self.pd.y, self.gap, self.cfg)
+        sub = self.pop.take(idx)
+        return particle_loglik(self.theta(sub, z), sub.globals, self.pd.adherence,
+                               self.design, self.pd.y, self.gap, self.cfg)
 
 
 def _importance(target: _Target, rng: np.random.Generator, max_stages: int
@@ -319,7 +323,8 @@ def condition(pop: PopulationDraws, pd: PatientData, cfg: ModelConfig, kinds: li
     info = UpdateInfo(**how, low_ess=low, warning=(
         f"this forecast rests on only {how['ess']:.0f} effective posterior draws "
         f"(fewer than {TRUST_ESS:.0f}): its bands are unreliable" if low else None))
-    return patient_draws(target.theta(idx, z), pop.take(idx).globals, pd, cfg, kinds), info
+    sub = pop.take(idx)
+    return patient_draws(target.theta(sub, z), sub.globals, pd, cfg, kinds), info
 
 
 def _systematic(w: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:

@@ -8,7 +8,9 @@ SMC when that degenerates) on the bundled model; (b) a full refit of the hierarc
 the bundled cohort plus these patients. Both forecast the next 90 days under weekly sessions;
 we report the largest gap over the days between their medians and their 90 % bounds (target:
 within 0.3 NRS) and the update's effective draws (target: >= 400). Writes
-bench/results/update.json. Usage: python bench/update.py [--draws 2000]
+bench/results/update.json. The refit is kept in --refit-dir (bench/results/update_refit, not
+committed) and reused when present, so the update side can be re-measured alone.
+Usage: python bench/update.py [--draws 2000] [--refit-dir DIR]
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import numpy as np
 import pandas as pd
 from common import commit, machine
 
-from recovery.model import Cohort, SamplerConfig, fit, load
+from recovery.model import Cohort, SamplerConfig, fit, load, save
 from recovery.model.evaluate import patient_request
 from recovery.model.fit import stacked_draws
 from recovery.model.forecast import Forecaster, paths, residual_quantiles
@@ -91,6 +93,7 @@ def main() -> None:
     ap.add_argument("--draws", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=77)
     ap.add_argument("--out", type=Path, default=Path("bench/results/update.json"))
+    ap.add_argument("--refit-dir", type=Path, default=Path("bench/results/update_refit"))
     args = ap.parse_args()
     code = commit()  # before the run: files edited meanwhile do not change what runs
     base = load(args.model)
@@ -98,8 +101,12 @@ def main() -> None:
     both = Cohort.from_frames(pd.concat([base.cohort.patients, new.patients]),
                               pd.concat([base.cohort.sessions, new.sessions]),
                               pd.concat([base.cohort.pain, new.pain]))
-    refit = fit(both, base.config, SamplerConfig(draws=args.draws, tune=1500, random_seed=5,
-                                                 keep_draws=args.draws))
+    if (args.refit_dir / "posterior.nc").exists():
+        refit = load(args.refit_dir)
+    else:
+        refit = fit(both, base.config, SamplerConfig(draws=args.draws, tune=1500, random_seed=5,
+                                                     keep_draws=args.draws))
+        save(refit, args.refit_dir)
     print("refit diagnostics:", refit.diagnostics.problems or "passed")
     fc, fc_exact = Forecaster(base), Forecaster(refit, max_population_draws=10**6)
     theta = stacked_draws(refit.idata, "theta")

@@ -8,7 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from recovery.cli import app
-from recovery.model import Cohort, CohortError
+from recovery.model import Cohort, CohortError, ModelConfig
+from recovery.model.build import prepare
 from tests.conftest import write_cohort
 
 PATIENTS = "patient_id,chronic,adherence\nA,1,0.5\nB,0,0.8\n"
@@ -97,3 +98,17 @@ def test_fit_cli_refuses_a_bad_cohort_with_exit_2_and_writes_nothing(tmp_path: P
     assert "pain.csv, row 1, column 'score'" in result.output
     assert "Traceback" not in result.output
     assert not out.exists()
+
+
+def test_patients_in_any_order_fit_the_events_order() -> None:
+    """A patients table not sorted by id (a cohort joined from two) still lines up with its
+    events: the model's score grid needs patients in the events' order."""
+    patients = pd.DataFrame({"patient_id": ["p2", "p1"], "chronic": [1.0, 0.0]})
+    pain = pd.DataFrame({"patient_id": ["p2", "p1", "p1", "p2"], "day": [0, 0, 1, 1],
+                         "score": [5, 6, 7, 4]})
+    sessions = pd.DataFrame({"patient_id": ["p1"], "day": [0.5], "kind": ["massage"]})
+    c = Cohort.from_frames(patients, sessions, pain)
+    assert c.patient_ids == ["p1", "p2"]
+    data = prepare(c, ModelConfig())
+    assert data.grid.valid.sum() == 4
+    assert list(data.y[data.grid.index[0, :2]]) == [6.0, 7.0]

@@ -100,6 +100,7 @@ class Cohort:
                 frame["day"] = (frame.pop("date") - origin).dt.total_seconds() / 86400.0
         ses = ses[["patient_id", "day", "kind"]].sort_values(["patient_id", "day"], kind="stable")
         pn = pn[["patient_id", "day", "score"]].sort_values(["patient_id", "day"], kind="stable")
+        pat = pat.sort_values("patient_id", kind="stable")  # the events' patient order
         return cls(pat.reset_index(drop=True), ses.reset_index(drop=True),
                    pn.reset_index(drop=True))
 

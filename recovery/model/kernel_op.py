@@ -55,13 +55,15 @@ def walk(theta: np.ndarray, tau_nat: float, relief_w: np.ndarray, durable_w: np.
          quick_w: np.ndarray, flare_w: np.ndarray, synergy: float, adherence: np.ndarray,
          patient: np.ndarray, t: np.ndarray, last: np.ndarray, counts: np.ndarray,
          flare_basis: np.ndarray, paired: np.ndarray, session_t: np.ndarray,
-         session_kind: np.ndarray, consts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """mu at every score, and each score's partial derivatives in its patient's theta (8),
-    tau_nat, relief_w (K), durable_w (K), quick_w (K), flare_w (K) and synergy, in that column
-    order. consts = (relief_tau_min, kappa, nu, quick_tau_min, kappa_q)."""
+         session_kind: np.ndarray, consts: np.ndarray, with_jac: bool = True
+         ) -> tuple[np.ndarray, np.ndarray]:
+    """mu at every score, and (with_jac) each score's partial derivatives in its patient's
+    theta (8), tau_nat, relief_w (K), durable_w (K), quick_w (K), flare_w (K) and synergy, in
+    that column order; without, the Jacobian has no rows.
+    consts = (relief_tau_min, kappa, nu, quick_tau_min, kappa_q)."""
     rmin, kappa, nu, qmin, kappa_q = consts[0], consts[1], consts[2], consts[3], consts[4]
     n, kk = t.shape[0], relief_w.shape[0]
-    mu, jac = np.empty(n), np.empty((n, 10 + 4 * kk))
+    mu, jac = np.empty(n), np.empty((n if with_jac else 0, 10 + 4 * kk))
     s0, s1, q0, q1 = np.zeros(kk), np.zeros(kk), np.zeros(kk), np.zeros(kk)
     natural_lags, relief_lags, quick_lags = np.full(N_LAGS, -1.0), np.empty(N_LAGS), \
         np.empty(N_LAGS)
@@ -124,6 +126,8 @@ def walk(theta: np.ndarray, tau_nat: float, relief_w: np.ndarray, durable_w: np.
         x = flare * flare_g / head
         q = x * (1.0 - 0.5 * x * (1.0 - x / 3.0)) if x < 1e-4 else -math.expm1(-x)
         mu[i] = core + head * q
+        if not with_jac:
+            continue
         d_core = (1.0 - q) * (1.0 + x)
         d_nat = d_core * (1.0 - rel) * (1.0 - fst) * (1.0 - dur)
         d_rel = -d_core * natural * (1.0 - fst) * (1.0 - dur)

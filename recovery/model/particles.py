@@ -37,7 +37,7 @@ def _loglik(theta: np.ndarray, tau_nat: np.ndarray, relief_w: np.ndarray,
     for m in range(n_particles):
         mu, _ = walk(theta[m:m + 1], tau_nat[m], relief_w[m], durable_w[m], quick_w[m],
                      flare_w[m], synergy[m], adherence, patient, t, last, counts,
-                     flare_basis, paired, session_t, session_kind, consts)
+                     flare_basis, paired, session_t, session_kind, consts, False)
         pm = pv = total = 0.0
         for j in range(n):
             a = 0.0 if gap[j] >= FIRST_GAP else math.exp(-gap[j] / ell[m])

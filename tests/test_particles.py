@@ -5,9 +5,22 @@ from __future__ import annotations
 import numpy as np
 
 from recovery.model.forecast import Forecaster
+from recovery.model.kernel import build_design, expected_pain
+from recovery.model.particles import particle_mu
 from recovery.model.phenomena import responder_history, sawtooth_history
 from recovery.model.requests import History
 from recovery.model.update import _Target, log_likelihood, patient_data
+
+
+def test_the_prior_is_each_draws_population_prior(default_forecaster: Forecaster) -> None:
+    fc, rng = default_forecaster, np.random.default_rng(1)
+    pd = patient_data({"chronic": 1, "stress": 7}, History(), fc.config, fc.kinds, 0.0)
+    target = _Target(fc.population, pd, fc.config, fc.kinds)
+    idx = rng.integers(0, len(fc.population), 200)
+    theta = target.sample_prior(idx, rng)
+    sub = fc.population.take(idx)
+    np.testing.assert_allclose(target.log_prior(idx, theta),
+                               sub.log_prior(theta, sub.prior_mean(pd.x_effect)), rtol=1e-9)
 
 
 def test_particle_loglik_equals_the_numpy_filter(default_forecaster: Forecaster) -> None:
@@ -18,8 +31,25 @@ def test_particle_loglik_equals_the_numpy_filter(default_forecaster: Forecaster)
                           hist.last_day + 1)
         target = _Target(fc.population, pd, fc.config, fc.kinds)
         idx = rng.integers(0, len(fc.population), 300)
-        z = rng.standard_normal((300, fc.population.mu_pop.shape[1])) * 1.5
-        sub = fc.population.take(idx)
-        want = log_likelihood(target.theta(sub, z), sub.globals, pd, fc.config, fc.kinds)
-        np.testing.assert_allclose(target(idx, z), want, rtol=1e-9)
+        theta = target.sample_prior(idx, rng)
+        want = log_likelihood(theta, fc.population.globals.take(idx), pd, fc.config, fc.kinds)
+        np.testing.assert_allclose(target.loglik(idx, theta), want, rtol=1e-9)
         assert np.ptp(want) > 50  # the particles differ: a real comparison
+
+
+def test_particle_mu_equals_the_numpy_kernel_in_any_time_order(
+        default_forecaster: Forecaster) -> None:
+    """The forecast's compiled walk over draws gives kernel.expected_pain's means, also at
+    times out of order (a forecast's relapse points come after its grid)."""
+    fc, rng = default_forecaster, np.random.default_rng(2)
+    hist = History.model_validate(sawtooth_history())
+    pd = patient_data({"chronic": 1}, hist, fc.config, fc.kinds, hist.last_day + 1)
+    times = np.r_[np.arange(0.0, 90.0), 30.5, 12.0]
+    design = build_design((np.zeros(len(pd.session_t), int), pd.session_t, pd.session_kind),
+                          (np.zeros(len(times), int), times), 1, fc.kinds, fc.config)
+    idx = rng.integers(0, len(fc.population), 500)
+    target = _Target(fc.population, pd, fc.config, fc.kinds)
+    theta, glob = target.sample_prior(idx, rng), fc.population.globals.take(idx)
+    want = expected_pain(glob.params(theta), np.array([pd.adherence]), design, fc.config)
+    np.testing.assert_allclose(particle_mu(theta, glob, pd.adherence, design, fc.config),
+                               want, rtol=1e-9, atol=1e-12)

@@ -19,7 +19,8 @@ from scipy.special import ndtr, ndtri
 from recovery.model.config import ModelConfig
 from recovery.model.fit import FittedModel
 from recovery.model.io import evaluation_of, load
-from recovery.model.kernel import build_design, expected_pain
+from recovery.model.kernel import build_design
+from recovery.model.particles import particle_mu
 from recovery.model.population import PopulationDraws
 from recovery.model.requests import (
     QUANTILES,
@@ -89,7 +90,7 @@ def paths(draws: PatientDraws, pd: PatientData, plan: SessionPlan, days: np.ndar
     design = build_design((np.zeros(len(s_t), int), s_t, s_kind.astype(int)),
                           (np.zeros(len(times), int), times), 1, kinds, cfg)
     g = draws.globals
-    mu = np.asarray(expected_pain(g.params(draws.theta), np.array([pd.adherence]), design, cfg))
+    mu = particle_mu(draws.theta, g, pd.adherence, design, cfg)
     t_last = pd.pain_t[-1] if len(pd.y) else 0.0
     m, s = predictive_moments(mu, *draws.residual, times - t_last, g.noise())
     return Paths(days, mu, np.asarray(m), np.asarray(s), plan, horizon)

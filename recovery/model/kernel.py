@@ -28,7 +28,7 @@ counts do not depend on sampled parameters, so they are precomputed (`build_desi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import ModuleType
 from typing import Any
 
@@ -74,6 +74,12 @@ class EventDesign:
     @property
     def n_patients(self) -> int:
         return int(self.session_t.shape[0])
+
+    def take(self, order: np.ndarray) -> EventDesign:
+        """The same design with its time points reordered (sessions unchanged)."""
+        return replace(self, patient=self.patient[order], t=self.t[order],
+                       last=self.last[order], counts=self.counts[order],
+                       flare_basis=self.flare_basis[order], paired=self.paired[order])
 
 
 @dataclass(frozen=True)

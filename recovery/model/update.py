@@ -2,17 +2,16 @@
 
 The target is the joint posterior p(theta, phi | history, cohort), where phi are the population
 draws (mean, covariance, kind weights, residual) and theta the patient's parameters. Both
-methods work in the whitened space z = L_s^-1 (theta - mean_s) of each population draw s,
-where the prior is N(0, I) whatever s is, vectorised over thousands of particles:
+methods work on particles (s, theta), vectorised over thousands of them:
 
 - importance sampling (`condition`'s first try): pair each phi_s with thetas from its prior,
-  weight by the history's likelihood; while the effective sample size is low, propose from a
-  Student-t fitted to the weighted points instead. Exact and cheap while the history says
-  little (a few kernel evaluations of the history);
+  weight by the history's likelihood; while the effective sample size is low, propose thetas
+  from a Student-t fitted to the weighted points instead. Exact and cheap while the history
+  says little (a few kernel evaluations of the history);
 - when that stays below ESS_TARGET (long, telling diaries), tempered sequential Monte Carlo:
   the likelihood is raised from power 0 to 1 in steps that keep half the particles' weight,
-  resampling at each, and every step moves the particles by random-walk Metropolis in z and
-  by redrawing their population draw s, so they never collapse onto a few prior points.
+  resampling at each, and every step moves the particles by random-walk Metropolis in theta
+  and by redrawing their population draw s, so they never collapse onto a few prior points.
 
 What `condition` returns says which method ran and how many effective draws it rests on.
 """
@@ -39,11 +38,13 @@ __all__ = ["PatientData", "PatientDraws", "PatientError", "condition", "log_like
 PROPOSALS = 4000  # thetas weighted per stage
 T_DF = 7.0  # Student-t proposal: heavier tails than the target keep the weights bounded
 INFLATE = 1.2  # proposal scale over the weighted posterior scale
-ESS_TARGET = 500.0  # stop adapting once the weights are worth this many independent draws
+ESS_TARGET = 400.0  # stop adapting once the weights are worth this many independent draws
 TRUST_ESS = 200.0  # below this many effective draws a forecast says it is not to be trusted
 PARTICLES = 2000  # tempered SMC's particles for a diary of up to FULL_SCORES scores; longer
-FULL_SCORES = 365  # diaries get proportionally fewer (at least 400), bounding a request's cost
-MOVES = 6  # Metropolis sweeps per tempering step
+FULL_SCORES = 180  # diaries get proportionally fewer (at least MIN_PARTICLES), bounding a
+MIN_PARTICLES = 1000  # request's cost
+MOVES = 5  # Metropolis sweeps per tempering step
+HOPELESS = 5.0  # importance sampling whose prior stage is worth fewer draws goes to SMC
 
 
 class PatientError(RecoveryError, ValueError):
@@ -182,35 +183,54 @@ def _t_proposal(z: np.ndarray, logw: np.ndarray, rng: np.random.Generator
 
 
 class _Target:
-    """log-likelihood of the history at particles (population draw index, whitened z), by the
-    compiled particle_loglik on the history's design, built once."""
+    """The patient's prior and the history's likelihood at particles (population draw index,
+    theta); the design and each draw's prior mean and inverse Cholesky factor built once."""
 
     def __init__(self, pop: PopulationDraws, pd: PatientData, cfg: ModelConfig,
                  kinds: list[str]) -> None:
         self.pop, self.pd, self.cfg = pop, pd, cfg
         self.design, grid = history_design(pd, cfg, kinds)
         self.gap = grid.flat_gap
+        self.mean = pop.prior_mean(pd.x_effect)  # (S, 8)
+        self.chol_inv = np.linalg.inv(pop.chol)
+        self.log_norm = (np.log(np.abs(np.diagonal(pop.chol, axis1=1, axis2=2))).sum(axis=1)
+                         + 0.5 * pop.chol.shape[1] * np.log(2 * np.pi))
 
-    def theta(self, sub: PopulationDraws, z: np.ndarray) -> np.ndarray:
-        """The patient's parameters at whitened z under the population draws `sub`."""
-        return sub.prior_mean(self.pd.x_effect) + np.einsum("sij,sj->si", sub.chol, z)
+    def theta(self, idx: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """theta at whitened z under each particle's population draw."""
+        return self.mean[idx] + np.einsum("sij,sj->si", self.pop.chol[idx], z)
 
-    def __call__(self, idx: np.ndarray, z: np.ndarray) -> np.ndarray:
+    def sample_prior(self, idx: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """theta from the population prior of each particle's draw."""
+        return self.theta(idx, rng.standard_normal(self.mean[idx].shape))
+
+    def log_prior(self, idx: np.ndarray, theta: np.ndarray) -> np.ndarray:
+        """log N(theta | mean_s, L_s L_s^T) at each particle's draw s."""
+        z = np.einsum("sij,sj->si", self.chol_inv[idx], theta - self.mean[idx])
+        return -0.5 * (z * z).sum(axis=1) - self.log_norm[idx]
+
+    def loglik(self, idx: np.ndarray, theta: np.ndarray) -> np.ndarray:
+        """log p(history | theta, globals of each particle's draw)."""
         if not len(self.pd.y):
             return np.zeros(len(idx))
-        sub = self.pop.take(idx)
-        return particle_loglik(self.theta(sub, z), sub.globals, self.pd.adherence,
+        return particle_loglik(theta, self.pop.globals.take(idx), self.pd.adherence,
                                self.design, self.pd.y, self.gap, self.cfg)
 
 
 def _importance(target: _Target, rng: np.random.Generator, max_stages: int
                 ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, int]:
-    """Adaptive importance sampling: (ESS, idx, z, log weights, stages) of the best stage."""
-    d = target.pop.mu_pop.shape[1]
+    """Adaptive importance sampling: (ESS, idx, theta, log weights, stages) of the best stage.
+
+    Proposals live in the whitened space z = L_s^-1 (theta - mean_s) of each population draw
+    s, where the prior is N(0, I) whatever s is: directions the history does not inform stay
+    at their prior, and the proposal adapts only where the history speaks. Gives up early
+    when the prior's proposals leave almost nothing to fit to (HOPELESS).
+    """
+    d = target.mean.shape[1]
 
     def weigh(z: np.ndarray, log_q: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         idx = rng.integers(0, len(target.pop), PROPOSALS)
-        logw = target(idx, z)
+        logw = target.loglik(idx, target.theta(idx, z))
         if log_q is not None:
             logw = logw - 0.5 * (z * z).sum(axis=1) - 0.5 * d * np.log(2 * np.pi) - log_q
         return idx, logw
@@ -219,13 +239,14 @@ def _importance(target: _Target, rng: np.random.Generator, max_stages: int
     idx, logw = weigh(z, None)
     best = (_ess(logw), idx, z, logw)
     stages = 1
-    while best[0] < ESS_TARGET and stages < max_stages:
+    while HOPELESS <= best[0] < ESS_TARGET and stages < max_stages:
         z, log_q = _t_proposal(z, logw, rng)
         idx, logw = weigh(z, log_q)
         stages += 1
         if _ess(logw) > best[0]:
             best = (_ess(logw), idx, z, logw)
-    return (*best, stages)
+    ess, idx, z, logw = best
+    return ess, idx, target.theta(idx, z), logw, stages
 
 
 def _next_power(loglik: np.ndarray, power: float) -> float:
@@ -243,44 +264,53 @@ def _next_power(loglik: np.ndarray, power: float) -> float:
 
 @dataclass
 class _Particles:
-    """SMC's particles: population draw index, whitened z, and the history's log-likelihood."""
+    """SMC's particles: population draw index, theta, the history's log-likelihood and the
+    log prior."""
 
     idx: np.ndarray
-    z: np.ndarray
+    theta: np.ndarray
     loglik: np.ndarray
+    logprior: np.ndarray
 
     def resample(self, keep: np.ndarray) -> None:
-        self.idx, self.z, self.loglik = self.idx[keep], self.z[keep], self.loglik[keep]
+        self.idx, self.theta = self.idx[keep], self.theta[keep]
+        self.loglik, self.logprior = self.loglik[keep], self.logprior[keep]
+
+    def accept(self, ok: np.ndarray, idx: np.ndarray, theta: np.ndarray, loglik: np.ndarray,
+               logprior: np.ndarray) -> None:
+        self.idx[ok], self.theta[ok] = idx[ok], theta[ok]
+        self.loglik[ok], self.logprior[ok] = loglik[ok], logprior[ok]
 
 
 def _move(target: _Target, p: _Particles, power: float, scale: float,
           rng: np.random.Generator) -> float:
-    """One Metropolis sweep at the tempered target (prior N(0, I) x likelihood^power): a
-    random walk in z shaped by the particles' spread, then a redraw of each particle's
-    population draw. Returns the random walk's acceptance rate."""
-    n, d = p.z.shape
-    chol = np.linalg.cholesky(np.cov(p.z, rowvar=False) + 1e-9 * np.eye(d))
-    prop = p.z + scale * rng.standard_normal((n, d)) @ chol.T
-    ll = target(p.idx, prop)
-    log_a = power * (ll - p.loglik) - 0.5 * ((prop * prop).sum(1) - (p.z * p.z).sum(1))
-    ok = np.log(rng.random(n)) < log_a
-    p.z[ok], p.loglik[ok] = prop[ok], ll[ok]
-    other = rng.integers(0, len(target.pop), len(p.idx))
-    ll = target(other, p.z)
-    swap = np.log(rng.random(n)) < power * (ll - p.loglik)
-    p.idx[swap], p.loglik[swap] = other[swap], ll[swap]
-    return float(ok.mean())
+    """One Metropolis sweep at the tempered target (prior x likelihood^power): a random walk
+    in theta shaped by the particles' spread, then a redraw of each particle's population
+    draw at the same theta. Returns the random walk's acceptance rate."""
+    n, d = p.theta.shape
+    chol = np.linalg.cholesky(np.cov(p.theta, rowvar=False) + 1e-9 * np.eye(d))
+    prop = p.theta + scale * rng.standard_normal((n, d)) @ chol.T
+    ll, lp = target.loglik(p.idx, prop), target.log_prior(p.idx, prop)
+    ok = np.log(rng.random(n)) < power * (ll - p.loglik) + lp - p.logprior
+    p.accept(ok, p.idx, prop, ll, lp)
+    rate = float(ok.mean())
+    other: np.ndarray = rng.integers(0, len(target.pop), n)
+    ll, lp = target.loglik(other, p.theta), target.log_prior(other, p.theta)
+    ok = np.log(rng.random(n)) < power * (ll - p.loglik) + lp - p.logprior
+    p.accept(ok, other, p.theta, ll, lp)
+    return rate
 
 
 def _smc(target: _Target, rng: np.random.Generator
          ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """Tempered SMC from the prior to the posterior; returns equally weighted (idx, z) and
+    """Tempered SMC from the prior to the posterior; returns equally weighted (idx, theta) and
     how it went. Its `ess` counts the distinct particles after the last moves."""
-    n = int(np.clip(PARTICLES * FULL_SCORES / max(len(target.pd.y), 1), 400, PARTICLES))
-    d = target.pop.mu_pop.shape[1]
+    n = int(np.clip(PARTICLES * FULL_SCORES / max(len(target.pd.y), 1), MIN_PARTICLES,
+                    PARTICLES))
+    d = target.mean.shape[1]
     idx: np.ndarray = rng.integers(0, len(target.pop), n)
-    z = rng.standard_normal((n, d))
-    p = _Particles(idx, z, target(idx, z))
+    theta = target.sample_prior(idx, rng)
+    p = _Particles(idx, theta, target.loglik(idx, theta), target.log_prior(idx, theta))
     power, steps, scale, rates = 0.0, 0, 2.38 / np.sqrt(d), []
     while power < 1.0:
         new = _next_power(p.loglik, power)
@@ -290,41 +320,34 @@ def _smc(target: _Target, rng: np.random.Generator
         for _ in range(MOVES):
             rates.append(_move(target, p, power, scale, rng))
             scale *= np.exp(rates[-1] - 0.3)  # aim at 30 % acceptance
-    distinct = len(np.unique(np.c_[p.idx, p.z], axis=0))
-    return p.idx, p.z, {"method": "smc", "stages": steps, "ess": float(distinct),
-                        "ess_share": round(distinct / n, 4),
-                        "acceptance": round(float(np.mean(rates)), 3)}
+    distinct = len(np.unique(np.c_[p.idx, p.theta], axis=0))
+    return p.idx, p.theta, {"method": "smc", "stages": steps, "ess": float(distinct),
+                            "ess_share": round(distinct / n, 4),
+                            "acceptance": round(float(np.mean(rates)), 3)}
 
 
 def condition(pop: PopulationDraws, pd: PatientData, cfg: ModelConfig, kinds: list[str],
-              n_draws: int, rng: np.random.Generator, max_stages: int = 4,
+              n_draws: int, rng: np.random.Generator, max_stages: int = 6,
               ) -> tuple[PatientDraws, UpdateInfo]:
     """Posterior draws for a new patient; also how: the method ("importance" or "smc"), its
-    stages, the effective sample size and its share of the particles.
-
-    Proposals live in the whitened space z = L_s^-1 (theta - mean_s) of each population draw
-    s, where the prior is N(0, I) whatever s is: directions the history does not inform stay
-    at their prior, and the proposal adapts only where the history speaks.
-    """
+    stages, the effective sample size and its share of the particles."""
     target = _Target(pop, pd, cfg, kinds)
-    ess, idx, z, logw, stages = _importance(target, rng, max_stages)
+    ess, idx, theta, logw, stages = _importance(target, rng, max_stages)
     how: dict[str, Any]
     if ess >= ESS_TARGET:
         w = np.exp(logw - logw.max())
         pick = _systematic(w / w.sum(), n_draws, rng)
-        idx, z = idx[pick], z[pick]
         how = {"method": "importance", "stages": stages, "ess": round(ess, 1),
                "ess_share": round(ess / PROPOSALS, 4)}
     else:
-        idx, z, how = _smc(target, rng)
+        idx, theta, how = _smc(target, rng)
         pick = rng.choice(len(idx), n_draws, replace=n_draws > len(idx))
-        idx, z = idx[pick], z[pick]
+    idx, theta = idx[pick], theta[pick]
     low = how["ess"] < TRUST_ESS
     info = UpdateInfo(**how, low_ess=low, warning=(
         f"this forecast rests on only {how['ess']:.0f} effective posterior draws "
         f"(fewer than {TRUST_ESS:.0f}): its bands are unreliable" if low else None))
-    sub = pop.take(idx)
-    return patient_draws(target.theta(sub, z), sub.globals, pd, cfg, kinds), info
+    return patient_draws(theta, pop.globals.take(idx), pd, cfg, kinds), info
 
 
 def _systematic(w: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:

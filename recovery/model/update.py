@@ -294,7 +294,7 @@ def _move(target: _Target, p: _Particles, power: float, scale: float,
     ok = np.log(rng.random(n)) < power * (ll - p.loglik) + lp - p.logprior
     p.accept(ok, p.idx, prop, ll, lp)
     rate = float(ok.mean())
-    other: np.ndarray = rng.integers(0, len(target.pop), n)
+    other = rng.integers(0, len(target.pop), size=len(p.idx))
     ll, lp = target.loglik(other, p.theta), target.log_prior(other, p.theta)
     ok = np.log(rng.random(n)) < power * (ll - p.loglik) + lp - p.logprior
     p.accept(ok, other, p.theta, ll, lp)

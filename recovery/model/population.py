@@ -37,6 +37,11 @@ class Globals:
         """The draws at `idx` (resampling, thinning)."""
         return Globals(*(getattr(self, f.name)[idx] for f in fields(self)))
 
+    def average(self, n: int) -> Globals:
+        """The draws' average, repeated n times (a central draw for approximations)."""
+        return Globals(*(np.repeat(getattr(self, f.name).mean(axis=0, keepdims=True), n, axis=0)
+                         for f in fields(self)))
+
     def params(self, theta: np.ndarray) -> Params:
         """Kernel parameters for one patient per draw: theta (S, 8) -> Params with P = 1."""
         return Params(theta[:, None, :], self.tau_nat[:, None], self.relief_w, self.durable_w,

@@ -27,6 +27,7 @@ from scipy.special import gammaln
 from recovery.model.config import ModelConfig
 from recovery.model.errors import RecoveryError
 from recovery.model.kernel import EventDesign, build_design, expected_pain
+from recovery.model.laplace import Frame, laplace_frame, prior_frame
 from recovery.model.particles import particle_loglik
 from recovery.model.population import Globals, PopulationDraws
 from recovery.model.requests import History, UpdateInfo
@@ -175,8 +176,14 @@ def _t_proposal(z: np.ndarray, logw: np.ndarray, rng: np.random.Generator
     w /= w.sum()
     loc = w @ z
     cov = (z - loc).T @ ((z - loc) * w[:, None]) + 1e-6 * np.eye(z.shape[1])
-    chol = np.linalg.cholesky(cov) * INFLATE
-    eps = rng.standard_normal((PROPOSALS, z.shape[1]))
+    return _t_draw(loc, np.linalg.cholesky(cov), rng)
+
+
+def _t_draw(loc: np.ndarray, chol: np.ndarray, rng: np.random.Generator
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """PROPOSALS points from a Student-t at loc with scale INFLATE chol; them and log q."""
+    chol = chol * INFLATE
+    eps = rng.standard_normal((PROPOSALS, loc.shape[0]))
     scale = np.sqrt(T_DF / rng.chisquare(T_DF, PROPOSALS))
     x = loc + (eps @ chol.T) * scale[:, None]
     return x, _t_logpdf(x, loc, chol)
@@ -211,42 +218,91 @@ class _Target:
 
     def loglik(self, idx: np.ndarray, theta: np.ndarray) -> np.ndarray:
         """log p(history | theta, globals of each particle's draw)."""
+        return self._loglik(theta, self.pop.globals.take(idx))
+
+    def log_post(self, idx: np.ndarray, theta: np.ndarray) -> np.ndarray:
+        """log prior + log-likelihood at each particle: the unnormalised posterior."""
+        return self.log_prior(idx, theta) + self.loglik(idx, theta)
+
+    def average_loglik(self, theta: np.ndarray) -> np.ndarray:
+        """log p(history | theta, the draws' average globals)."""
+        return self._loglik(theta, self.pop.globals.average(len(theta)))
+
+    def _loglik(self, theta: np.ndarray, glob: Globals) -> np.ndarray:
         if not len(self.pd.y):
-            return np.zeros(len(idx))
-        return particle_loglik(theta, self.pop.globals.take(idx), self.pd.adherence,
-                               self.design, self.pd.y, self.gap, self.cfg)
+            return np.zeros(len(theta))
+        return particle_loglik(theta, glob, self.pd.adherence, self.design, self.pd.y,
+                               self.gap, self.cfg)
+
+    def frame(self) -> Frame:
+        """Where importance sampling centres its proposals: the Laplace frame for a history,
+        the prior's own without one."""
+        if not len(self.pd.y):
+            return prior_frame(self.mean, self.pop.chol, self.chol_inv)
+        return laplace_frame(self.average_loglik, self.mean, self.pop.chol, self.chol_inv)
 
 
-def _importance(target: _Target, rng: np.random.Generator, max_stages: int
+class _Proposal:
+    """The first proposal in the target's frame, q(s, theta): s uniform, u = chol_s^-1 (theta -
+    centre_s) from N(0, I) in the prior frame (the prior itself) or a Student-t in the Laplace
+    frame. Importance sampling starts from it and SMC tempers away from it."""
+
+    def __init__(self, target: _Target) -> None:
+        self.frame, self.n_pop = target.frame(), len(target.pop)
+        d = target.mean.shape[1]
+        self.loc, self.chol = np.zeros(d), INFLATE * np.eye(d)
+
+    def draw(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """n particles (idx, theta)."""
+        u = rng.standard_normal((n, len(self.loc)))
+        if self.frame.fitted:
+            u = (u @ self.chol.T) * np.sqrt(T_DF / rng.chisquare(T_DF, n))[:, None]
+        return (idx := rng.integers(0, self.n_pop, n)), self.frame.theta(idx, u)
+
+    def log_q(self, idx: np.ndarray, theta: np.ndarray) -> np.ndarray:
+        """log q(s, theta) up to the uniform's constant."""
+        u = self.frame.u(idx, theta)
+        log_u = (_t_logpdf(u, self.loc, self.chol) if self.frame.fitted else
+                 -0.5 * (u * u).sum(axis=1) - 0.5 * u.shape[1] * np.log(2 * np.pi))
+        return log_u - self.frame.log_det(idx)
+
+
+def _importance(target: _Target, first: _Proposal, rng: np.random.Generator, max_stages: int
                 ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, int]:
-    """Adaptive importance sampling: (ESS, idx, theta, log weights, stages) of the best stage.
+    """Adaptive importance sampling: (ESS, idx, theta, log weights, stages) of all stages
+    pooled (each stage's normalised weights times its effective size).
 
-    Proposals live in the whitened space z = L_s^-1 (theta - mean_s) of each population draw
-    s, where the prior is N(0, I) whatever s is: directions the history does not inform stay
-    at their prior, and the proposal adapts only where the history speaks. Gives up early
-    when the prior's proposals leave almost nothing to fit to (HOPELESS).
+    The first stage draws from `first`; later ones from a Student-t fitted to the last
+    stage's weighted u (the frame's coordinates, where the posterior is near N(0, I) whatever
+    the population draw). Gives up early when the first stage leaves almost nothing to fit to
+    (HOPELESS): long, telling diaries go to SMC.
     """
-    d = target.mean.shape[1]
-
-    def weigh(z: np.ndarray, log_q: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    frame = first.frame
+    idx, theta = first.draw(PROPOSALS, rng)
+    logw = target.log_post(idx, theta) - first.log_q(idx, theta)
+    stages = [(idx, theta, logw)]
+    for _ in range(max_stages - 1):
+        pooled = _pool(stages)
+        if not HOPELESS <= _ess(pooled) < ESS_TARGET:
+            break
+        u, log_q = _t_proposal(frame.u(idx, theta), logw, rng)
         idx = rng.integers(0, len(target.pop), PROPOSALS)
-        logw = target.loglik(idx, target.theta(idx, z))
-        if log_q is not None:
-            logw = logw - 0.5 * (z * z).sum(axis=1) - 0.5 * d * np.log(2 * np.pi) - log_q
-        return idx, logw
+        theta = frame.theta(idx, u)
+        logw = target.log_post(idx, theta) - log_q + frame.log_det(idx)
+        stages.append((idx, theta, logw))
+    pooled = _pool(stages)
+    return (_ess(pooled), np.concatenate([s[0] for s in stages]),
+            np.concatenate([s[1] for s in stages]), pooled, len(stages))
 
-    z = rng.standard_normal((PROPOSALS, d))
-    idx, logw = weigh(z, None)
-    best = (_ess(logw), idx, z, logw)
-    stages = 1
-    while HOPELESS <= best[0] < ESS_TARGET and stages < max_stages:
-        z, log_q = _t_proposal(z, logw, rng)
-        idx, logw = weigh(z, log_q)
-        stages += 1
-        if _ess(logw) > best[0]:
-            best = (_ess(logw), idx, z, logw)
-    ess, idx, z, logw = best
-    return ess, idx, target.theta(idx, z), logw, stages
+
+def _pool(stages: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Log weights of the stages' draws together: each stage's self-normalised weights scaled
+    by its effective size, so a poor stage counts little."""
+    out = []
+    for _, _, logw in stages:
+        lw = logw - logw.max()
+        out.append(lw - np.log(np.exp(lw).sum()) + np.log(_ess(logw)))
+    return np.concatenate(out)
 
 
 def _next_power(loglik: np.ndarray, power: float) -> float:
@@ -264,61 +320,62 @@ def _next_power(loglik: np.ndarray, power: float) -> float:
 
 @dataclass
 class _Particles:
-    """SMC's particles: population draw index, theta, the history's log-likelihood and the
-    log prior."""
+    """SMC's particles: population draw index, theta, and log q (the first proposal) and
+    log p (prior x likelihood) at each."""
 
     idx: np.ndarray
     theta: np.ndarray
-    loglik: np.ndarray
-    logprior: np.ndarray
+    log_q: np.ndarray
+    log_p: np.ndarray
 
     def resample(self, keep: np.ndarray) -> None:
         self.idx, self.theta = self.idx[keep], self.theta[keep]
-        self.loglik, self.logprior = self.loglik[keep], self.logprior[keep]
+        self.log_q, self.log_p = self.log_q[keep], self.log_p[keep]
 
-    def accept(self, ok: np.ndarray, idx: np.ndarray, theta: np.ndarray, loglik: np.ndarray,
-               logprior: np.ndarray) -> None:
+    def tempered(self, power: float) -> np.ndarray:
+        return (1.0 - power) * self.log_q + power * self.log_p
+
+    def propose(self, target: _Target, first: _Proposal, idx: np.ndarray, theta: np.ndarray,
+                power: float, rng: np.random.Generator) -> np.ndarray:
+        """Metropolis step to (idx, theta) at the tempered target; the accepted mask."""
+        new = _Particles(idx, theta, first.log_q(idx, theta), target.log_post(idx, theta))
+        ok = np.log(rng.random(len(idx))) < new.tempered(power) - self.tempered(power)
         self.idx[ok], self.theta[ok] = idx[ok], theta[ok]
-        self.loglik[ok], self.logprior[ok] = loglik[ok], logprior[ok]
+        self.log_q[ok], self.log_p[ok] = new.log_q[ok], new.log_p[ok]
+        return ok
 
 
-def _move(target: _Target, p: _Particles, power: float, scale: float,
+def _move(target: _Target, first: _Proposal, p: _Particles, power: float, scale: float,
           rng: np.random.Generator) -> float:
-    """One Metropolis sweep at the tempered target (prior x likelihood^power): a random walk
-    in theta shaped by the particles' spread, then a redraw of each particle's population
-    draw at the same theta. Returns the random walk's acceptance rate."""
+    """One Metropolis sweep at the tempered target q^(1 - power) (prior x likelihood)^power:
+    a random walk in theta shaped by the particles' spread, then a redraw of each particle's
+    population draw at the same theta. Returns the random walk's acceptance rate."""
     n, d = p.theta.shape
     chol = np.linalg.cholesky(np.cov(p.theta, rowvar=False) + 1e-9 * np.eye(d))
-    prop = p.theta + scale * rng.standard_normal((n, d)) @ chol.T
-    ll, lp = target.loglik(p.idx, prop), target.log_prior(p.idx, prop)
-    ok = np.log(rng.random(n)) < power * (ll - p.loglik) + lp - p.logprior
-    p.accept(ok, p.idx, prop, ll, lp)
-    rate = float(ok.mean())
-    other = rng.integers(0, len(target.pop), size=len(p.idx))
-    ll, lp = target.loglik(other, p.theta), target.log_prior(other, p.theta)
-    ok = np.log(rng.random(n)) < power * (ll - p.loglik) + lp - p.logprior
-    p.accept(ok, other, p.theta, ll, lp)
+    step = scale * rng.standard_normal((n, d)) @ chol.T
+    rate = float(p.propose(target, first, p.idx.copy(), p.theta + step, power, rng).mean())
+    other: np.ndarray = rng.integers(0, len(target.pop), size=len(p.idx))
+    p.propose(target, first, other, p.theta.copy(), power, rng)
     return rate
 
 
-def _smc(target: _Target, rng: np.random.Generator
+def _smc(target: _Target, first: _Proposal, rng: np.random.Generator
          ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """Tempered SMC from the prior to the posterior; returns equally weighted (idx, theta) and
-    how it went. Its `ess` counts the distinct particles after the last moves."""
+    """Tempered SMC from the first proposal q to the posterior; returns equally weighted
+    (idx, theta) and how it went. Its `ess` counts the distinct particles after the last
+    moves."""
     n = int(np.clip(PARTICLES * FULL_SCORES / max(len(target.pd.y), 1), MIN_PARTICLES,
                     PARTICLES))
-    d = target.mean.shape[1]
-    idx: np.ndarray = rng.integers(0, len(target.pop), n)
-    theta = target.sample_prior(idx, rng)
-    p = _Particles(idx, theta, target.loglik(idx, theta), target.log_prior(idx, theta))
-    power, steps, scale, rates = 0.0, 0, 2.38 / np.sqrt(d), []
+    idx, theta = first.draw(n, rng)
+    p = _Particles(idx, theta, first.log_q(idx, theta), target.log_post(idx, theta))
+    power, steps, scale, rates = 0.0, 0, 2.38 / np.sqrt(theta.shape[1]), []
     while power < 1.0:
-        new = _next_power(p.loglik, power)
-        w = np.exp((new - power) * (p.loglik - p.loglik.max()))
+        new = _next_power(p.log_p - p.log_q, power)
+        w = np.exp((new - power) * (p.log_p - p.log_q - (p.log_p - p.log_q).max()))
         p.resample(_systematic(w / w.sum(), n, rng))
         power, steps = new, steps + 1
         for _ in range(MOVES):
-            rates.append(_move(target, p, power, scale, rng))
+            rates.append(_move(target, first, p, power, scale, rng))
             scale *= np.exp(rates[-1] - 0.3)  # aim at 30 % acceptance
     distinct = len(np.unique(np.c_[p.idx, p.theta], axis=0))
     return p.idx, p.theta, {"method": "smc", "stages": steps, "ess": float(distinct),
@@ -332,15 +389,16 @@ def condition(pop: PopulationDraws, pd: PatientData, cfg: ModelConfig, kinds: li
     """Posterior draws for a new patient; also how: the method ("importance" or "smc"), its
     stages, the effective sample size and its share of the particles."""
     target = _Target(pop, pd, cfg, kinds)
-    ess, idx, theta, logw, stages = _importance(target, rng, max_stages)
+    first = _Proposal(target)
+    ess, idx, theta, logw, stages = _importance(target, first, rng, max_stages)
     how: dict[str, Any]
     if ess >= ESS_TARGET:
         w = np.exp(logw - logw.max())
         pick = _systematic(w / w.sum(), n_draws, rng)
         how = {"method": "importance", "stages": stages, "ess": round(ess, 1),
-               "ess_share": round(ess / PROPOSALS, 4)}
+               "ess_share": round(ess / len(logw), 4)}
     else:
-        idx, theta, how = _smc(target, rng)
+        idx, theta, how = _smc(target, first, rng)
         pick = rng.choice(len(idx), n_draws, replace=n_draws > len(idx))
     idx, theta = idx[pick], theta[pick]
     low = how["ess"] < TRUST_ESS

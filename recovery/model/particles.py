@@ -28,7 +28,7 @@ from recovery.model.residual import FIRST_GAP
 __all__ = ["particle_loglik", "particle_mu"]
 
 THREADS = os.cpu_count() or 1
-_POOL = ThreadPoolExecutor(max(THREADS - 1, 1), thread_name_prefix="particles")
+_pools: dict[int, ThreadPoolExecutor] = {}  # by process id: a forked child makes its own
 
 
 _jit = numba.njit(cache=True, error_model="numpy", nogil=True)
@@ -73,7 +73,10 @@ def _threaded(kernel: Callable[..., None], per_particle: list[np.ndarray],
     """kernel(*per_particle[part], *shared, out[part]) over the particle chunks, in threads
     (the kernels release the GIL)."""
     parts = _chunks(len(out))
-    jobs = [_POOL.submit(kernel, *(a[c] for a in per_particle), *shared, out[c])
+    pool = _pools.get(os.getpid())
+    if pool is None:
+        pool = _pools[os.getpid()] = ThreadPoolExecutor(max(THREADS - 1, 1), "particles")
+    jobs = [pool.submit(kernel, *(a[c] for a in per_particle), *shared, out[c])
             for c in parts[1:]]
     kernel(*(a[parts[0]] for a in per_particle), *shared, out[parts[0]])
     for job in jobs:

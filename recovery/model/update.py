@@ -44,8 +44,7 @@ TRUST_ESS = 200.0  # below this many effective draws a forecast says it is not t
 PARTICLES = 2000  # tempered SMC's particles for a diary of up to FULL_SCORES scores; longer
 FULL_SCORES = 180  # diaries get proportionally fewer (at least MIN_PARTICLES), bounding a
 MIN_PARTICLES = 1000  # request's cost
-MOVES = 5  # Metropolis sweeps per tempering step
-HOPELESS = 5.0  # importance sampling whose prior stage is worth fewer draws goes to SMC
+MOVES = 3  # Metropolis sweeps per tempering step
 
 
 class PatientError(RecoveryError, ValueError):
@@ -274,17 +273,17 @@ def _importance(target: _Target, first: _Proposal, rng: np.random.Generator, max
 
     The first stage draws from `first`; later ones from a Student-t fitted to the last
     stage's weighted u (the frame's coordinates, where the posterior is near N(0, I) whatever
-    the population draw). Gives up early when the first stage leaves almost nothing to fit to
-    (HOPELESS): long, telling diaries go to SMC.
+    the population draw). Gives up early when the stages so far are off course for
+    ESS_TARGET: long, telling diaries go to SMC.
     """
     frame = first.frame
     idx, theta = first.draw(PROPOSALS, rng)
     logw = target.log_post(idx, theta) - first.log_q(idx, theta)
     stages = [(idx, theta, logw)]
-    for _ in range(max_stages - 1):
-        pooled = _pool(stages)
-        if not HOPELESS <= _ess(pooled) < ESS_TARGET:
-            break
+    for done in range(1, max_stages):
+        ess = _ess(_pool(stages))
+        if ess >= ESS_TARGET or 2 * ess * max_stages / done < ESS_TARGET:
+            break  # there, or not on course to get there even at twice the pace so far
         u, log_q = _t_proposal(frame.u(idx, theta), logw, rng)
         idx = rng.integers(0, len(target.pop), PROPOSALS)
         theta = frame.theta(idx, u)

@@ -24,11 +24,13 @@ __all__ = ["Frame", "laplace_frame", "prior_frame"]
 
 STEP = 1e-4  # finite-difference step for the gradient (theta is on logit/log scales)
 CURVE_STEP = 1e-3  # step between the gradients whose difference gives the curvature
+GTOL = 1e-3  # the mode need not be exact: importance weights correct the approximation
 
 
 @dataclass(frozen=True)
 class Frame:
-    """Per-draw centre and Cholesky factor: theta = centre_s + chol_s u."""
+    """Per-draw centre and a triangular square root of the covariance: theta = centre_s +
+    chol_s u."""
 
     centre: np.ndarray  # (S, d)
     chol: np.ndarray  # (S, d, d)
@@ -76,7 +78,8 @@ def laplace_frame(loglik: Callable[[np.ndarray], np.ndarray], mean: np.ndarray,
         return float(neg_post(x[None])[0]), _gradients(neg_post, x[None])[0]
 
     with np.errstate(all="ignore"):
-        fit = minimize(value_grad, centre, jac=True, method="BFGS")
+        fit = minimize(value_grad, centre, jac=True, method="BFGS",
+                       options={"gtol": GTOL, "maxiter": 100})
         x = fit.x
         e = CURVE_STEP * np.eye(d)
         g = _gradients(neg_post, np.concatenate([x + e, x - e]))
@@ -87,8 +90,9 @@ def laplace_frame(loglik: Callable[[np.ndarray], np.ndarray], mean: np.ndarray,
     h_lik = (v * np.clip(w, 0.0, None)) @ v.T
     g_lik = prec @ (x - centre)  # at the mode, the likelihood's gradient balances the prior's
     lam = chol_inv.transpose(0, 2, 1) @ chol_inv
-    post_cov = np.linalg.inv(lam + h_lik)
+    root = np.linalg.cholesky(lam + h_lik)  # precision = R R^T, so covariance = A A^T
+    a_inv = root.transpose(0, 2, 1)  # with A = R^-T (upper triangular) and A^-1 = R^T
+    a = np.linalg.inv(a_inv)
     rhs = np.einsum("sij,sj->si", lam, mean) + h_lik @ x + g_lik
-    post_chol = np.linalg.cholesky(post_cov)
-    return Frame(np.einsum("sij,sj->si", post_cov, rhs), post_chol, np.linalg.inv(post_chol),
-                 fitted=True)
+    centre = np.einsum("sij,sj->si", a, np.einsum("sji,sj->si", a, rhs))
+    return Frame(centre, a, a_inv, fitted=True)

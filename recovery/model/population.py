@@ -8,6 +8,7 @@ residual parameters); `Globals` are the per-draw quantities shared by every pati
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from functools import cached_property
 
 import numpy as np
 
@@ -37,9 +38,9 @@ class Globals:
         """The draws at `idx` (resampling, thinning)."""
         return Globals(*(getattr(self, f.name)[idx] for f in fields(self)))
 
-    def average(self, n: int) -> Globals:
-        """The draws' average, repeated n times (a central draw for approximations)."""
-        return Globals(*(np.repeat(getattr(self, f.name).mean(axis=0, keepdims=True), n, axis=0)
+    def average(self) -> Globals:
+        """The draws' average as one draw (a central draw for approximations)."""
+        return Globals(*(getattr(self, f.name).mean(axis=0, keepdims=True)
                          for f in fields(self)))
 
     def params(self, theta: np.ndarray) -> Params:
@@ -89,6 +90,17 @@ class PopulationDraws:
         """The draws at `idx`."""
         return PopulationDraws(self.mu_pop[idx], self.beta[idx], self.effect_param,
                                self.chol[idx], self.globals.take(idx))
+
+    @cached_property
+    def chol_inv(self) -> np.ndarray:
+        """L_s^-1 per draw (S, 8, 8), computed once per served model."""
+        return np.linalg.inv(self.chol)
+
+    @cached_property
+    def log_norm(self) -> np.ndarray:
+        """log |L_s| + (d/2) log(2 pi) per draw: the normal density's normaliser."""
+        return (np.log(np.abs(np.diagonal(self.chol, axis1=1, axis2=2))).sum(axis=1)
+                + 0.5 * self.chol.shape[1] * np.log(2 * np.pi))
 
     def prior_mean(self, x_effect: np.ndarray) -> np.ndarray:
         """Mean of theta (S, 8) for a patient with standardised covariates x_effect (E,)."""

@@ -42,9 +42,9 @@ INFLATE = 1.2  # proposal scale over the weighted posterior scale
 ESS_TARGET = 400.0  # stop adapting once the weights are worth this many independent draws
 TRUST_ESS = 200.0  # below this many effective draws a forecast says it is not to be trusted
 PARTICLES = 2000  # tempered SMC's particles for a diary of up to FULL_SCORES scores; longer
-FULL_SCORES = 180  # diaries get proportionally fewer (at least MIN_PARTICLES), bounding a
+FULL_SCORES = 60  # diaries get proportionally fewer (at least MIN_PARTICLES), bounding a
 MIN_PARTICLES = 1000  # request's cost
-MOVES = 3  # Metropolis sweeps per tempering step
+MOVES = 2  # Metropolis sweeps per tempering step
 
 
 class PatientError(RecoveryError, ValueError):
@@ -198,9 +198,8 @@ class _Target:
         self.design, grid = history_design(pd, cfg, kinds)
         self.gap = grid.flat_gap
         self.mean = pop.prior_mean(pd.x_effect)  # (S, 8)
-        self.chol_inv = np.linalg.inv(pop.chol)
-        self.log_norm = (np.log(np.abs(np.diagonal(pop.chol, axis1=1, axis2=2))).sum(axis=1)
-                         + 0.5 * pop.chol.shape[1] * np.log(2 * np.pi))
+        self.average = pop.globals.average()
+        self.chol_inv, self.log_norm = pop.chol_inv, pop.log_norm
 
     def theta(self, idx: np.ndarray, z: np.ndarray) -> np.ndarray:
         """theta at whitened z under each particle's population draw."""
@@ -225,7 +224,7 @@ class _Target:
 
     def average_loglik(self, theta: np.ndarray) -> np.ndarray:
         """log p(history | theta, the draws' average globals)."""
-        return self._loglik(theta, self.pop.globals.average(len(theta)))
+        return self._loglik(theta, self.average.take(np.zeros(len(theta), dtype=int)))
 
     def _loglik(self, theta: np.ndarray, glob: Globals) -> np.ndarray:
         if not len(self.pd.y):

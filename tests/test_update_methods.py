@@ -56,3 +56,28 @@ def test_the_laplace_frame_keeps_importance_sampling_healthy_on_a_long_diary(
     for name, first in (("laplace", laplace), ("prior", prior)):
         ess[name], *_ = update._importance(target, first, np.random.default_rng(2), 1)
     assert ess["laplace"] >= update.ESS_TARGET > 10 * ess["prior"], ess
+
+
+def test_the_laplace_frame_gives_the_prior_frames_answer_where_that_held(
+        default_forecaster: Forecaster) -> None:
+    """Ten scores: importance sampling from the population prior (the update before the
+    Laplace frame) was healthy here, and the Laplace frame's posterior agrees with it within
+    Monte Carlo error (3 standard errors of the two)."""
+    fc = default_forecaster
+    history = flat_history(weeks=2, level=5.0)
+    pd = _patient(fc, {"pain": history["pain"][:10], "sessions": []})
+    target = update._Target(fc.population, pd, fc.config, fc.kinds)
+    laplace = update._Proposal(target)
+    prior = update._Proposal(target)
+    prior.frame = update.prior_frame(target.mean, fc.population.chol, target.chol_inv)
+    moments = []
+    for first, seed in ((prior, 3), (laplace, 4)):
+        ess, _, theta, logw, _ = update._importance(target, first, np.random.default_rng(seed), 1)
+        w = np.exp(logw - logw.max())
+        w /= w.sum()
+        mean = w @ theta
+        moments.append((mean, np.sqrt(w @ (theta - mean) ** 2), ess))
+    (m0, sd0, ess0), (m1, sd1, ess1) = moments
+    assert ess0 >= update.ESS_TARGET and ess1 >= update.ESS_TARGET
+    se = np.sqrt(sd0 ** 2 / ess0 + sd1 ** 2 / ess1)
+    assert (np.abs(m0 - m1) <= 3 * se).all(), (m0 - m1) / se

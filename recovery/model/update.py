@@ -2,16 +2,18 @@
 
 The target is the joint posterior p(theta, phi | history, cohort), where phi are the population
 draws (mean, covariance, kind weights, residual) and theta the patient's parameters. Both
-methods work on particles (s, theta), vectorised over thousands of them:
+methods work on particles (s, theta), vectorised over thousands of them, and start from one
+proposal: per population draw s, a Gaussian that combines the draw's prior with a Laplace
+approximation of the history's likelihood (laplace.py; the prior itself without a history):
 
-- importance sampling (`condition`'s first try): pair each phi_s with thetas from its prior,
-  weight by the history's likelihood; while the effective sample size is low, propose thetas
-  from a Student-t fitted to the weighted points instead. Exact and cheap while the history
-  says little (a few kernel evaluations of the history);
-- when that stays below ESS_TARGET (long, telling diaries), tempered sequential Monte Carlo:
-  the likelihood is raised from power 0 to 1 in steps that keep half the particles' weight,
-  resampling at each, and every step moves the particles by random-walk Metropolis in theta
-  and by redrawing their population draw s, so they never collapse onto a few prior points.
+- importance sampling (`condition`'s first try): weigh draws of that proposal by prior x
+  likelihood / proposal; while the effective sample size is low, propose from a Student-t
+  fitted to the weighted points, pooling the stages. Exact and cheap while the proposal is
+  close (a few evaluations of the history's likelihood);
+- when that stays below ESS_TARGET (long, telling diaries), tempered sequential Monte Carlo
+  from the proposal to the posterior, in steps that keep half the particles' weight,
+  resampling at each; every step moves the particles by random-walk Metropolis in theta and
+  by redrawing their population draw s, so they never collapse onto a few points.
 
 What `condition` returns says which method ran and how many effective draws it rests on.
 """
@@ -175,14 +177,8 @@ def _t_proposal(z: np.ndarray, logw: np.ndarray, rng: np.random.Generator
     w /= w.sum()
     loc = w @ z
     cov = (z - loc).T @ ((z - loc) * w[:, None]) + 1e-6 * np.eye(z.shape[1])
-    return _t_draw(loc, np.linalg.cholesky(cov), rng)
-
-
-def _t_draw(loc: np.ndarray, chol: np.ndarray, rng: np.random.Generator
-            ) -> tuple[np.ndarray, np.ndarray]:
-    """PROPOSALS points from a Student-t at loc with scale INFLATE chol; them and log q."""
-    chol = chol * INFLATE
-    eps = rng.standard_normal((PROPOSALS, loc.shape[0]))
+    chol = np.linalg.cholesky(cov) * INFLATE
+    eps = rng.standard_normal((PROPOSALS, z.shape[1]))
     scale = np.sqrt(T_DF / rng.chisquare(T_DF, PROPOSALS))
     x = loc + (eps @ chol.T) * scale[:, None]
     return x, _t_logpdf(x, loc, chol)
@@ -303,16 +299,16 @@ def _pool(stages: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> np.ndarray
     return np.concatenate(out)
 
 
-def _next_power(loglik: np.ndarray, power: float) -> float:
-    """The next tempering power: the largest <= 1 whose incremental weights keep half the
-    particles' effective size (bisection)."""
-    n = len(loglik)
-    if _ess((1.0 - power) * loglik) >= 0.5 * n:
+def _next_power(logw: np.ndarray, power: float) -> float:
+    """The next tempering power: the largest <= 1 whose incremental weights (logw per unit of
+    power) keep half the particles' effective size (bisection)."""
+    n = len(logw)
+    if _ess((1.0 - power) * logw) >= 0.5 * n:
         return 1.0
     lo, hi = power, 1.0
     for _ in range(40):
         mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if _ess((mid - power) * loglik) >= 0.5 * n else (lo, mid)
+        lo, hi = (mid, hi) if _ess((mid - power) * logw) >= 0.5 * n else (lo, mid)
     return max(lo, power + 1e-6)
 
 
@@ -368,8 +364,9 @@ def _smc(target: _Target, first: _Proposal, rng: np.random.Generator
     p = _Particles(idx, theta, first.log_q(idx, theta), target.log_post(idx, theta))
     power, steps, scale, rates = 0.0, 0, 2.38 / np.sqrt(theta.shape[1]), []
     while power < 1.0:
-        new = _next_power(p.log_p - p.log_q, power)
-        w = np.exp((new - power) * (p.log_p - p.log_q - (p.log_p - p.log_q).max()))
+        logw = p.log_p - p.log_q
+        new = _next_power(logw, power)
+        w = np.exp((new - power) * (logw - logw.max()))
         p.resample(_systematic(w / w.sum(), n, rng))
         power, steps = new, steps + 1
         for _ in range(MOVES):

@@ -51,7 +51,7 @@ def test_the_laplace_frame_keeps_importance_sampling_healthy_on_a_long_diary(
     laplace = update._Proposal(target)
     assert laplace.frame.fitted
     prior = update._Proposal(target)
-    prior.frame = update.prior_frame(target.mean, fc.population.chol, target.chol_inv)
+    prior.frame = target.prior
     ess = {}
     for name, first in (("laplace", laplace), ("prior", prior)):
         ess[name], *_ = update._importance(target, first, np.random.default_rng(2), 1)
@@ -69,7 +69,7 @@ def test_the_laplace_frame_gives_the_prior_frames_answer_where_that_held(
     target = update._Target(fc.population, pd, fc.config, fc.kinds)
     laplace = update._Proposal(target)
     prior = update._Proposal(target)
-    prior.frame = update.prior_frame(target.mean, fc.population.chol, target.chol_inv)
+    prior.frame = target.prior
     moments = []
     for first, seed in ((prior, 3), (laplace, 4)):
         ess, _, theta, logw, _ = update._importance(target, first, np.random.default_rng(seed), 1)

@@ -88,13 +88,16 @@ def particle_mu(theta: np.ndarray, glob: Globals, adherence: float, design: Even
     """Kernel mean for each particle m at the design's times (one patient; any time order):
     theta (M, 8) -> (M, n), equal to kernel.expected_pain."""
     order = np.argsort(design.t, kind="stable")
-    d = design if (order == np.arange(len(order))).all() else design.take(order)
+    in_order = bool((order == np.arange(len(order))).all())
+    d = design if in_order else design.take(order)
     f = np.ascontiguousarray
     out = np.empty((len(theta), len(d.t)))
     _threaded(_mu, [f(theta), f(glob.tau_nat), f(glob.relief_w), f(glob.durable_w),
                     f(glob.quick_w), f(glob.flare_w), f(glob.synergy)],
               [np.array([adherence]), d.t, d.last, d.counts, d.flare_basis, d.paired,
                d.session_t, d.session_kind, np.array([getattr(cfg, n) for n in CONSTS])], out)
+    if in_order:
+        return out
     mu = np.empty_like(out)
     mu[:, order] = out
     return mu

@@ -186,7 +186,7 @@ def _t_proposal(z: np.ndarray, logw: np.ndarray, rng: np.random.Generator
 
 class _Target:
     """The patient's prior and the history's likelihood at particles (population draw index,
-    theta); the design and each draw's prior mean and inverse Cholesky factor built once."""
+    theta); the design and each draw's prior (as a frame) built once."""
 
     def __init__(self, pop: PopulationDraws, pd: PatientData, cfg: ModelConfig,
                  kinds: list[str]) -> None:
@@ -195,20 +195,16 @@ class _Target:
         self.gap = grid.flat_gap
         self.mean = pop.prior_mean(pd.x_effect)  # (S, 8)
         self.average = pop.globals.average()
-        self.chol_inv, self.log_norm = pop.chol_inv, pop.log_norm
-
-    def theta(self, idx: np.ndarray, z: np.ndarray) -> np.ndarray:
-        """theta at whitened z under each particle's population draw."""
-        return self.mean[idx] + np.einsum("sij,sj->si", self.pop.chol[idx], z)
+        self.prior = prior_frame(self.mean, pop.chol, pop.chol_inv)
 
     def sample_prior(self, idx: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """theta from the population prior of each particle's draw."""
-        return self.theta(idx, rng.standard_normal(self.mean[idx].shape))
+        return self.prior.theta(idx, rng.standard_normal(self.mean[idx].shape))
 
     def log_prior(self, idx: np.ndarray, theta: np.ndarray) -> np.ndarray:
         """log N(theta | mean_s, L_s L_s^T) at each particle's draw s."""
-        z = np.einsum("sij,sj->si", self.chol_inv[idx], theta - self.mean[idx])
-        return -0.5 * (z * z).sum(axis=1) - self.log_norm[idx]
+        z = self.prior.u(idx, theta)
+        return -0.5 * (z * z).sum(axis=1) - self.pop.log_norm[idx]
 
     def loglik(self, idx: np.ndarray, theta: np.ndarray) -> np.ndarray:
         """log p(history | theta, globals of each particle's draw)."""
@@ -232,8 +228,8 @@ class _Target:
         """Where importance sampling centres its proposals: the Laplace frame for a history,
         the prior's own without one."""
         if not len(self.pd.y):
-            return prior_frame(self.mean, self.pop.chol, self.chol_inv)
-        return laplace_frame(self.average_loglik, self.mean, self.pop.chol, self.chol_inv)
+            return self.prior
+        return laplace_frame(self.average_loglik, self.mean, self.pop.chol, self.pop.chol_inv)
 
 
 class _Proposal:

@@ -98,7 +98,9 @@ def test_analyst_uploads_a_cohort_and_runs_a_quick_look(demo: tuple[str, dict]) 
         inputs = page.locator("input[type=file]")
         for i, table in enumerate(("patients", "sessions", "pain")):
             inputs.nth(i).set_input_files(str(cohort / f"{table}.csv"))
-        page.get_by_role("button", name="Upload", exact=True).click()
+            # the upload is asynchronous: submitting before the file is listed sends nothing
+            expect(page.get_by_text(f"{table}.csv", exact=True)).to_be_visible(timeout=60_000)
+        page.get_by_role("button", name="Store cohort", exact=True).click()
         expect(page.get_by_text("Stored cohort")).to_be_visible(timeout=60_000)
         page.get_by_text("Quick look (ADVI").click()
         page.get_by_role("button", name="Start refit").click()

@@ -270,7 +270,7 @@ def analyst_page() -> None:
         name = st.text_input("Cohort name", "new cohort", key="cohort_name")
         files = {t: st.file_uploader(f"{t} (CSV or Parquet)", type=["csv", "parquet"],
                                      key=f"file_{t}") for t in ("patients", "sessions", "pain")}
-        if st.form_submit_button("Upload"):
+        if st.form_submit_button("Store cohort"):
             if any(f is None for f in files.values()):
                 st.warning("Choose all three files.")
             else:

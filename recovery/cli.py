@@ -6,7 +6,7 @@ import json
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar, cast
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar, cast
 
 import numpy as np
 import typer
@@ -427,6 +427,64 @@ def users_create(
             out.print(f"[green]created[/] {user.role} {user.username!r} (id {user.id})")
     except HTTPException as exc:
         _fail(str(exc.detail))
+
+
+@users.command("passwd")
+def users_passwd(
+    username: Annotated[str, typer.Option()],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True,
+                                          confirmation_prompt=True,
+                                          envvar="RECOVERY_NEW_PASSWORD")],
+) -> None:
+    """Set a user's password; every token they hold stops working."""
+    from recovery.service.api_auth import revise
+
+    if not 10 <= len(password) <= 200:
+        _fail("password: 10 to 200 characters")
+    _change_user(username, lambda u: revise(u, password=password), "password changed")
+
+
+@users.command("disable")
+def users_disable(username: Annotated[str, typer.Option()]) -> None:
+    """Disable an account (sign-in refused, tokens revoked); `enable` undoes it."""
+    from recovery.service.api_auth import revise
+
+    _change_user(username, lambda u: revise(u, active=False), "disabled")
+
+
+@users.command("enable")
+def users_enable(username: Annotated[str, typer.Option()]) -> None:
+    """Re-enable a disabled account (its old tokens stay revoked)."""
+    from recovery.service.api_auth import revise
+
+    _change_user(username, lambda u: revise(u, active=True), "enabled")
+
+
+@users.command("delete")
+def users_delete(username: Annotated[str, typer.Option()]) -> None:
+    """Delete an account for good (its id is never reused; records keep pointing at it)."""
+    from recovery.service.api_auth import retire
+
+    _change_user(username, retire, "deleted")
+
+
+def _change_user(username: str, change: Callable[[Any], None], done: str) -> None:
+    from fastapi import HTTPException
+
+    from recovery.service.api_auth import by_name
+    from recovery.service.db import Database
+    from recovery.service.settings import Settings
+
+    db = Database(Settings().database_url)
+    db.migrate()
+    try:
+        with db.session() as s:
+            change(by_name(s, username))
+    except HTTPException as exc:
+        _fail(str(exc.detail))
+    finally:
+        db.close()
+    out.print(f"[green]{done}[/]: {username!r}")
 
 
 @app.command("seed-demo")

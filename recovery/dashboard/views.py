@@ -6,8 +6,14 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["forecast_csv", "models_side_by_side", "phenomena_table", "problems_table",
-           "summary_table"]
+__all__ = [
+    "forecast_csv",
+    "models_side_by_side",
+    "phenomena_table",
+    "problems_table",
+    "spreadsheet_safe",
+    "summary_table",
+]
 
 
 def summary_table(result: dict[str, Any]) -> pd.DataFrame:
@@ -24,9 +30,15 @@ def summary_table(result: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def spreadsheet_safe(text: str) -> str:
+    """A cell a spreadsheet shows as text, never runs as a formula (=, +, -, @, tab, CR)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def forecast_csv(result: dict[str, Any]) -> bytes:
-    """Tidy CSV: schedule, day, mean and each quantile."""
-    frames = [pd.DataFrame({"schedule": f["name"], "day": f["days"], "mean": f["mean"],
+    """Tidy CSV: schedule, day, mean and each quantile; names escaped for spreadsheets."""
+    frames = [pd.DataFrame({"schedule": spreadsheet_safe(f["name"]), "day": f["days"],
+                            "mean": f["mean"],
                             **{f"q{k}": v for k, v in f["quantiles"].items()}})
               for f in result["forecasts"]]
     return pd.concat(frames).to_csv(index=False).encode()

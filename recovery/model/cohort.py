@@ -22,6 +22,8 @@ __all__ = ["TABLES", "Cohort"]
 
 TABLES = ("patients", "sessions", "pain")
 _KIND = re.compile(r"^[a-z][a-z0-9_]*$")
+# pseudonymous ids: nothing a spreadsheet would read as a formula (=, +, -, @ first)
+_PATIENT_ID = r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}"
 _REQUIRED = {"patients": ["patient_id"], "sessions": ["patient_id", "kind"],
              "pain": ["patient_id", "score"]}
 
@@ -160,8 +162,13 @@ def _strip(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _ids(name: str, file: str, frame: pd.DataFrame, problems: list[Problem]) -> pd.Series:
     ids = frame["patient_id"].astype(str).str.strip()
-    for row in np.flatnonzero(ids.isin(["", "nan", "None", "<NA>"])):
+    missing = ids.isin(["", "nan", "None", "<NA>"])
+    for row in np.flatnonzero(missing):
         problems.append(Problem(file, int(row) + 1, "patient_id", "missing patient_id"))
+    for row in np.flatnonzero(~missing & ~ids.str.fullmatch(_PATIENT_ID)):
+        problems.append(Problem(file, int(row) + 1, "patient_id",
+                                f"bad patient_id {ids.iloc[row][:40]!r}: up to 64 letters, "
+                                "digits, '_', '.', ':' or '-', starting with a letter or digit"))
     return ids
 
 

@@ -12,6 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, UploadFile, status
 from fastapi.responses import FileResponse
+from pyarrow import parquet as pq
 from sqlalchemy import select
 
 from recovery.model import Cohort
@@ -19,7 +20,7 @@ from recovery.model.forecast import Forecaster
 from recovery.model.phenomena import CASES, PhenomenaReport
 from recovery.model.phenomena_report import write_report
 from recovery.service.auth import Role
-from recovery.service.deps import COMMON_RESPONSES, DbSession, State, require
+from recovery.service.deps import COMMON_RESPONSES, DbSession, State, require, settle
 from recovery.service.errors import run_model, unprocessable
 from recovery.service.schemas import CohortOut, FitIn, JobOut, ModelOut
 from recovery.service.tables import CohortRow, Job, ModelRow, User
@@ -38,14 +39,17 @@ def upload_cohort(state: State, s: DbSession, user: Analyst,
                   name: Annotated[str, Form(min_length=1, max_length=120)] = "cohort",
                   ) -> CohortOut:
     """Validate the three tables; store them only when every row is valid."""
+    settle(s)  # reading and checking the files holds no transaction
     with tempfile.TemporaryDirectory() as tmp:
         for table, upload in (("patients", patients), ("sessions", sessions), ("pain", pain)):
             suffix = Path(upload.filename or "").suffix.lower() or ".csv"
             if suffix not in SUFFIXES:
                 raise unprocessable([{"loc": ["body", table], "msg": f"{upload.filename}: "
                                       "send CSV or Parquet", "type": "value_error"}])
-            with open(Path(tmp) / f"{table}{suffix}", "wb") as f:
+            path = Path(tmp) / f"{table}{suffix}"
+            with open(path, "wb") as f:
                 shutil.copyfileobj(upload.file, f)
+            _check_rows(table, path, state.settings.max_upload_rows)
         cohort = run_model(lambda: Cohort.load(tmp))
     row = CohortRow(name=name, path="", fingerprint=cohort.fingerprint(),
                     n_patients=len(cohort.patients), n_sessions=len(cohort.sessions),
@@ -55,6 +59,21 @@ def upload_cohort(state: State, s: DbSession, user: Analyst,
     row.path = str(state.settings.cohorts_dir / row.id)
     cohort.save(Path(row.path))
     return _cohort_out(row)
+
+
+def _check_rows(table: str, path: Path, limit: int) -> None:
+    """413 for a table over the upload row limit, counted before anything is parsed."""
+    if path.suffix == ".parquet":
+        try:
+            rows = pq.ParquetFile(path).metadata.num_rows
+        except Exception:
+            return  # not Parquet after all: Cohort.load reports the file as unreadable
+    else:
+        with open(path, "rb") as f:
+            rows = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b"")) - 1
+    if rows > limit:
+        raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+                            f"{table}: {rows} rows, over the limit of {limit} per table")
 
 
 @router.get("/cohorts", response_model=list[CohortOut])
@@ -91,7 +110,7 @@ def get_job(job_id: str, s: DbSession, _: Analyst) -> JobOut:
 
 @router.get("/models", response_model=list[ModelOut])
 def list_models(s: DbSession, state: State, _: Analyst) -> list[ModelOut]:
-    served = state.registry.served_id()
+    served = state.registry.served_id(s)
     return [_model_out(m, served) for m in s.scalars(select(ModelRow)
                                                      .order_by(ModelRow.created_at.desc()))]
 
@@ -102,7 +121,7 @@ def get_model(model_id: str, s: DbSession, state: State, _: Analyst) -> ModelOut
     row = s.get(ModelRow, model_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no model {model_id!r}")
-    return _model_out(row, state.registry.served_id())
+    return _model_out(row, state.registry.served_id(s))
 
 
 PLOTS = {"ppc.png", "population.png", "trace.png"}
@@ -137,7 +156,9 @@ def model_phenomena(model_id: str, s: DbSession, state: State, _: Analyst) -> Ph
     out = _phenomena_dir(state, model_id)
     if (out / "phenomena.json").is_file():
         return PhenomenaReport.model_validate_json((out / "phenomena.json").read_text())
-    return run_model(lambda: write_report(Forecaster.from_directory(row.path), out))
+    path = row.path
+    settle(s)  # about a minute of forecasting: no transaction held meanwhile
+    return run_model(lambda: write_report(Forecaster.from_directory(path), out))
 
 
 @router.get("/models/{model_id}/phenomena/{key}.png", response_class=FileResponse,
@@ -165,7 +186,7 @@ def promote(model_id: str, s: DbSession, state: State, _: Analyst) -> ModelOut:
         raise HTTPException(status.HTTP_409_CONFLICT,
                             f"model {model_id} failed its diagnostics and cannot be served: "
                             f"{problems}")
-    state.registry.promote(model_id)
+    state.registry.promote(model_id, s)
     return _model_out(row, model_id)
 
 

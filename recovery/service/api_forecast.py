@@ -13,24 +13,38 @@ from recovery.model import (
     OptimiseResponse,
     optimise,
 )
-from recovery.service.deps import COMMON_RESPONSES, CurrentUser, State, served
+from recovery.service.deps import (
+    BUSY,
+    COMMON_RESPONSES,
+    CurrentUser,
+    DbSession,
+    State,
+    served,
+    settle,
+)
 from recovery.service.errors import run_model
 
 router = APIRouter(prefix="/v1", tags=["forecasts"], responses=COMMON_RESPONSES)
 
 
-@router.post("/forecast", response_model=ForecastResponse)
-def forecast(req: ForecastRequest, state: State, _: CurrentUser) -> ForecastResponse:
+@router.post("/forecast", response_model=ForecastResponse, responses=BUSY)
+def forecast(req: ForecastRequest, state: State, user: CurrentUser, s: DbSession
+             ) -> ForecastResponse:
     """Forecast a patient (covariates + history) under candidate schedules, compared."""
     loaded = served(state)
-    t0 = time.perf_counter()
-    response = run_model(lambda: loaded.forecaster.forecast(req))
-    state.metrics.forecast.observe(time.perf_counter() - t0)
+    settle(s)
+    with state.gate.enter(user.id):
+        t0 = time.perf_counter()
+        response = run_model(lambda: loaded.forecaster.forecast(req))
+        state.metrics.forecast.observe(time.perf_counter() - t0)
     return response
 
 
-@router.post("/optimise", response_model=OptimiseResponse)
-def optimise_schedule(req: OptimiseRequest, state: State, _: CurrentUser) -> OptimiseResponse:
+@router.post("/optimise", response_model=OptimiseResponse, responses=BUSY)
+def optimise_schedule(req: OptimiseRequest, state: State, user: CurrentUser, s: DbSession
+                      ) -> OptimiseResponse:
     """The cheapest schedule keeping P(score <= target at the horizon) above `level`."""
     loaded = served(state)
-    return run_model(lambda: optimise(loaded.forecaster, req))
+    settle(s)
+    with state.gate.enter(user.id):
+        return run_model(lambda: optimise(loaded.forecaster, req))

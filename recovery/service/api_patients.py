@@ -6,8 +6,8 @@ import time
 from datetime import UTC
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, status
-from sqlalchemy import select
+from fastapi import APIRouter, Depends, HTTPException, Response, status
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -22,26 +22,34 @@ from recovery.model import (
 )
 from recovery.model import Session as SessionEvent
 from recovery.model.requests import PainScore, PatientInfo
+from recovery.service.api_auth import create
 from recovery.service.auth import Role
 from recovery.service.deps import (
+    BUSY,
     COMMON_RESPONSES,
     CurrentUser,
     DbSession,
     State,
+    audit,
     patient_for,
     require,
     served,
+    settle,
 )
-from recovery.service.errors import run_model
+from recovery.service.errors import run_model, unprocessable
 from recovery.service.schemas import (
+    AccountIn,
     BatchResult,
     HistoryOut,
     PatientForecastIn,
     PatientIn,
     PatientOptimiseIn,
     PatientOut,
+    PatientPatch,
     ScoresIn,
     SessionsIn,
+    UserIn,
+    UserOut,
 )
 from recovery.service.tables import ForecastRow, PainRow, Patient, SessionRow, User
 
@@ -50,15 +58,19 @@ NOT_YOURS: dict[int | str, dict[str, Any]] = {
     404: {"description": "no such patient, or not yours"}}
 
 
+Therapist = Annotated[User, Depends(require(Role.therapist))]
+
+
 @router.post("", response_model=PatientOut, status_code=201)
-def create_patient(body: PatientIn, s: DbSession,
-                   user: Annotated[User, Depends(require(Role.therapist))]) -> PatientOut:
+def create_patient(body: PatientIn, s: DbSession, user: Therapist, state: State) -> PatientOut:
     """A therapist creates a record for one of their patients."""
     if body.therapist_id not in (None, user.id):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "therapists create their own patients")
+    _check_covariates(state, body.covariates)
     p = Patient(name=body.name, covariates=body.covariates, therapist_id=user.id)
     s.add(p)
     s.flush()
+    audit(s, user, p.id, "write")
     return _out(p)
 
 
@@ -70,7 +82,52 @@ def list_patients(s: DbSession, user: Annotated[User, Depends(require(Role.thera
     q = select(Patient).order_by(Patient.created_at)
     q = (q.where(Patient.therapist_id == user.id) if user.role == Role.therapist
          else q.where(Patient.id == user.patient_id))
-    return [_out(p) for p in s.scalars(q)]
+    patients = list(s.scalars(q))
+    for p in patients:
+        audit(s, user, p.id, "read")
+    return [_out(p) for p in patients]
+
+
+@router.patch("/{patient_id}", response_model=PatientOut, responses=NOT_YOURS)
+def patch_patient(patient_id: str, body: PatientPatch, s: DbSession, user: Therapist,
+                  state: State) -> PatientOut:
+    """Correct a record's name or covariates (a covariate sent as null is cleared)."""
+    p = patient_for(s, user, patient_id, write=True)
+    if body.name is not None:
+        p.name = body.name
+    if body.covariates is not None:
+        merged = {**p.covariates, **body.covariates}
+        _check_covariates(state, merged)
+        p.covariates = {k: v for k, v in merged.items() if v is not None}
+    return _out(p)
+
+
+@router.post("/{patient_id}/account", response_model=UserOut, status_code=201,
+             responses={**NOT_YOURS, 409: {"description": "username taken"}})
+def create_account(patient_id: str, body: AccountIn, s: DbSession, user: Therapist) -> UserOut:
+    """The patient's therapist creates the patient's own login, linked to this record."""
+    patient_for(s, user, patient_id, write=True)
+    created = create(s, UserIn(username=body.username, password=body.password,
+                               role=Role.patient, patient_id=patient_id))
+    return UserOut(id=created.id, username=created.username, role=Role.patient,
+                   patient_id=patient_id)
+
+
+@router.delete("/{patient_id}/scores/{client_id}", status_code=204, responses=NOT_YOURS)
+def delete_score(patient_id: str, client_id: str, s: DbSession, user: CurrentUser) -> Response:
+    """Remove a wrong diary score (by the client id it was sent with)."""
+    patient_for(s, user, patient_id, write=True)
+    _delete_one(s, PainRow, patient_id, client_id)
+    return Response(status_code=204)
+
+
+@router.delete("/{patient_id}/sessions/{client_id}", status_code=204, responses=NOT_YOURS)
+def delete_session(patient_id: str, client_id: str, s: DbSession, user: Therapist
+                   ) -> Response:
+    """Remove a session recorded by mistake (by the client id it was sent with)."""
+    patient_for(s, user, patient_id, write=True)
+    _delete_one(s, SessionRow, patient_id, client_id)
+    return Response(status_code=204)
 
 
 @router.get("/{patient_id}", response_model=PatientOut, responses=NOT_YOURS)
@@ -88,8 +145,8 @@ def add_scores(patient_id: str, body: ScoresIn, s: DbSession, user: CurrentUser)
 
 
 @router.post("/{patient_id}/sessions", response_model=BatchResult, responses=NOT_YOURS)
-def add_sessions(patient_id: str, body: SessionsIn, s: DbSession,
-                 user: Annotated[User, Depends(require(Role.therapist))]) -> BatchResult:
+def add_sessions(patient_id: str, body: SessionsIn, s: DbSession, user: Therapist
+                 ) -> BatchResult:
     """Sessions given (therapists only); retried batches are stored once."""
     patient_for(s, user, patient_id, write=True)
     rows = [{"patient_id": patient_id, "day": x.day, "kind": x.kind, "client_id": x.client_id}
@@ -105,7 +162,8 @@ def history(patient_id: str, s: DbSession, user: CurrentUser) -> HistoryOut:
                       sessions=[x.model_dump() for x in h.sessions])
 
 
-@router.post("/{patient_id}/forecast", response_model=ForecastResponse, responses=NOT_YOURS)
+@router.post("/{patient_id}/forecast", response_model=ForecastResponse,
+             responses={**NOT_YOURS, **BUSY})
 def forecast_patient(patient_id: str, body: PatientForecastIn, s: DbSession, user: CurrentUser,
                      state: State) -> ForecastResponse:
     """Forecast a stored patient under the given schedules; the forecast is kept for audit."""
@@ -119,9 +177,11 @@ def forecast_patient(patient_id: str, body: PatientForecastIn, s: DbSession, use
         req_body["prices"] = body.prices
     req = run_model(lambda: ForecastRequest.model_validate(req_body))
     loaded = served(state)
-    t0 = time.perf_counter()
-    response = run_model(lambda: loaded.forecaster.forecast(req))
-    state.metrics.forecast.observe(time.perf_counter() - t0)
+    settle(s)
+    with state.gate.enter(user.id):
+        t0 = time.perf_counter()
+        response = run_model(lambda: loaded.forecaster.forecast(req))
+        state.metrics.forecast.observe(time.perf_counter() - t0)
     s.add(ForecastRow(patient_id=patient_id, user_id=user.id, model_version=loaded.model_id,
                       request=body.model_dump(mode="json"), response=response.model_dump()))
     return response
@@ -138,7 +198,8 @@ def past_forecasts(patient_id: str, s: DbSession, user: CurrentUser) -> list[dic
              "ranking": r.response.get("ranking")} for r in rows]
 
 
-@router.post("/{patient_id}/optimise", response_model=OptimiseResponse, responses=NOT_YOURS)
+@router.post("/{patient_id}/optimise", response_model=OptimiseResponse,
+             responses={**NOT_YOURS, **BUSY})
 def optimise_patient(patient_id: str, body: PatientOptimiseIn, s: DbSession, user: CurrentUser,
                      state: State) -> OptimiseResponse:
     patient = patient_for(s, user, patient_id)
@@ -148,7 +209,35 @@ def optimise_patient(patient_id: str, body: PatientOptimiseIn, s: DbSession, use
         start_day=body.start_day if body.start_day is not None else _next_day(h),
         **body.model_dump(exclude={"start_day"})))
     loaded = served(state)
-    return run_model(lambda: optimise(loaded.forecaster, req))
+    settle(s)
+    with state.gate.enter(user.id):
+        return run_model(lambda: optimise(loaded.forecaster, req))
+
+
+def _check_covariates(state: State, covariates: dict[str, float | None]) -> None:
+    """Covariates the served model knows, inside its configured ranges; else 422 per field."""
+    known = served(state).forecaster.config.covariates
+    problems = []
+    for name, value in covariates.items():
+        c = known.get(name)
+        if c is None:
+            msg = f"unknown covariate; the served model uses {sorted(known)}"
+        elif value is not None and ((c.low is not None and value < c.low)
+                                    or (c.high is not None and value > c.high)):
+            msg = f"must lie in [{c.low:g}, {c.high:g}]"
+        else:
+            continue
+        problems.append({"loc": ["body", "covariates", name], "msg": msg, "type": "value_error"})
+    if problems:
+        raise unprocessable(problems)
+
+
+def _delete_one(s: Session, table: type[PainRow] | type[SessionRow], patient_id: str,
+                client_id: str) -> None:
+    gone = s.execute(delete(table).where(table.patient_id == patient_id,
+                                         table.client_id == client_id).returning(table.id)).all()
+    if not gone:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no entry {client_id!r} in this record")
 
 
 def _insert_new(s: Session, table: type[PainRow] | type[SessionRow], rows: list[dict[str, Any]]

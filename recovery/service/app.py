@@ -3,64 +3,31 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.routing import Match, Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from recovery.service import api_analyst, api_auth, api_forecast, api_ops, api_patients
 from recovery.service.db import Database
 from recovery.service.deps import AppState
+from recovery.service.guard import BodyGuard
 from recovery.service.metrics import Metrics
 from recovery.service.registry import Registry
 from recovery.service.settings import Settings
+from recovery.service.throttle import ForecastGate
 
 __all__ = ["create_app"]
 
 log = logging.getLogger("recovery.http")
-
-
-class BodyLimit:
-    """413 for bodies over the limit, whether or not the client sent Content-Length."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await _too_large(self.max_bytes)(scope, receive, send)
-            return
-        seen = 0
-
-        async def counted() -> Message:
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.max_bytes:
-                raise _TooLargeError
-            return message
-
-        try:
-            await self.app(scope, counted, send)
-        except _TooLargeError:
-            await _too_large(self.max_bytes)(scope, receive, send)
-
-
-class _TooLargeError(Exception):
-    pass
-
-
-def _too_large(limit: int) -> JSONResponse:
-    return JSONResponse({"detail": f"request body over the limit of {limit} bytes"}, 413)
 
 
 def _methods_for(app: FastAPI, scope: Scope) -> list[str]:
@@ -78,7 +45,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         raise RuntimeError("RECOVERY_SECRET_KEY is not set; refusing to issue tokens")
     db = Database(settings.database_url)
     registry = Registry(db, settings.default_model_dir, settings.model_poll_seconds)
-    state = AppState(settings, db, registry, Metrics())
+    gate = ForecastGate(settings.forecasts_per_minute, os.cpu_count() or 1,
+                        settings.forecast_queue)
+    state = AppState(settings, db, registry, Metrics(), gate)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -114,10 +83,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state.metrics.latency.labels(route).observe(elapsed)
         log.info("request", extra={"request_id": rid, "method": request.method, "route": route,
                                    "status": response.status_code,
-                                   "ms": round(1000 * elapsed, 1)})
+                                   "ms": round(1000 * elapsed, 1),
+                                   "user_id": getattr(request.state, "user_id", None),
+                                   "patient_id": request.path_params.get("patient_id")})
         response.headers["X-Request-ID"] = rid
         return response
 
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        """422 naming each field and what is wrong, never echoing the values sent."""
+        items = [{"loc": e["loc"], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+        return JSONResponse({"detail": jsonable_encoder(items)}, 422)
+
+    app.add_middleware(BodyGuard, settings=settings)
     return app
 

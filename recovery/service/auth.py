@@ -1,8 +1,10 @@
 """Passwords (Argon2id), short-lived signed bearer tokens, and who may do what.
 
 Roles: therapist (their own patients), patient (their own record), analyst (cohorts, fits,
-models; no identified patient records), admin (users). Tokens carry the user id and role and
-expire after `token_minutes`; they are never logged.
+models; no identified patient records), admin (users; a record only through an audited access
+with a reason). Tokens carry the user id, role and the user's token version, and expire after
+`token_minutes`; a password change, disabling or deleting the user bumps the version, which
+revokes every older token at once. Tokens are never logged.
 """
 
 from __future__ import annotations
@@ -44,18 +46,18 @@ def verify_password(password: str, hashed: str | None) -> bool:
     return _hasher.verify(password, hashed)
 
 
-def issue_token(user_id: int, role: str, secret: str, minutes: int) -> str:
+def issue_token(user_id: int, role: str, version: int, secret: str, minutes: int) -> str:
     now = datetime.now(UTC)
-    claims = {"sub": str(user_id), "role": role, "iat": now,
+    claims = {"sub": str(user_id), "role": role, "ver": version, "iat": now,
               "exp": now + timedelta(minutes=minutes)}
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-def read_token(token: str, secret: str) -> tuple[int, str]:
-    """(user id, role) from a valid token; TokenError otherwise."""
+def read_token(token: str, secret: str) -> tuple[int, int]:
+    """(user id, token version) from a valid token; TokenError otherwise."""
     try:
         claims = jwt.decode(token, secret, algorithms=[ALGORITHM],
-                            options={"require": ["exp", "sub", "role"]})
-        return int(claims["sub"]), str(claims["role"])
-    except (jwt.PyJWTError, ValueError) as exc:
+                            options={"require": ["exp", "sub", "role", "ver"]})
+        return int(claims["sub"]), int(claims["ver"])
+    except (jwt.PyJWTError, ValueError, TypeError) as exc:
         raise TokenError("invalid or expired token") from exc

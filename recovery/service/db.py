@@ -1,4 +1,5 @@
-"""Engine, sessions and migrations. SQLite runs in WAL mode with full fsync; PostgreSQL as is."""
+"""Engine, sessions and migrations. SQLite runs in WAL mode with full fsync and immediate
+transactions; PostgreSQL as is."""
 
 from __future__ import annotations
 
@@ -19,11 +20,15 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+    cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=FULL")  # an acknowledged commit survives a crash
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=10000")
     cur.close()
+
+
+def _begin_immediate(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Database:
@@ -36,8 +41,13 @@ class Database:
             path = url.split("///", 1)[-1]
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self.engine: Engine = create_engine(url, connect_args={"check_same_thread": False})
+            # the driver's own transaction handling off: every transaction begins IMMEDIATE
+            # (takes the write lock first, waiting up to busy_timeout), so a read-then-write
+            # transaction never fails with "database is locked" when another process wrote
+            self.engine: Engine = create_engine(url, connect_args={
+                "check_same_thread": False, "isolation_level": None})
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "begin", _begin_immediate)
         else:
             self.engine = create_engine(url, pool_pre_ping=True)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)

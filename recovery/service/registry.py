@@ -14,13 +14,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from recovery.model import Forecaster, load
 from recovery.model.io import evaluation_of
 from recovery.service.db import Database
 from recovery.service.tables import ModelRow, Served
 
-__all__ = ["Registry", "register_model"]
+__all__ = ["Registry", "model_row", "register_model"]
 
 log = logging.getLogger("recovery.registry")
 
@@ -31,17 +32,23 @@ class Loaded:
     forecaster: Forecaster
 
 
-def register_model(db: Database, path: Path, cohort_id: str | None = None,
-                   job_id: str | None = None, evaluation: dict | None = None) -> ModelRow:
-    """Record a saved model directory as a version (idempotent by model id)."""
+def model_row(path: Path, cohort_id: str | None = None, job_id: str | None = None,
+              evaluation: dict | None = None) -> ModelRow:
+    """The registry row for a saved model directory (not yet added to any session)."""
     fitted = load(path)
-    evaluation = evaluation or evaluation_of(path)
+    return ModelRow(id=fitted.model_id, path=str(path), passed=fitted.diagnostics.passed,
+                    diagnostics=fitted.diagnostics.model_dump(),
+                    evaluation=evaluation or evaluation_of(path), cohort_id=cohort_id,
+                    job_id=job_id)
+
+
+def register_model(db: Database, path: Path) -> ModelRow:
+    """Record a saved model directory as a version (idempotent by model id)."""
+    new = model_row(path)
     with db.session() as s:
-        row = s.get(ModelRow, fitted.model_id)
+        row = s.get(ModelRow, new.id)
         if row is None:
-            row = ModelRow(id=fitted.model_id, path=str(path), passed=fitted.diagnostics.passed,
-                           diagnostics=fitted.diagnostics.model_dump(), evaluation=evaluation,
-                           cohort_id=cohort_id, job_id=job_id)
+            row = new
             s.add(row)
         return row
 
@@ -69,10 +76,13 @@ class Registry:
                     s.add(Served(id=1, model_id=row.id))
         self.refresh()
 
-    def served_id(self) -> str | None:
-        with self.db.session() as s:
+    def served_id(self, s: Session | None = None) -> str | None:
+        """The served model's id, read in `s` (a request's session) or a session of its own."""
+        if s is not None:
             served = s.get(Served, 1)
             return served.model_id if served else None
+        with self.db.session() as own:
+            return self.served_id(own)
 
     def refresh(self) -> None:
         """Load the served model if it differs from the one in memory."""
@@ -88,14 +98,15 @@ class Registry:
             self._loaded = Loaded(model_id, forecaster)  # one assignment: the switch
             log.info("serving model", extra={"model_id": model_id})
 
-    def promote(self, model_id: str) -> None:
-        with self.db.session() as s:
-            served = s.get(Served, 1)
-            if served is None:
-                s.add(Served(id=1, model_id=model_id))
-            else:
-                served.model_id = model_id
-                served.updated_at = datetime.now(UTC).replace(tzinfo=None)
+    def promote(self, model_id: str, s: Session) -> None:
+        """Serve `model_id`: committed in the request's session `s`, then loaded here."""
+        served = s.get(Served, 1)
+        if served is None:
+            s.add(Served(id=1, model_id=model_id))
+        else:
+            served.model_id = model_id
+            served.updated_at = datetime.now(UTC).replace(tzinfo=None)
+        s.commit()
         self.refresh()
 
     @property

@@ -12,16 +12,20 @@ from recovery.model.schedules import KindName
 from recovery.service.auth import Role
 
 __all__ = [
+    "AccountIn",
+    "AuditOut",
     "BatchResult",
     "CohortOut",
     "FitIn",
     "HistoryOut",
     "JobOut",
     "ModelOut",
+    "PasswordIn",
     "PatientForecastIn",
     "PatientIn",
     "PatientOptimiseIn",
     "PatientOut",
+    "PatientPatch",
     "ScoreIn",
     "ScoresIn",
     "SessionIn",
@@ -29,6 +33,7 @@ __all__ = [
     "TokenOut",
     "UserIn",
     "UserOut",
+    "UserPatch",
 ]
 
 def _utc(d: datetime) -> datetime:
@@ -64,12 +69,49 @@ class UserOut(BaseModel):
     username: str
     role: Role
     patient_id: str | None
+    active: bool = True
+
+
+class PasswordIn(_In):
+    """A user changes their own password; every token they hold stops working."""
+
+    current_password: str = Field(max_length=200)
+    new_password: str = Field(min_length=10, max_length=200)
+
+
+class UserPatch(_In):
+    """An admin resets a password or disables / re-enables an account (revokes its tokens)."""
+
+    password: str | None = Field(default=None, min_length=10, max_length=200)
+    active: bool | None = None
+
+
+class AuditOut(BaseModel):
+    at: UtcDatetime
+    user_id: int
+    role: str
+    action: str
+    route: str
+    patient_id: str | None
+    reason: str | None
 
 
 class PatientIn(_In):
     name: str = Field(min_length=1, max_length=120)
     covariates: dict[str, float | None] = Field(default_factory=dict)
     therapist_id: int | None = Field(default=None, description="admins only: the therapist")
+
+
+class PatientPatch(_In):
+    name: str | None = Field(default=None, min_length=1, max_length=120)
+    covariates: dict[str, float | None] | None = None
+
+
+class AccountIn(_In):
+    """A patient's own login, created by their therapist."""
+
+    username: str = Field(min_length=2, max_length=80, pattern=r"^[A-Za-z0-9_.@-]+$")
+    password: str = Field(min_length=10, max_length=200)
 
 
 class PatientOut(BaseModel):

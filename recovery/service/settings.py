@@ -22,8 +22,17 @@ class Settings(BaseSettings):
     secret_key: SecretStr = Field(
         default=SecretStr(""), description="HMAC key for bearer tokens; required to serve")
     token_minutes: int = Field(default=30, ge=1, le=24 * 60)
-    max_body_bytes: int = Field(default=20_000_000, ge=1000)
-    max_upload_rows: int = Field(default=5000, ge=1)
+    max_body_bytes: int = Field(default=2_000_000, ge=1000)  # any route but a cohort upload
+    max_upload_bytes: int = Field(default=20_000_000, ge=1000)  # a cohort's three files
+    # rows per uploaded table: 2,000 patients x 26 weeks of daily scores is 364,000
+    max_upload_rows: int = Field(default=500_000, ge=1)
+    # sign-in lockout: this many failures within the hour (per username; 5x per client
+    # address) lock for a minute, doubling with each further such run of failures
+    login_max_failures: int = Field(default=10, ge=1)
+    # forecasts and optimisations one user may ask for per minute, per server process
+    forecasts_per_minute: int = Field(default=120, ge=1)
+    # forecasts computed at once per process (more wait); beyond this many waiting: 503
+    forecast_queue: int = Field(default=16, ge=1)
     job_heartbeat_seconds: float = Field(default=10.0, gt=0)
     job_stale_seconds: float = Field(default=120.0, gt=0)
     job_max_attempts: int = Field(default=2, ge=1)

@@ -10,20 +10,23 @@ from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
+    "AuditRow",
     "Base",
     "CohortRow",
     "ForecastRow",
     "Job",
+    "LoginFailure",
     "ModelRow",
     "PainRow",
     "Patient",
     "Served",
     "SessionRow",
     "User",
+    "now",
 ]
 
 
-def _now() -> datetime:
+def now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)  # naive UTC: the same on SQLite and PG
 
 
@@ -43,7 +46,11 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(20))  # therapist | patient | analyst | admin
     # the patient record a patient login may read (no FK: users are created before patients)
     patient_id: Mapped[str | None] = mapped_column(String(32), default=None)
-    created_at: Mapped[datetime] = mapped_column(default=_now)
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    # bumped by a password change, disabling or deleting: every older token stops working
+    token_version: Mapped[int] = mapped_column(default=0)
+    # False once disabled or deleted; rows are never removed, so ids are never reused
+    active: Mapped[bool] = mapped_column(default=True)
 
 
 class Patient(Base):
@@ -52,7 +59,7 @@ class Patient(Base):
     name: Mapped[str] = mapped_column(String(120))
     covariates: Mapped[dict[str, Any]] = mapped_column(default=dict)
     therapist_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(default=_now)
+    created_at: Mapped[datetime] = mapped_column(default=now)
 
 
 class PainRow(Base):
@@ -64,7 +71,7 @@ class PainRow(Base):
     day: Mapped[float]
     score: Mapped[int]
     client_id: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(default=_now)
+    created_at: Mapped[datetime] = mapped_column(default=now)
 
 
 class SessionRow(Base):
@@ -76,7 +83,7 @@ class SessionRow(Base):
     day: Mapped[float]
     kind: Mapped[str] = mapped_column(String(40))
     client_id: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(default=_now)
+    created_at: Mapped[datetime] = mapped_column(default=now)
 
 
 class ForecastRow(Base):
@@ -89,7 +96,7 @@ class ForecastRow(Base):
     model_version: Mapped[str] = mapped_column(String(40))
     request: Mapped[dict[str, Any]]
     response: Mapped[dict[str, Any]]
-    created_at: Mapped[datetime] = mapped_column(default=_now)
+    created_at: Mapped[datetime] = mapped_column(default=now)
 
 
 class CohortRow(Base):
@@ -102,7 +109,7 @@ class CohortRow(Base):
     n_sessions: Mapped[int]
     n_scores: Mapped[int]
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(default=_now)
+    created_at: Mapped[datetime] = mapped_column(default=now)
 
 
 class Job(Base):
@@ -119,9 +126,11 @@ class Job(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     worker: Mapped[str | None] = mapped_column(String(120), default=None)
     heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)
+    # the claiming worker's lease: results are written only while it still matches
+    lease: Mapped[str | None] = mapped_column(String(32), default=None)
     model_id: Mapped[str | None] = mapped_column(String(40), default=None)
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(default=_now)
+    created_at: Mapped[datetime] = mapped_column(default=now)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
@@ -134,7 +143,7 @@ class ModelRow(Base):
     evaluation: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     cohort_id: Mapped[str | None] = mapped_column(ForeignKey("cohorts.id"), default=None)
     job_id: Mapped[str | None] = mapped_column(ForeignKey("jobs.id"), default=None)
-    created_at: Mapped[datetime] = mapped_column(default=_now)
+    created_at: Mapped[datetime] = mapped_column(default=now)
 
 
 class Served(Base):
@@ -143,4 +152,33 @@ class Served(Base):
     __tablename__ = "served"
     id: Mapped[int] = mapped_column(primary_key=True)
     model_id: Mapped[str] = mapped_column(ForeignKey("models.id"))
-    updated_at: Mapped[datetime] = mapped_column(default=_now)
+    updated_at: Mapped[datetime] = mapped_column(default=now)
+
+
+class AuditRow(Base):
+    """Who read or changed which patient's record, when, through which route (and why, for an
+    admin's access)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_patient", "patient_id", "at"),
+                      Index("ix_audit_user", "user_id", "at"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=now)
+    user_id: Mapped[int]
+    role: Mapped[str] = mapped_column(String(20))
+    action: Mapped[str] = mapped_column(String(10))  # read | write
+    route: Mapped[str] = mapped_column(String(200))
+    patient_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    reason: Mapped[str | None] = mapped_column(String(300), default=None)
+
+
+class LoginFailure(Base):
+    """A failed sign-in, by username and client address: the lockout counts these."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_username", "username", "at"),
+                      Index("ix_login_failures_client", "client", "at"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80))
+    client: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(default=now)

@@ -1,19 +1,24 @@
 """`recovery worker`: claims refit jobs from the database and runs them, one at a time.
 
 Claiming is one conditional UPDATE (queued -> running), after `FOR UPDATE SKIP LOCKED` on
-PostgreSQL, so several workers share a queue and never run the same job. A running job's
-heartbeat is refreshed every few seconds; a job whose heartbeat goes stale (its worker died)
-is queued again, or marked failed once it has used its attempts. Nothing is silently lost.
+PostgreSQL, so several workers share a queue and never run the same job. The claim takes a
+lease (a fresh token): heartbeats, the result and the model's registration are written only
+while the job still holds that lease, in one transaction, so a worker that was paused past the
+stale limit and lost its job to another writes nothing. Every worker, busy or idle, requeues
+jobs whose heartbeat went stale (or fails them once out of attempts). Nothing is silently lost.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
 import socket
 import threading
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import select, update
 
@@ -22,9 +27,9 @@ from recovery.model import Cohort, Forecaster, SamplerConfig, evaluate, fit
 from recovery.model.plots import save_with_plots
 from recovery.model.quick import quick_fit
 from recovery.service.db import Database
-from recovery.service.registry import register_model
+from recovery.service.registry import model_row
 from recovery.service.settings import Settings
-from recovery.service.tables import CohortRow, Job
+from recovery.service.tables import CohortRow, Job, ModelRow
 
 __all__ = ["Worker"]
 
@@ -35,11 +40,16 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)  # naive UTC, as the tables store
 
 
+class LeaseLostError(Exception):
+    """The job was taken over by another worker (this one was presumed dead)."""
+
+
 class Worker:
     def __init__(self, settings: Settings, name: str | None = None) -> None:
         self.settings = settings
         self.db = Database(settings.database_url)
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self.lease: str | None = None
 
     def reap_stale(self) -> int:
         """Requeue (or fail, when out of attempts) running jobs whose worker stopped beating."""
@@ -61,7 +71,8 @@ class Worker:
         return n
 
     def claim(self) -> str | None:
-        """Take the oldest queued job; None when there is none (or another worker won it)."""
+        """Take the oldest queued job with a fresh lease; None when there is none (or another
+        worker won it)."""
         self.reap_stale()
         with self.db.session() as s:
             q = select(Job.id).where(Job.status == "queued").order_by(Job.created_at).limit(1)
@@ -70,22 +81,30 @@ class Worker:
             job_id = s.scalars(q).first()
             if job_id is None:
                 return None
+            lease = uuid.uuid4().hex
             won = s.execute(update(Job).where(Job.id == job_id, Job.status == "queued").values(
-                status="running", worker=self.name, heartbeat_at=_now(),
+                status="running", worker=self.name, heartbeat_at=_now(), lease=lease,
                 attempts=Job.attempts + 1, message="starting", progress=0.0)
                 .returning(Job.id)).first()
-            return job_id if won is not None else None
+        if won is None:
+            return None
+        self.lease = lease
+        return job_id
 
     def beat(self, job_id: str, progress: float | None = None, message: str | None = None
              ) -> None:
+        """Refresh the heartbeat (and progress); LeaseLostError if the job is no longer ours."""
         values: dict[str, object] = {"heartbeat_at": _now()}
         if progress is not None:
             values["progress"] = round(progress, 4)
         if message is not None:
             values["message"] = message
         with self.db.session() as s:
-            s.execute(update(Job).where(Job.id == job_id, Job.worker == self.name)
-                      .values(**values))
+            held = s.execute(update(Job).where(Job.id == job_id, Job.lease == self.lease,
+                                               Job.status == "running")
+                             .values(**values).returning(Job.id)).first()
+        if held is None:
+            raise LeaseLostError(job_id)
 
     def run_one(self) -> bool:
         """Claim and run one job; False when the queue is empty."""
@@ -97,16 +116,15 @@ class Worker:
         beat = threading.Thread(target=self._heartbeat, args=(job_id, stop), daemon=True)
         beat.start()
         try:
-            model_id, summary = self._fit(job_id)
-            with self.db.session() as s:
-                s.execute(update(Job).where(Job.id == job_id).values(
-                    status="succeeded", progress=1.0, model_id=model_id, message=summary,
-                    finished_at=_now()))
+            model_id = self._fit(job_id)
             log.info("job done", extra={"job_id": job_id, "model_id": model_id})
+        except LeaseLostError:
+            log.warning("job taken over by another worker; result dropped",
+                        extra={"job_id": job_id, "worker": self.name})
         except Exception as exc:
             log.exception("job failed", extra={"job_id": job_id})
             with self.db.session() as s:
-                s.execute(update(Job).where(Job.id == job_id).values(
+                s.execute(update(Job).where(Job.id == job_id, Job.lease == self.lease).values(
                     status="failed", message=f"{type(exc).__name__}: {exc}"[:2000],
                     finished_at=_now()))
         finally:
@@ -114,13 +132,32 @@ class Worker:
         return True
 
     def _heartbeat(self, job_id: str, stop: threading.Event) -> None:
+        """Beat while the job runs, and requeue other workers' stale jobs meanwhile."""
         while not stop.wait(self.settings.job_heartbeat_seconds):
             try:
                 self.beat(job_id)
+                self.reap_stale()
+            except LeaseLostError:
+                return
             except Exception:
                 log.exception("heartbeat failed", extra={"job_id": job_id})
 
-    def _fit(self, job_id: str) -> tuple[str, str]:
+    def _commit(self, job_id: str, directory: Path, cohort_id: str, evaluation: dict,
+                summary: str) -> str:
+        """Register the model and close the job in one transaction, only under our lease."""
+        row = model_row(directory, cohort_id, job_id, evaluation)
+        with self.db.session() as s:
+            held = s.execute(update(Job).where(Job.id == job_id, Job.lease == self.lease,
+                                               Job.status == "running").values(
+                status="succeeded", progress=1.0, model_id=row.id, message=summary,
+                finished_at=_now()).returning(Job.id)).first()
+            if held is None:
+                raise LeaseLostError(job_id)
+            if s.get(ModelRow, row.id) is None:
+                s.add(row)
+        return row.id
+
+    def _fit(self, job_id: str) -> str:
         with self.db.session() as s:
             job = s.get(Job, job_id)
             assert job is not None
@@ -144,11 +181,16 @@ class Worker:
         save_with_plots(fitted, directory, cfg.random_seed)
         report = evaluate(Forecaster(fitted), cohort, holdout_days=42, draws=500)
         (directory / "evaluation.json").write_text(report.model_dump_json(indent=1))
-        register_model(self.db, directory, cohort_id, job_id, report.model_dump())
         d = fitted.diagnostics
         verdict = "" if d.method == "advi" else "DIAGNOSTICS FAILED: "  # problems say QUICK LOOK
         summary = "diagnostics passed" if d.passed else verdict + "; ".join(d.problems)
-        return fitted.model_id, summary
+        try:
+            return self._commit(job_id, directory, cohort_id, report.model_dump(), summary)
+        except LeaseLostError:
+            with self.db.session() as s:
+                if s.get(ModelRow, fitted.model_id) is None:  # nobody registered this folder
+                    shutil.rmtree(directory, ignore_errors=True)
+            raise
 
     def close(self) -> None:
         self.db.close()

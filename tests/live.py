@@ -54,14 +54,15 @@ def wait_ok(url: str, timeout: float = 120.0, alive: subprocess.Popen[bytes] | N
 class Server:
     """`recovery serve` in a subprocess; `kill()` is a kill -9."""
 
-    def __init__(self, settings: Settings, log: Path) -> None:
-        self.settings, self.port, self.log = settings, free_port(), log
+    def __init__(self, settings: Settings, log: Path, workers: int = 1) -> None:
+        self.settings, self.port, self.log, self.workers = settings, free_port(), log, workers
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 90.0) -> Server:
         with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen([RECOVERY, "serve", "--port", str(self.port)],
+            self.proc = subprocess.Popen([RECOVERY, "serve", "--port", str(self.port),
+                                          "--workers", str(self.workers)],
                                          env=env_for(self.settings), stdout=log, stderr=log)
         try:
             wait_ok(f"{self.url}/readyz", timeout, self.proc)

@@ -21,6 +21,7 @@ __all__ = [
     "OptimiseResponse",
     "PainScore",
     "PatientInfo",
+    "Price",
     "ScheduleForecast",
     "ScheduleSpec",
     "Summary",
@@ -32,6 +33,7 @@ MAX_FORECAST_CELLS = 6_000_000
 MAX_OPTIMISE_CELLS = 400_000
 QUANTILES = (5, 25, 50, 75, 95)
 Day = Annotated[float, Field(ge=0, le=36_500)]
+Price = Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)]
 
 
 class PainScore(BaseModel):
@@ -123,7 +125,7 @@ class ForecastRequest(BaseModel):
     start_day: Day = 0.0
     horizon_days: int = Field(default=180, ge=1, le=MAX_HORIZON_DAYS)
     target_score: float = Field(default=3.0, ge=0, le=10)
-    prices: dict[str, float] = Field(
+    prices: dict[str, Price] = Field(
         default_factory=lambda: {"massage": 60.0, "physio": 75.0},
         description="price per session by kind (kinds not listed cost 0)")
     draws: int = Field(default=1000, ge=100, le=20_000, description="predictive draws")
@@ -250,7 +252,7 @@ class OptimiseRequest(BaseModel):
     target_score: float = Field(default=3.0, ge=0, le=10)
     level: float = Field(default=0.8, gt=0, lt=1)
     minimise: str = Field(default="cost", pattern="^(cost|sessions)$")
-    prices: dict[str, float] = Field(default_factory=lambda: {"massage": 60.0, "physio": 75.0})
+    prices: dict[str, Price] = Field(default_factory=lambda: {"massage": 60.0, "physio": 75.0})
     draws: int = Field(default=1000, ge=100, le=20_000)
     seed: int = Field(default=0, ge=0, le=2**32 - 1, description="random seed")
 

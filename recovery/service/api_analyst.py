@@ -72,7 +72,7 @@ def _check_rows(table: str, path: Path, limit: int) -> None:
         with open(path, "rb") as f:
             rows = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b"")) - 1
     if rows > limit:
-        raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
                             f"{table}: {rows} rows, over the limit of {limit} per table")
 
 

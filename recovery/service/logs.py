@@ -17,7 +17,7 @@ class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         ts = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
         body = {"ts": ts, "level": record.levelname, "logger": record.name,
-                "msg": record.getMessage()}
+                "msg": record.getMessage(), "pid": record.process}
         body |= {k: v for k, v in vars(record).items() if k not in _STANDARD}
         if record.exc_info:
             body["exc"] = self.formatException(record.exc_info)

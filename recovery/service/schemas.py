@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from recovery.model.requests import ScheduleSpec
+from recovery.model.requests import Price, ScheduleSpec
 from recovery.model.schedules import KindName
 from recovery.service.auth import Role
 
@@ -161,7 +161,7 @@ class PatientForecastIn(_In):
                                     description="default: the day after the last record")
     horizon_days: int = Field(default=180, ge=1, le=3 * 365)
     target_score: float = Field(default=3.0, ge=0, le=10)
-    prices: dict[str, float] | None = None
+    prices: dict[str, Price] | None = None
     draws: int = Field(default=1000, ge=100, le=5000)
     seed: int = Field(default=0, ge=0, le=2**32 - 1, description="random seed")
 

@@ -353,8 +353,25 @@ def serve(
         _fail("set RECOVERY_SECRET_KEY (a long random string) before serving; tokens are "
               "signed with it")
     configure_logging(settings.log_level)
-    uvicorn.run("recovery.service.main:app", host=host, port=port, workers=workers,
-                log_config=None, access_log=False)
+    config = uvicorn.Config("recovery.service.main:app", host=host, port=port, workers=workers,
+                            log_config=None, access_log=False)
+    if workers == 1:
+        server = uvicorn.Server(config)
+        server.run()
+        if not server.started:
+            raise typer.Exit(3)
+        return
+    import socket
+
+    from uvicorn.supervisors import Multiprocess
+
+    # uvicorn binds the shared socket with proto 0, so asyncio never sets TCP_NODELAY on its
+    # connections and each keep-alive response waits ~40 ms for a delayed ACK (uvicorn #3149)
+    bound = config.bind_socket()
+    sock = socket.socket(bound.family, socket.SOCK_STREAM, socket.IPPROTO_TCP,
+                         fileno=bound.detach())
+    sock.set_inheritable(True)
+    Multiprocess(config, sockets=[sock]).run()
 
 
 @app.command()

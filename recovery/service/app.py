@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -45,7 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         raise RuntimeError("RECOVERY_SECRET_KEY is not set; refusing to issue tokens")
     db = Database(settings.database_url)
     registry = Registry(db, settings.default_model_dir, settings.model_poll_seconds)
-    gate = ForecastGate(settings.forecasts_per_minute, os.cpu_count() or 1,
+    gate = ForecastGate(settings.forecasts_per_minute, settings.forecast_slots,
                         settings.forecast_queue)
     state = AppState(settings, db, registry, Metrics(), gate)
 

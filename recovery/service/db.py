@@ -3,6 +3,7 @@ transactions; PostgreSQL as is."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,8 +28,28 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def _begin_immediate(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+class _Writers:
+    """SQLite's write lock, queued first inside the process: threads wait on a lock that wakes
+    them at once, instead of each polling the database with growing sleeps, which starves
+    some for seconds under load. Across processes SQLite's busy timeout still applies."""
+
+    def __init__(self, wait_seconds: float = 30.0) -> None:
+        self.lock, self.wait_seconds = threading.Lock(), wait_seconds
+
+    def begin(self, conn: Any) -> None:
+        if not self.lock.acquire(timeout=self.wait_seconds):
+            raise TimeoutError("no database transaction could start within "
+                               f"{self.wait_seconds:.0f} s")
+        conn.info["holds_writer_lock"] = True
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            self.end(conn)
+            raise
+
+    def end(self, conn: Any) -> None:
+        if conn.info.pop("holds_writer_lock", False):
+            self.lock.release()
 
 
 class Database:
@@ -47,7 +68,10 @@ class Database:
             self.engine: Engine = create_engine(url, connect_args={
                 "check_same_thread": False, "isolation_level": None})
             event.listen(self.engine, "connect", _sqlite_pragmas)
-            event.listen(self.engine, "begin", _begin_immediate)
+            writers = _Writers()
+            event.listen(self.engine, "begin", writers.begin)
+            event.listen(self.engine, "commit", writers.end)
+            event.listen(self.engine, "rollback", writers.end)
         else:
             self.engine = create_engine(url, pool_pre_ping=True)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)

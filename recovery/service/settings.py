@@ -31,7 +31,9 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=10, ge=1)
     # forecasts and optimisations one user may ask for per minute, per server process
     forecasts_per_minute: int = Field(default=120, ge=1)
-    # forecasts computed at once per process (more wait); beyond this many waiting: 503
+    # forecasts computed at once per process (each already uses every core), and how many
+    # may be admitted (computing or waiting) before the next is told 503 and Retry-After
+    forecast_slots: int = Field(default=1, ge=1)
     forecast_queue: int = Field(default=16, ge=1)
     job_heartbeat_seconds: float = Field(default=10.0, gt=0)
     job_stale_seconds: float = Field(default=120.0, gt=0)

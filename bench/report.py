@@ -207,6 +207,37 @@ def latency() -> list[str]:
     return out
 
 
+def load() -> list[str]:
+    b = _load("load.json")
+    if not b:
+        return []
+    out = ["### The service under load (`bench/load.py`, real HTTP on loopback, SQLite, "
+           f"{b['seconds_per_phase']:g} s per phase; mix: forecast of a 30-score patient under "
+           "3 schedules 20 %, list patients 40 %, add a score 40 %)", ""]
+    rows = []
+    for r in b["results"]:
+        for m in r["mixed"]:
+            rt = m["routes"]
+            rows.append([r["workers"], m["concurrency"], m["throughput_rps"], m["errors"],
+                         m["shed_503"], *(f"{rt[k]['p50_ms']:.0f} / {rt[k]['p99_ms']:.0f}"
+                                          if k in rt else "-"
+                                          for k in ("forecast", "list", "add_score"))])
+    out += _table(["processes", "clients", "requests/s", "errors", "shed (503)",
+                   "forecast p50 / p99 ms", "list p50 / p99 ms", "add score p50 / p99 ms"], rows)
+    out += ["| processes | one forecast (ms) | forecasts/s at 8 clients | cores / one "
+            "forecast | share (target >= 80 %) | CPU s per forecast | share of what that CPU "
+            "allows | non-forecast p99 at 32 clients (target < 2 s) |",
+            "|---|---|---|---|---|---|---|---|"]
+    out += [f"| {r['workers']} | {r['single_forecast_ms']:.0f} | {r['forecast_throughput_c8']} "
+            f"| {r['ideal_throughput']} | {r['throughput_share']:.0%} | "
+            f"{r.get('cpu_seconds_per_forecast', '-')} | "
+            f"{r.get('share_of_cpu_capacity', 0):.0%} | "
+            f"{r['non_forecast_p99_ms_c32'] / 1000:.2f} s |" for r in b["results"]]
+    out += ["", f"Commit {b['commit']}; {b['machine']}; {b['note']}; the per-user forecast "
+            "limit lifted for the run.", ""]
+    return out
+
+
 def recovery() -> list[str]:
     r = _load("recovery.json")
     if not r:
@@ -237,7 +268,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--readme", type=Path, default=Path("README.md"))
     args = ap.parse_args()
-    body = [*fits(), *scale(), *quick_look(), *batch(), *latency(), *recovery()]
+    body = [*fits(), *scale(), *quick_look(), *batch(), *latency(), *load(), *recovery()]
     text = args.readme.read_text()
     head, rest = text.split(START, 1)
     _, tail = rest.split(END, 1)

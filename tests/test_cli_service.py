@@ -50,3 +50,37 @@ def test_serve_refuses_to_start_without_a_secret(env: Path,
     monkeypatch.delenv("RECOVERY_SECRET_KEY", raising=False)
     res = runner.invoke(app, ["serve", "--port", "8999"])
     assert res.exit_code == 2 and "RECOVERY_SECRET_KEY" in res.output
+
+
+def test_users_passwd_disable_enable_delete(env: Path) -> None:
+    from recovery.service.db import Database
+    from recovery.service.tables import User
+
+    pw = {"RECOVERY_NEW_PASSWORD": "a long password"}
+    assert runner.invoke(app, ["users", "create", "--username", "ana", "--role", "analyst"],
+                         env=pw).exit_code == 0
+
+    def ana() -> tuple[int, bool, str]:
+        db = Database(f"sqlite:///{env}/r.db")
+        with db.session() as s:
+            u = s.get(User, 1)
+            assert u is not None
+            out = (u.token_version, u.active, u.username)
+        db.close()
+        return out
+
+    assert ana() == (0, True, "ana")
+    res = runner.invoke(app, ["users", "passwd", "--username", "ana"],
+                        env={"RECOVERY_NEW_PASSWORD": "another long one"})
+    assert res.exit_code == 0 and "another long one" not in res.output and ana()[0] == 1
+    assert runner.invoke(app, ["users", "disable", "--username", "ana"]).exit_code == 0
+    assert ana()[:2] == (2, False)
+    assert runner.invoke(app, ["users", "enable", "--username", "ana"]).exit_code == 0
+    assert ana()[:2] == (3, True)
+    assert runner.invoke(app, ["users", "delete", "--username", "ana"]).exit_code == 0
+    assert ana() == (4, False, "deleted-1")
+    missing = runner.invoke(app, ["users", "disable", "--username", "ana"])
+    assert missing.exit_code == 2 and "no user 'ana'" in missing.output
+    short = runner.invoke(app, ["users", "passwd", "--username", "deleted-1"],
+                          env={"RECOVERY_NEW_PASSWORD": "short"})
+    assert short.exit_code == 2 and "password" in short.output

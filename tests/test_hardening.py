@@ -359,3 +359,46 @@ def test_two_processes_on_sqlite_take_a_concurrent_stream(tmp_path: Path) -> Non
         assert len(logged) == 2, logged  # both processes wrote request logs
     finally:
         server.stop()
+
+
+def test_a_busy_worker_reaps_another_workers_stale_job(api: Api) -> None:
+    dead_job, own_job = _queue(api, 2)
+    dead = Worker(api.settings, name="dead")
+    assert dead.claim() == dead_job
+    with dead.db.session() as s:
+        job = s.get(Job, dead_job)
+        assert job is not None
+        job.heartbeat_at = datetime.now(UTC).replace(tzinfo=None) - timedelta(hours=1)
+    busy = Worker(api.settings.model_copy(update={"job_heartbeat_seconds": 0.05}), name="busy")
+    with busy.db.session() as s:  # busy already runs a job: it will not claim again
+        job = s.get(Job, own_job)
+        assert job is not None
+        job.status, job.worker, job.lease = "running", "busy", "lease-of-busy"
+        job.heartbeat_at = datetime.now(UTC).replace(tzinfo=None)
+    busy.lease = "lease-of-busy"
+    stop = threading.Event()
+    beating = threading.Thread(target=busy._heartbeat, args=(own_job, stop))
+    beating.start()
+    time.sleep(0.5)
+    stop.set()
+    beating.join()
+    with busy.db.session() as s:
+        reaped = s.get(Job, dead_job)
+        assert reaped is not None and reaped.status == "queued"
+        assert "stopped responding" in reaped.message
+    dead.close()
+    busy.close()
+
+
+def test_the_migrations_build_the_schema_the_code_declares(settings: Settings) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from recovery.service.tables import Base
+
+    db = Database(settings.database_url)
+    db.migrate()
+    with db.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    db.close()
+    assert diff == [], diff

@@ -10,7 +10,8 @@ import pandas as pd
 from sqlalchemy import select
 
 from recovery.model import Cohort
-from recovery.service.auth import Role, hash_password
+from recovery.service.api_auth import revise
+from recovery.service.auth import Role
 from recovery.service.db import Database
 from recovery.service.settings import Settings
 from recovery.service.tables import PainRow, Patient, SessionRow, User
@@ -36,9 +37,9 @@ def seed(n_patients: int, credentials: Path, settings: Settings | None = None
             password = secrets.token_urlsafe(12)
             user = s.scalars(select(User).where(User.username == name)).first()
             if user is None:
-                user = User(username=name, role=role.value, password_hash="")
+                user = User(username=name, role=role.value, password_hash="", token_version=0)
                 s.add(user)
-            user.password_hash = hash_password(password)
+            revise(user, password=password, active=True)  # old demo tokens stop working
             s.flush()
             users[role] = user
             logins[role.value] = (name, password)

@@ -239,6 +239,17 @@ def test_malformed_numbers_are_422_naming_the_field(shared_api: Api, route: str,
     assert loc in [d["loc"] for d in r.json()["detail"]], r.json()
 
 
+def test_nan_and_infinity_in_a_cohort_are_422_by_row(shared_api: Api) -> None:
+    files = {"patients": ("patients.csv", b"patient_id,stress\np1,inf\n"),
+             "sessions": ("sessions.csv", b"patient_id,day,kind\np1,nan,massage\n"),
+             "pain": ("pain.csv", b"patient_id,day,score\np1,0,inf\np1,1,-Infinity\n")}
+    r = shared_api.client.post("/v1/cohorts", files=files, headers=shared_api.as_("a1"))
+    assert r.status_code == 422, r.text
+    locs = [d["loc"] for d in r.json()["detail"]]
+    assert ["patients.csv", 1, "stress"] in locs and ["sessions.csv", 1, "day"] in locs
+    assert ["pain.csv", 1, "score"] in locs and ["pain.csv", 2, "score"] in locs
+
+
 def test_prices_must_not_be_negative_and_validation_errors_do_not_echo(shared_api: Api) -> None:
     h = shared_api.as_("t1")
     r = shared_api.client.post("/v1/forecast", headers=h, json=history_request(

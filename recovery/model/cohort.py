@@ -244,7 +244,8 @@ def _clean_events(name: str, frame: pd.DataFrame, known: set[str], problems: lis
         for row in np.flatnonzero(frac):
             problems.append(Problem(file, int(row) + 1, "score",
                                     f"{score.iloc[row]:g} is not a whole number 0-10 (NRS)"))
-        out["score"] = score.fillna(-1).round().astype(int).to_numpy()
+        # rows already reported (missing, not a number, not finite) hold -1 until refused
+        out["score"] = score.where(np.isfinite(score), -1).round().astype(int).to_numpy()
     dup = out.duplicated(keep="first")
     for row in np.flatnonzero(dup):
         first = int(np.flatnonzero((out == out.iloc[row]).all(axis=1))[0]) + 1

@@ -406,7 +406,8 @@ def dashboard(
     raise typer.Exit(subprocess.call(
         [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
          "--server.address", host, "--server.headless", "true",
-         "--browser.gatherUsageStats", "false"], env=env))
+         "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal"],
+        env=env))
 
 
 users = typer.Typer(help="Service accounts.", no_args_is_help=True)

@@ -63,6 +63,7 @@ def test_therapist_forecasts_in_the_browser(demo: tuple[str, dict]) -> None:
         page.get_by_role("textbox", name="Password").fill(logins["therapist"]["password"])
         page.get_by_role("button", name="Sign in").click()
         expect(page.get_by_text("Your patients")).to_be_visible(timeout=60_000)
+        expect(page.get_by_role("button", name="Deploy")).to_have_count(0)  # not Streamlit's
         page.screenshot(path=str(SHOTS / "therapist.png"), full_page=True)
         page.get_by_role("button", name="Forecast", exact=True).click()
         comparison = page.get_by_text("probability (mean pain difference")

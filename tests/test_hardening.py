@@ -337,6 +337,33 @@ def test_records_can_be_corrected(shared_api: Api) -> None:
                    json={"name": "x"}).status_code == 404
 
 
+def test_what_people_naturally_send_is_taken_and_unknown_kinds_are_not(shared_api: Api
+                                                                        ) -> None:
+    c, h, own = shared_api.client, shared_api.as_("t1"), shared_api.own
+    r = c.post(f"/v1/patients/{own}/sessions", headers=h, json={"sessions": [
+        {"day": 40, "kind": "Massage ", "client_id": "cap"}]})
+    assert r.status_code == 200 and r.json()["created"] == 1
+    assert {"day": 40.0, "kind": "massage"} in c.get(f"/v1/patients/{own}/history",
+                                                      headers=h).json()["sessions"]
+    bad = c.post(f"/v1/patients/{own}/sessions", headers=h, json={"sessions": [
+        {"day": 41, "kind": "massage", "client_id": "ok"},
+        {"day": 41, "kind": "acupuncture", "client_id": "acu"}]})
+    assert bad.status_code == 422
+    (item,) = bad.json()["detail"]
+    assert item["loc"] == ["body", "sessions", 1, "kind"] and "'massage'" in item["msg"]
+    assert c.post(f"/v1/patients/{own}/scores", headers=h, json={"scores": [
+        {"day": 42, "score": 6.0, "client_id": "six"}]}).status_code == 200
+    assert c.post(f"/v1/patients/{own}/scores", headers=h, json={"scores": [
+        {"day": 42, "score": 6.5, "client_id": "half"}]}).status_code == 422
+    made = c.post("/v1/patients", headers=h, json={"name": "Yes", "covariates": {
+        "chronic": True, "structural_cause": False}})
+    assert made.status_code == 201
+    assert made.json()["covariates"] == {"chronic": 1.0, "structural_cause": 0.0}
+    forecast = c.post(f"/v1/patients/{own}/forecast", headers=h, json={
+        "schedules": [{"name": "none"}], "horizon_days": 14, "draws": 200})
+    assert forecast.status_code == 200, forecast.text  # the record stays forecastable
+
+
 # 8. Two server processes on one SQLite file: no write fails, and both log their requests.
 def test_two_processes_on_sqlite_take_a_concurrent_stream(tmp_path: Path) -> None:
     settings = _settings("sqlite", tmp_path)

@@ -10,13 +10,19 @@ from dataclasses import dataclass
 from typing import Annotated, Self
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from recovery.model.errors import ScheduleError
 
 __all__ = ["PRESETS", "Phase", "Schedule", "Session", "SessionPlan", "preset"]
 
-KindName = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z][a-z0-9_]*$")]
+def _kind_name(value: object) -> object:
+    """Kind names are matched case-insensitively: "Massage " is "massage"."""
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+KindName = Annotated[str, BeforeValidator(_kind_name),
+                     Field(min_length=1, max_length=40, pattern=r"^[a-z][a-z0-9_]*$")]
 
 
 class Session(BaseModel):

@@ -145,10 +145,17 @@ def add_scores(patient_id: str, body: ScoresIn, s: DbSession, user: CurrentUser)
 
 
 @router.post("/{patient_id}/sessions", response_model=BatchResult, responses=NOT_YOURS)
-def add_sessions(patient_id: str, body: SessionsIn, s: DbSession, user: Therapist
-                 ) -> BatchResult:
-    """Sessions given (therapists only); retried batches are stored once."""
+def add_sessions(patient_id: str, body: SessionsIn, s: DbSession, user: Therapist,
+                 state: State) -> BatchResult:
+    """Sessions given (therapists only); retried batches are stored once. Only kinds the
+    served model knows are taken, so no entry can leave the record unforecastable."""
     patient_for(s, user, patient_id, write=True)
+    known = served(state).forecaster.kinds
+    unknown = [{"loc": ["body", "sessions", i, "kind"], "type": "value_error",
+                "msg": f"unknown session kind {x.kind!r}; the served model knows {known}"}
+               for i, x in enumerate(body.sessions) if x.kind not in known]
+    if unknown:
+        raise unprocessable(unknown)
     rows = [{"patient_id": patient_id, "day": x.day, "kind": x.kind, "client_id": x.client_id}
             for x in body.sessions]
     return _insert_new(s, SessionRow, rows)

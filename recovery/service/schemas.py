@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from recovery.model.requests import Price, ScheduleSpec
 from recovery.model.schedules import KindName
@@ -45,6 +45,22 @@ UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
 
 ClientId = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$",
                  description="client-chosen id: retrying an upload with it never duplicates")
+
+
+def _whole_number(value: object) -> object:
+    """A score sent as 6.0 is the score 6 (7.5 stays refused)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _yes_no(value: object) -> object:
+    """true/false for a yes/no covariate is 1/0."""
+    if isinstance(value, dict):
+        return {k: float(v) if isinstance(v, bool) else v for k, v in value.items()}
+    return value
+
+
+Score = Annotated[int, BeforeValidator(_whole_number), Field(ge=0, le=10)]
+Covariates = Annotated[dict[str, float | None], BeforeValidator(_yes_no)]
 
 
 class _In(BaseModel):
@@ -98,13 +114,13 @@ class AuditOut(BaseModel):
 
 class PatientIn(_In):
     name: str = Field(min_length=1, max_length=120)
-    covariates: dict[str, float | None] = Field(default_factory=dict)
+    covariates: Covariates = Field(default_factory=dict)
     therapist_id: int | None = Field(default=None, description="admins only: the therapist")
 
 
 class PatientPatch(_In):
     name: str | None = Field(default=None, min_length=1, max_length=120)
-    covariates: dict[str, float | None] | None = None
+    covariates: Covariates | None = None
 
 
 class AccountIn(_In):
@@ -124,7 +140,7 @@ class PatientOut(BaseModel):
 
 class ScoreIn(_In):
     day: float = Field(ge=0, le=36_500)
-    score: int = Field(ge=0, le=10)
+    score: Score
     client_id: str = ClientId
 
 

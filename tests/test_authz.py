@@ -21,6 +21,8 @@ OPT = {"horizon_days": 14, "draws": 200}
 RECORD_ROUTES: list[tuple[str, str, Any, dict[str | None, int]]] = [
     ("GET", "/v1/patients/{rec}", None, {"t1": 200, "p1": 200}),
     ("GET", "/v1/patients/{rec}/history", None, {"t1": 200, "p1": 200}),
+    ("GET", "/v1/patients/{rec}/entries", None, {"t1": 200, "p1": 200}),
+    ("PATCH", "/v1/patients/{rec}", {"covariates": {"stress": 5}}, {"t1": 200}),
     ("POST", "/v1/patients/{rec}/scores", SCORE, {"t1": 200, "p1": 200}),
     ("POST", "/v1/patients/{rec}/sessions", SESSION, {"t1": 200}),
     ("POST", "/v1/patients/{rec}/forecast", FORECAST, {"t1": 200, "p1": 200}),
@@ -29,7 +31,8 @@ RECORD_ROUTES: list[tuple[str, str, Any, dict[str | None, int]]] = [
 ]
 # Roles without access to the record: 401 when signed out; 403 where the role may never use
 # the route; 404 where the role may use it for its own records.
-ROLE_BARRED = {("POST", "/v1/patients/{rec}/sessions"): {"p1", "a1", "root"}}
+ROLE_BARRED = {("POST", "/v1/patients/{rec}/sessions"): {"p1", "a1", "root"},
+               ("PATCH", "/v1/patients/{rec}"): {"p1", "a1", "root"}}
 
 OTHER_ROUTES: list[tuple[str, str, Any, dict[str | None, int]]] = [
     ("GET", "/v1/me", None, {"t1": 200, "p1": 200, "a1": 200, "root": 200, None: 401}),

@@ -89,6 +89,13 @@ def test_therapist_adds_a_score(service: Server, monkeypatch: pytest.MonkeyPatch
     pid = httpx.get(f"{service.url}/v1/patients", headers=h).json()[0]["id"]
     pain = httpx.get(f"{service.url}/v1/patients/{pid}/history", headers=h).json()["pain"]
     assert {"day": 31.0, "score": 3} in pain
+    assert "Stored: day 31, score 3." in [m.value for m in at.success]  # said, not silent
+    delete = next(b for b in at.button if b.key.startswith("delete_score_"))
+    delete.click().run()
+    assert not at.exception and not at.error
+    assert any(m.value.startswith("Deleted the score 3 on day 31") for m in at.success)
+    pain = httpx.get(f"{service.url}/v1/patients/{pid}/history", headers=h).json()["pain"]
+    assert {"day": 31.0, "score": 3} not in pain
 
 
 def test_patient_sees_plain_language_and_the_disclaimer(service: Server,

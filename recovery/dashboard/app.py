@@ -153,6 +153,8 @@ def therapist_page() -> None:
         return
     labels = {f"{p['name']} ({p['id'][:6]})": p["id"] for p in patients}
     pid = labels[st.selectbox("Patient", list(labels), key="patient")]
+    if done := st.session_state.pop("done", None):
+        st.success(done)
     history = c.history(pid)
     timeline(history)
     col1, col2 = st.columns(2)
@@ -160,12 +162,14 @@ def therapist_page() -> None:
         day = st.number_input("Day", min_value=0.0, step=1.0, key="score_day")
         score = st.slider("Pain score", 0, 10, 5, key="score_value")
         if st.form_submit_button("Add score"):
-            _guarded(lambda: c.add_score(pid, day, score))
+            _guarded(lambda: c.add_score(pid, day, score), f"Stored: day {day:g}, score {score}.")
     with col2, st.form("add_session"):
         sday = st.number_input("Day", min_value=0.0, step=1.0, key="session_day")
         skind = st.selectbox("Kind", ["massage", "physio"], key="session_kind")
         if st.form_submit_button("Add session"):
-            _guarded(lambda: c.add_session(pid, sday, skind))
+            _guarded(lambda: c.add_session(pid, sday, skind),
+                     f"Stored: a {skind} session on day {sday:g}.")
+    corrections(c, pid)
     st.subheader("Forecast")
     specs = schedule_builder()
     horizon = st.number_input("Horizon (days)", 7, 1095, 120, key="horizon")
@@ -350,9 +354,31 @@ def phenomena_view(c: ServiceClient, model_id: str) -> None:
             st.caption(f"no chart for {case['claim']}")
 
 
-def _guarded(action: Any) -> None:
+def corrections(c: ServiceClient, pid: str) -> None:
+    """The latest entries, each removable: a wrong score or session is corrected here."""
+    with st.expander("Recent entries: correct a mistake"):
+        try:
+            entries = c.entries(pid)
+        except ServiceError as exc:
+            show_error(exc)
+            return
+        if not entries:
+            st.caption("Nothing entered yet.")
+        for e in entries:
+            what = f"score {e['value']}" if e["entry"] == "score" else f"{e['value']} session"
+            text, button = st.columns([4, 1])
+            text.write(f"Day {e['day']:g}: {what}")
+            if button.button("Delete", key=f"delete_{e['entry']}_{e['client_id']}"):
+                _guarded(lambda e=e: c.delete_entry(pid, e["entry"], e["client_id"]),
+                         f"Deleted the {what} on day {e['day']:g}.")
+
+
+def _guarded(action: Any, done: str | None = None) -> None:
+    """Run a change; on success say so (after the page reloads), else say why not."""
     try:
         action()
+        if done:
+            st.session_state["done"] = done
         st.rerun()
     except ServiceError as exc:
         show_error(exc)

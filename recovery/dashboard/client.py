@@ -62,6 +62,8 @@ class ServiceClient:
             raise ServiceError(401, "your session has expired; please sign in again")
         if r.status_code >= 400:
             raise ServiceError(r.status_code, _message(r), _details(r))
+        if r.status_code == 204:
+            return None
         if r.headers.get("content-type", "").startswith("image/"):
             return r.content
         return r.json()
@@ -89,6 +91,14 @@ class ServiceClient:
     def add_session(self, patient_id: str, day: float, kind: str) -> dict[str, Any]:
         body = {"sessions": [{"day": day, "kind": kind, "client_id": uuid.uuid4().hex}]}
         return dict(self._call("POST", f"/v1/patients/{patient_id}/sessions", json=body))
+
+    def entries(self, patient_id: str) -> list[dict[str, Any]]:
+        return list(self._call("GET", f"/v1/patients/{patient_id}/entries",
+                               params={"limit": 20}))
+
+    def delete_entry(self, patient_id: str, entry: str, client_id: str) -> None:
+        table = "scores" if entry == "score" else "sessions"
+        self._call("DELETE", f"/v1/patients/{patient_id}/{table}/{client_id}")
 
     def forecast(self, patient_id: str, body: dict[str, Any]) -> dict[str, Any]:
         return dict(self._call("POST", f"/v1/patients/{patient_id}/forecast", json=body))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 from datetime import UTC
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -40,6 +40,7 @@ from recovery.service.errors import run_model, unprocessable
 from recovery.service.schemas import (
     AccountIn,
     BatchResult,
+    EntryOut,
     HistoryOut,
     PatientForecastIn,
     PatientIn,
@@ -167,6 +168,22 @@ def history(patient_id: str, s: DbSession, user: CurrentUser) -> HistoryOut:
     h = _history(s, patient_id)
     return HistoryOut(patient_id=patient_id, pain=[p.model_dump() for p in h.pain],
                       sessions=[x.model_dump() for x in h.sessions])
+
+
+@router.get("/{patient_id}/entries", response_model=list[EntryOut], responses=NOT_YOURS)
+def entries(patient_id: str, s: DbSession, user: CurrentUser,
+            limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[EntryOut]:
+    """The record's latest entries as stored, each with the client id that removes it."""
+    patient_for(s, user, patient_id)
+    rows: list[EntryOut] = []
+    tables: tuple[tuple[Any, Any, Literal["score", "session"]], ...] = (
+        (PainRow, PainRow.score, "score"), (SessionRow, SessionRow.kind, "session"))
+    for table, value, what in tables:
+        q = (select(table.client_id, table.day, value, table.created_at)
+             .where(table.patient_id == patient_id).order_by(table.id.desc()).limit(limit))
+        rows += [EntryOut(entry=what, client_id=c, day=d, value=str(v), stored_at=t)
+                 for c, d, v, t in s.execute(q)]
+    return sorted(rows, key=lambda e: e.stored_at, reverse=True)[:limit]
 
 
 @router.post("/{patient_id}/forecast", response_model=ForecastResponse,

@@ -16,6 +16,7 @@ __all__ = [
     "AuditOut",
     "BatchResult",
     "CohortOut",
+    "EntryOut",
     "FitIn",
     "HistoryOut",
     "JobOut",
@@ -161,6 +162,16 @@ class SessionsIn(_In):
 class BatchResult(BaseModel):
     created: int
     duplicates: int = Field(description="items whose client_id was already stored (retries)")
+
+
+class EntryOut(BaseModel):
+    """One stored score or session, as entered."""
+
+    entry: Literal["score", "session"]
+    client_id: str
+    day: float
+    value: str = Field(description="the score, or the session's kind")
+    stored_at: UtcDatetime
 
 
 class HistoryOut(BaseModel):

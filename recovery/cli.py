@@ -141,8 +141,8 @@ def forecast(
                   f"relapse risk {'-' if s.p_relapse is None else f'{s.p_relapse:.0%}'} | "
                   f"{s.sessions} sessions, cost {s.cost:g}")
     for c in response.comparisons:
-        out.print(f"  {c.a} beats {c.b} with {c.p_a_better:.0%} probability "
-                  f"(mean difference {c.mean_difference:+.2f})")
+        out.print(f"  {c.verdict} Difference in mean pain ({c.a} minus {c.b}): "
+                  f"{c.mean_difference:+.2f}.")
     if plot is not None:
         path = save_fan_chart(req.history.model_dump(), response.model_dump(), req.target_score,
                               plot)

@@ -27,7 +27,7 @@ def test_forecast_writes_json_and_fan_chart(tmp_path: Path) -> None:
     assert [f["name"] for f in body["forecasts"]] == ["recovery_then_stop", "none"]
     assert set(body["forecasts"][0]["quantiles"]) == {"5", "25", "50", "75", "95"}
     assert (tmp_path / "f.png").stat().st_size > 20_000
-    assert "beats" in res.output
+    assert "Difference in mean pain (recovery_then_stop minus none)" in res.output
 
 
 def test_forecast_bad_request_exits_2_naming_the_field(tmp_path: Path) -> None:

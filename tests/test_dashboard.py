@@ -73,7 +73,8 @@ def test_therapist_forecasts_two_schedules(service: Server,
     at.button(key="forecast").click().run()
     assert not at.exception and not at.error, at.error
     texts = " ".join(m.value for m in at.markdown)
-    assert "beats" in texts and "probability" in texts
+    assert "Difference in mean pain (recovery_then_maintenance minus recovery_then_stop)" in texts
+    assert "meaningful difference" in texts or "by at least 1 point" in texts
     table = next(d.value for d in at.dataframe if "schedule" in d.value.columns)
     assert list(table["schedule"]) == ["recovery_then_maintenance", "recovery_then_stop"]
     assert len(at.get("download_button")) == 2

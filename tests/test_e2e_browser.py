@@ -66,7 +66,7 @@ def test_therapist_forecasts_in_the_browser(demo: tuple[str, dict]) -> None:
         expect(page.get_by_role("button", name="Deploy")).to_have_count(0)  # not Streamlit's
         page.screenshot(path=str(SHOTS / "therapist.png"), full_page=True)
         page.get_by_role("button", name="Forecast", exact=True).click()
-        comparison = page.get_by_text("probability (mean pain difference")
+        comparison = page.get_by_text("Difference in mean pain (")
         expect(comparison).to_be_visible(timeout=60_000)
         chart = page.locator("[data-testid='stImage'] img, [data-testid='stPyplot'] img")
         expect(chart.first).to_be_visible()

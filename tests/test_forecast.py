@@ -52,6 +52,25 @@ def test_comparisons_are_paired_and_ranking_follows_mean_pain(default_forecaster
     assert vs_none.mean_difference < 0
 
 
+def test_comparisons_weigh_a_clinically_meaningful_margin(default_forecaster: Forecaster
+                                                          ) -> None:
+    same = history_request(schedules=[{"name": "weekly_taper"}, {"name": "twin",
+                           "phases": [{"kind": "massage", "every_days": 7, "weeks": 12},
+                                      {"kind": "massage", "every_days": 14, "weeks": 8},
+                                      {"kind": "massage", "every_days": 28, "weeks": 136}]}])
+    (c,) = default_forecaster.forecast(ForecastRequest.model_validate(same)).comparisons
+    assert c.meaningful_difference == 1.0 and max(c.p_a_meaningfully_better,
+                                                  c.p_b_meaningfully_better) < 0.2
+    assert c.verdict.startswith("No meaningful difference")
+    tiny = history_request(meaningful_difference=0.01, schedules=[
+        {"name": "weekly", "phases": [{"kind": "massage", "every_days": 7, "weeks": 12}]},
+        {"name": "none"}])
+    (c,) = default_forecaster.forecast(ForecastRequest.model_validate(tiny)).comparisons
+    assert c.p_a_meaningfully_better > 0.5 and c.p_b_meaningfully_better < 0.2
+    assert c.verdict.startswith("weekly is better than none by at least 0.01 points with")
+    assert c.p_a_meaningfully_better <= c.p_a_better  # a margin can only lower it
+
+
 def test_history_moves_the_forecast_and_long_histories_narrow_it(default_forecaster: Forecaster
                                                                 ) -> None:
     low = _forecast(default_forecaster, n_scores=40, level=2.0)

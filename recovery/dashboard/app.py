@@ -223,8 +223,8 @@ def show_forecast(history: dict[str, Any], result: dict[str, Any], target: float
     st.image(png)
     st.dataframe(summary_table(result), hide_index=True)
     for comp in result["comparisons"]:
-        st.write(f"**{comp['a']}** beats **{comp['b']}** with {comp['p_a_better']:.0%} "
-                 f"probability (mean pain difference {comp['mean_difference']:+.2f}).")
+        st.write(f"{comp['verdict']} Difference in mean pain ({comp['a']} minus {comp['b']}): "
+                 f"{comp['mean_difference']:+.2f}.")
     st.download_button("Download forecast (CSV)", forecast_csv(result), "forecast.csv",
                        "text/csv", key="csv")
     st.download_button("Download chart (PNG)", png, "forecast.png", "image/png", key="png")
@@ -403,4 +403,5 @@ def main() -> None:
     page()
 
 
-main()
+if __name__ == "__main__":  # streamlit runs the script as __main__; imports draw nothing
+    main()

@@ -166,12 +166,33 @@ def _relapse(p: Paths, baseline: float) -> float | None:
     return round(float(lost.mean()), 4)
 
 
-def compare(names: list[str], pain: list[np.ndarray]) -> tuple[list[Comparison], list[str]]:
-    """Every pair on the same draws, and the ranking by expected mean pain."""
-    out = [Comparison(a=names[i], b=names[j],
-                      p_a_better=round(float((pain[i] < pain[j]).mean()), 4),
-                      mean_difference=round(float((pain[i] - pain[j]).mean()), 3))
-           for i, j in combinations(range(len(names)), 2)]
+# Below this probability either way, a gap of the meaningful size is called unlikely.
+UNLIKELY = 0.2
+
+
+def compare(names: list[str], pain: list[np.ndarray], margin: float
+            ) -> tuple[list[Comparison], list[str]]:
+    """Every pair on the same draws, against a clinically meaningful margin, and the ranking
+    by expected mean pain."""
+    out = []
+    for i, j in combinations(range(len(names)), 2):
+        diff = pain[i] - pain[j]
+        p_a, p_b = float((diff <= -margin).mean()), float((diff >= margin).mean())
+        if max(p_a, p_b) < UNLIKELY:
+            verdict = (f"No meaningful difference between {names[i]} and {names[j]}: a gap of "
+                       f"{margin:g} point{'s' * (margin != 1)} or more is unlikely either way "
+                       f"({max(p_a, p_b):.0%}).")
+        else:
+            better, worse, p = ((names[i], names[j], p_a) if p_a >= p_b
+                                else (names[j], names[i], p_b))
+            verdict = (f"{better} is better than {worse} by at least {margin:g} "
+                       f"point{'s' * (margin != 1)} with {p:.0%} probability.")
+        out.append(Comparison(a=names[i], b=names[j],
+                              p_a_better=round(float((diff < 0).mean()), 4),
+                              mean_difference=round(float(diff.mean()), 3),
+                              meaningful_difference=margin,
+                              p_a_meaningfully_better=round(p_a, 4),
+                              p_b_meaningfully_better=round(p_b, 4), verdict=verdict))
     ranking = [names[i] for i in np.argsort([float(p.mean()) for p in pain], kind="stable")]
     return out, ranking
 
@@ -223,7 +244,8 @@ class Forecaster:
             f, pain = summarise(p, eps, req.target_score, baseline, req.prices)
             results.append(f.model_copy(update={"name": spec.name}))
             pains.append(pain)
-        comparisons, ranking = compare([s.name for s in req.schedules], pains)
+        comparisons, ranking = compare([s.name for s in req.schedules], pains,
+                                       req.meaningful_difference)
         return ForecastResponse(forecasts=results, comparisons=comparisons, ranking=ranking,
                                 baseline=round(baseline, 3), model_version=self.model_version,
                                 update=how, calibration=self.calibration)

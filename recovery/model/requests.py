@@ -130,6 +130,9 @@ class ForecastRequest(BaseModel):
         description="price per session by kind (kinds not listed cost 0)")
     draws: int = Field(default=1000, ge=100, le=20_000, description="predictive draws")
     seed: int = Field(default=0, ge=0, le=2**32 - 1, description="random seed")
+    meaningful_difference: float = Field(
+        default=1.0, gt=0, le=10, description="the smallest difference in mean pain (NRS "
+        "points) worth acting on; comparisons say how likely a gap at least this big is")
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -193,6 +196,12 @@ class Comparison(BaseModel):
     b: str
     p_a_better: float = Field(description="P(A gives lower mean pain over the horizon than B)")
     mean_difference: float = Field(description="E[mean pain under A - under B] (NRS)")
+    meaningful_difference: float = Field(description="the margin asked for (NRS points)")
+    p_a_meaningfully_better: float = Field(
+        description="P(mean pain under A is lower than under B by at least the margin)")
+    p_b_meaningfully_better: float = Field(
+        description="P(mean pain under B is lower than under A by at least the margin)")
+    verdict: str = Field(description="the comparison in one plain sentence")
 
 
 class UpdateInfo(BaseModel):

@@ -191,6 +191,9 @@ class PatientForecastIn(_In):
     prices: dict[str, Price] | None = None
     draws: int = Field(default=1000, ge=100, le=5000)
     seed: int = Field(default=0, ge=0, le=2**32 - 1, description="random seed")
+    meaningful_difference: float = Field(
+        default=1.0, gt=0, le=10, description="smallest difference in mean pain worth acting "
+        "on (NRS points)")
 
 
 class PatientOptimiseIn(_In):

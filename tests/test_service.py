@@ -144,3 +144,12 @@ def test_phenomena_report_is_run_once_and_kept(api: Api) -> None:
     assert png.status_code == 200 and png.content[:4] == b"\x89PNG"
     assert c.get(f"/v1/models/{model}/phenomena/..%2Fsecret.png", headers=h).status_code == 404
     assert c.get("/v1/models/nope/phenomena", headers=h).status_code == 404
+
+
+def test_api_docs_work_offline(api: Api) -> None:
+    """Swagger UI's assets come from the service, not a CDN the clinic may not reach."""
+    page = api.client.get("/docs")
+    assert page.status_code == 200 and "cdn" not in page.text.lower()
+    assert "/static-offline-docs/swagger-ui-bundle.js" in page.text
+    asset = api.client.get("/static-offline-docs/swagger-ui-bundle.js")
+    assert asset.status_code == 200 and len(asset.content) > 100_000

@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from starlette.routing import Match, Route
 from starlette.types import Scope
 
@@ -57,7 +58,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         registry.stop()
         db.close()
 
-    app = FastAPI(title="Recovery", version="1", lifespan=lifespan,
+    # Swagger UI and ReDoc assets served by the service itself: /docs works offline
+    app = FastAPIOffline(title="Recovery", version="1", lifespan=lifespan,
                   description="Pain-trajectory forecasts under massage and physiotherapy "
                               "schedules, patient records, cohort refits and a model registry.")
     app.state.recovery = state

@@ -398,16 +398,15 @@ def dashboard(
 ) -> None:
     """Run the Streamlit dashboard against a running service."""
     import os
-    import subprocess
     import sys
 
     script = Path(__file__).parent / "dashboard" / "app.py"
     env = {**os.environ, "RECOVERY_SERVICE_URL": service}
-    raise typer.Exit(subprocess.call(
-        [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
-         "--server.address", host, "--server.headless", "true",
-         "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal"],
-        env=env))
+    # replaced by Streamlit, not its parent: stopping this PID stops the dashboard
+    os.execve(sys.executable,
+              [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
+               "--server.address", host, "--server.headless", "true",
+               "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal"], env)
 
 
 users = typer.Typer(help="Service accounts.", no_args_is_help=True)

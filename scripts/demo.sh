@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make demo`: the service, a refit worker and the dashboard on the bundled default model,
-# with demo accounts and patients. Ctrl-C stops all three.
+# with demo accounts and patients. Ctrl-C, or a TERM to this script's PID, stops all three.
 set -euo pipefail
 BIN=${BIN:-.venv/bin}
 PORT=${PORT:-8000}
@@ -23,7 +23,11 @@ WORKER=$!
 "$BIN/recovery" dashboard --service "http://127.0.0.1:$PORT" --port "$DASH_PORT" \
     > build/demo/dashboard.log 2>&1 &
 DASHBOARD=$!
-trap 'kill $WORKER $DASHBOARD 2>/dev/null || true' EXIT INT TERM
+"$BIN/recovery" serve --host 127.0.0.1 --port "$PORT" &
+SERVE=$!
+# the service runs in the background and the script waits for it: bash runs a trap at once
+# during `wait`, but only after a foreground command ends
+trap 'kill $SERVE $WORKER $DASHBOARD 2>/dev/null || true' EXIT INT TERM
 cat <<MSG
 
 Recovery dashboard: http://127.0.0.1:$DASH_PORT   (sign in with a login above)
@@ -33,4 +37,4 @@ Recovery service:   http://127.0.0.1:$PORT   (API docs: http://127.0.0.1:$PORT/d
 logs: build/demo/worker.log, build/demo/dashboard.log. Ctrl-C stops everything.
 
 MSG
-"$BIN/recovery" serve --host 127.0.0.1 --port "$PORT"
+wait $SERVE

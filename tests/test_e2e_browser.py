@@ -10,7 +10,9 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +26,17 @@ SHOTS = ROOT / "docs" / "screenshots"
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get("CI"),
                                 reason="Debian's chromium is not installed (CI installs it)")
+
+
+def _listening(port: int) -> bool:
+    """Something still answers on the port (for up to 20 s while processes shut down)."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) != 0:
+                return False
+        time.sleep(0.5)
+    return True
 
 
 @pytest.fixture(scope="module")
@@ -43,9 +56,13 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict]]
         wait_ok(f"http://127.0.0.1:{dash}/_stcore/health")
         logins = json.loads((ROOT / "build" / "demo" / "logins.json").read_text())
         yield f"http://127.0.0.1:{dash}", logins
+        proc.terminate()  # as a person would stop it: a TERM to the script's PID alone
+        proc.wait(timeout=60)
+        assert not _listening(port) and not _listening(dash), "the demo left a process behind"
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
+        if proc.poll() is None or _listening(port) or _listening(dash):
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
         log.close()
 
 

@@ -158,3 +158,21 @@ def test_forecast_trust_is_shown_beside_the_chart(low: bool) -> None:
     else:
         assert not at.warning and "1900 effective posterior draws" in at.caption[0].value
     assert "90 % bands held 93%" in at.caption[-1].value
+
+
+def test_a_failed_refit_says_what_failed_and_what_to_try() -> None:
+    from recovery.dashboard.views import models_side_by_side, refit_advice
+
+    d = {"method": "nuts", "passed": False, "max_rhat": 1.004, "min_ess_bulk": 540.0,
+         "min_ess_tail": 384.0, "worst_ess_var": "patient_sd[relief]", "worst_rhat_var": "x",
+         "divergences": 0, "draws": 1000, "tune": 1000, "n_patients": 30,
+         "problems": ["min ESS bulk 540 / tail 384 < 400 (patient_sd[relief])"]}
+    (tip,) = refit_advice(d)
+    assert "tail ESS 384 of 400" in tip and "patient_sd[relief]" in tip
+    assert "about 1300 draws per chain (from 1000)" in tip  # 1000 x 400 / 384 x 1.2, rounded up
+    slow = refit_advice(d | {"max_rhat": 1.05, "worst_rhat_var": "floor", "divergences": 3})
+    assert len(slow) == 3 and "R-hat 1.050" in slow[1] and "2000" in slow[1]
+    assert refit_advice(d | {"passed": True}) == [] and refit_advice({"method": "advi"}) == []
+    table = models_side_by_side([{"id": "m", "served": False, "passed": False,
+                                  "diagnostics": d, "evaluation": None}])
+    assert table.loc[0, "min ESS bulk"] == 540 and table.loc[0, "min ESS tail"] == 384

@@ -22,6 +22,7 @@ from recovery.dashboard.views import (
     models_side_by_side,
     phenomena_table,
     problems_table,
+    refit_advice,
     summary_table,
 )
 
@@ -297,12 +298,17 @@ def analyst_page() -> None:
         labels = {f"{x['name']} ({x['n_patients']} patients, {x['id'][:6]})": x["id"]
                   for x in cohorts}
         chosen = st.selectbox("Cohort to refit", list(labels), key="refit_cohort")
-        draws = st.number_input("Draws per chain", 100, 20000, 1000, key="draws")
         method = st.radio("Method", ["nuts", "advi"], horizontal=True, key="method",
                           format_func={"nuts": "Full fit (NUTS)", "advi": "Quick look (ADVI: "
                                        "approximate, minutes, never served)"}.__getitem__)
+        a, b, cc, d = st.columns(4)
+        draws = a.number_input("Draws per chain", 100, 20000, 1000, step=100, key="draws")
+        tune = b.number_input("Tuning per chain", 100, 20000, 1000, step=100, key="tune")
+        chains = cc.number_input("Chains", 1, 8, 2, key="chains")
+        seed = d.number_input("Seed", 0, 2**31 - 1, 1, key="seed")
         if st.button("Start refit", key="refit"):
-            _guarded(lambda: c.start_fit(labels[chosen], int(draws), int(draws), method))
+            _guarded(lambda: c.start_fit(labels[chosen], int(draws), int(tune), method,
+                                         int(chains), int(seed)), "Refit queued.")
     st.subheader("Refits")
     for j in jobs[:10]:
         st.progress(j["progress"], text=f"{j['id'][:8]} {j['status']}: {j['message']}")
@@ -318,6 +324,8 @@ def analyst_page() -> None:
         with st.expander(diagnostics_line(m)):
             if d.get("problems"):
                 st.error("; ".join(d["problems"]))
+            for tip in refit_advice(d):
+                st.info(tip)
             if m["evaluation"]:
                 ev = m["evaluation"]["methods"]
                 st.dataframe(pd.DataFrame({n: {k: v for k, v in s.items() if k != "calibration"}

@@ -113,10 +113,11 @@ class ServiceClient:
     def cohorts(self) -> list[dict[str, Any]]:
         return list(self._call("GET", "/v1/cohorts"))
 
-    def start_fit(self, cohort_id: str, draws: int, tune: int, method: str = "nuts"
-                  ) -> dict[str, Any]:
+    def start_fit(self, cohort_id: str, draws: int, tune: int, method: str = "nuts",
+                  chains: int = 2, seed: int = 1) -> dict[str, Any]:
         return dict(self._call("POST", "/v1/fits", json={
-            "cohort_id": cohort_id, "draws": draws, "tune": tune, "method": method}))
+            "cohort_id": cohort_id, "draws": draws, "tune": tune, "method": method,
+            "chains": chains, "seed": seed}))
 
     def job(self, job_id: str) -> dict[str, Any]:
         return dict(self._call("GET", f"/v1/jobs/{job_id}"))

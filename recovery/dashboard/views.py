@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pandas as pd
@@ -11,6 +12,7 @@ __all__ = [
     "models_side_by_side",
     "phenomena_table",
     "problems_table",
+    "refit_advice",
     "spreadsheet_safe",
     "summary_table",
 ]
@@ -58,7 +60,7 @@ def diagnostics_line(m: dict[str, Any]) -> str:
         return f"{m['id']} {served}— QUICK LOOK (ADVI approximation, not for serving)"
     verdict = "passed" if m["passed"] else "FAILED"
     return (f"{m['id']} {served}— diagnostics {verdict}: R-hat {d['max_rhat']:.3f}, "
-            f"ESS {d['min_ess_bulk']:.0f} / {d['min_ess_tail']:.0f}, "
+            f"ESS bulk {d['min_ess_bulk']:.0f} / tail {d['min_ess_tail']:.0f}, "
             f"divergences {d['divergences']}")
 
 
@@ -72,10 +74,37 @@ def models_side_by_side(models: list[dict[str, Any]]) -> pd.DataFrame:
                      "diagnostics": "QUICK LOOK" if quick else
                      "passed" if m["passed"] else "FAILED",
                      "max R-hat": None if quick else round(d["max_rhat"], 3),
-                     "min ESS": None if quick else round(d["min_ess_bulk"]),
+                     "min ESS bulk": None if quick else round(d["min_ess_bulk"]),
+                     "min ESS tail": None if quick else round(d["min_ess_tail"]),
                      "divergences": d["divergences"], "patients": d["n_patients"],
                      "90 % coverage": ev.get("coverage_90"), "CRPS": ev.get("crps")})
     return pd.DataFrame(rows)
+
+
+ESS_TARGET, RHAT_TARGET = 400, 1.01  # the fit's gate, as its problems state it
+
+
+def refit_advice(d: dict[str, Any]) -> list[str]:
+    """What to change when a full fit fails its gate, from its own measured figures."""
+    if d.get("method") == "advi" or d.get("passed"):
+        return []
+    out = []
+    ess = min(d["min_ess_bulk"], d["min_ess_tail"])
+    if ess < ESS_TARGET:
+        which = "tail" if d["min_ess_tail"] < d["min_ess_bulk"] else "bulk"
+        need = math.ceil(d["draws"] * ESS_TARGET / max(ess, 1.0) * 1.2 / 100) * 100
+        out.append(f"Effective sample size: {which} ESS {ess:.0f} of {ESS_TARGET} (worst: "
+                   f"{d['worst_ess_var']}). ESS grows about in proportion to draws: refit with "
+                   f"about {need} draws per chain (from {d['draws']}).")
+    if d["max_rhat"] is not None and d["max_rhat"] > RHAT_TARGET:
+        out.append(f"Chains disagree: R-hat {d['max_rhat']:.3f} > {RHAT_TARGET} (worst: "
+                   f"{d['worst_rhat_var']}). Refit with more tuning (e.g. {2 * d['tune']}) and "
+                   "draws, or more chains.")
+    if d["divergences"]:
+        out.append(f"{d['divergences']} divergent transitions: the sampler met geometry it "
+                   "cannot follow; more tuning may help, and if they persist the model needs "
+                   "attention before its forecasts are trusted.")
+    return out
 
 
 def phenomena_table(report: dict[str, Any]) -> pd.DataFrame:

@@ -25,7 +25,7 @@ from recovery.model.requests import (
 )
 from recovery.model.schedules import PRESETS, Phase, Schedule, Session, preset
 from recovery.model.simulate import Truth, simulate_cohort
-from recovery.model.update import PatientError
+from recovery.model.update import PatientError, covariate_problems
 
 __all__ = [
     "PARAMS",
@@ -51,6 +51,7 @@ __all__ = [
     "ScheduleError",
     "Session",
     "Truth",
+    "covariate_problems",
     "evaluate",
     "fit",
     "load",

@@ -35,8 +35,8 @@ from recovery.model.population import Globals, PopulationDraws
 from recovery.model.requests import History, UpdateInfo
 from recovery.model.residual import Filtered, ScoreGrid, filter_scores, score_grid
 
-__all__ = ["PatientData", "PatientDraws", "PatientError", "condition", "log_likelihood",
-           "patient_data", "patient_draws"]
+__all__ = ["PatientData", "PatientDraws", "PatientError", "condition", "covariate_problems",
+           "log_likelihood", "patient_data", "patient_draws"]
 
 PROPOSALS = 4000  # thetas weighted per stage
 T_DF = 7.0  # Student-t proposal: heavier tails than the target keep the weights bounded
@@ -47,6 +47,22 @@ PARTICLES = 2000  # tempered SMC's particles for a diary of up to FULL_SCORES sc
 FULL_SCORES = 60  # diaries get proportionally fewer (at least MIN_PARTICLES), bounding a
 MIN_PARTICLES = 1000  # request's cost
 MOVES = 2  # Metropolis sweeps per tempering step
+
+
+def covariate_problems(covariates: dict[str, float | None], cfg: ModelConfig
+                       ) -> list[tuple[str, str]]:
+    """(field, message) for each covariate this model does not know or that lies outside its
+    configured range; empty when all can be used."""
+    out = []
+    for name, value in covariates.items():
+        c = cfg.covariates.get(name)
+        if c is None:
+            out.append((f"covariates.{name}",
+                        f"unknown covariate; this model knows {sorted(cfg.covariates)}"))
+        elif value is not None and ((c.low is not None and value < c.low)
+                                    or (c.high is not None and value > c.high)):
+            out.append((f"covariates.{name}", f"{value:g} is outside [{c.low}, {c.high}]"))
+    return out
 
 
 class PatientError(RecoveryError, ValueError):
@@ -98,15 +114,9 @@ def patient_data(covariates: dict[str, float | None], history: History, cfg: Mod
     Kernel time starts at the first record (the natural course's day 0), or at `origin` (the
     forecast's start) when that is earlier or there is no history yet: times are never < 0.
     """
+    if problems := covariate_problems(covariates, cfg):
+        raise PatientError(*problems[0])
     x = np.zeros(len(cfg.effect_pairs()))
-    for name, value in covariates.items():
-        if name not in cfg.covariates:
-            raise PatientError(f"covariates.{name}", f"unknown covariate; this model knows "
-                               f"{sorted(cfg.covariates)}")
-        c = cfg.covariates[name]
-        if value is not None and ((c.low is not None and value < c.low)
-                                  or (c.high is not None and value > c.high)):
-            raise PatientError(f"covariates.{name}", f"{value:g} is outside [{c.low}, {c.high}]")
     for e, (_, name) in enumerate(cfg.effect_pairs()):
         value = covariates.get(name)
         if value is not None:

@@ -18,6 +18,7 @@ from recovery.model import (
     History,
     OptimiseRequest,
     OptimiseResponse,
+    covariate_problems,
     optimise,
 )
 from recovery.model import Session as SessionEvent
@@ -240,20 +241,10 @@ def optimise_patient(patient_id: str, body: PatientOptimiseIn, s: DbSession, use
 
 def _check_covariates(state: State, covariates: dict[str, float | None]) -> None:
     """Covariates the served model knows, inside its configured ranges; else 422 per field."""
-    known = served(state).forecaster.config.covariates
-    problems = []
-    for name, value in covariates.items():
-        c = known.get(name)
-        if c is None:
-            msg = f"unknown covariate; the served model uses {sorted(known)}"
-        elif value is not None and ((c.low is not None and value < c.low)
-                                    or (c.high is not None and value > c.high)):
-            msg = f"must lie in [{c.low:g}, {c.high:g}]"
-        else:
-            continue
-        problems.append({"loc": ["body", "covariates", name], "msg": msg, "type": "value_error"})
+    problems = covariate_problems(covariates, served(state).forecaster.config)
     if problems:
-        raise unprocessable(problems)
+        raise unprocessable([{"loc": ["body", *field.split(".")], "msg": msg,
+                              "type": "value_error"} for field, msg in problems])
 
 
 def _delete_one(s: Session, table: type[PainRow] | type[SessionRow], patient_id: str,

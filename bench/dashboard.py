@@ -57,7 +57,8 @@ def main() -> None:
         wait_ok(f"{url}/_stcore/health")
         add_user(Settings(database_url=env["RECOVERY_DATABASE_URL"]), "bench", PW, "therapist")
         h = token(api, "bench", PW)
-        pid = httpx.post(f"{api}/v1/patients", json={"name": "Sixty"}, headers=h).json()["id"]
+        record = {"name": "Sixty", "start_date": "2025-01-01"}
+        pid = httpx.post(f"{api}/v1/patients", json=record, headers=h).json()["id"]
         rng = np.random.default_rng(0)
         httpx.post(f"{api}/v1/patients/{pid}/scores", headers=h, json={"scores": [
             {"day": d, "score": int(np.clip(round(7 - d / 20 + rng.normal()), 0, 10)),

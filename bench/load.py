@@ -75,7 +75,8 @@ async def sign_in(c: httpx.AsyncClient, i: int) -> tuple[dict[str, str], str]:
     """Token and a patient with 30 scores and 10 sessions for client i."""
     r = await c.post("/v1/token", data={"username": f"ther{i}", "password": PASSWORD})
     h = {"Authorization": f"Bearer {r.json()['access_token']}"}
-    pid = (await c.post("/v1/patients", json={"name": f"P{i}", "covariates": {"chronic": 1}},
+    pid = (await c.post("/v1/patients", json={"name": f"P{i}", "start_date": "2025-01-01",
+                                               "covariates": {"chronic": 1}},
                         headers=h)).json()["id"]
     rng = np.random.default_rng(i)
     await c.post(f"/v1/patients/{pid}/scores", headers=h, json={"scores": [

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -152,8 +153,11 @@ def running_api(settings: Settings) -> Iterator[Api]:
             ids = {n: create(s, UserIn(username=n, password=PASSWORD, role=r)).id  # type: ignore[arg-type]
                    for n, r in (("t1", "therapist"), ("t2", "therapist"), ("a1", "analyst"),
                                 ("root", "admin"))}
-            own = Patient(name="Own", covariates={"chronic": 1}, therapist_id=ids["t1"])
-            other = Patient(name="Other", covariates={}, therapist_id=ids["t2"])
+            year_ago = date.today() - timedelta(days=365)  # room for diaries of past days
+            own = Patient(name="Own", covariates={"chronic": 1}, therapist_id=ids["t1"],
+                          start_date=year_ago)
+            other = Patient(name="Other", covariates={}, therapist_id=ids["t2"],
+                            start_date=year_ago)
             s.add_all([own, other])
             s.flush()
             create(s, UserIn(username="p1", password=PASSWORD, role="patient",  # type: ignore[arg-type]

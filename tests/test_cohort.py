@@ -44,23 +44,23 @@ def test_unknown_column_is_refused_with_a_hint(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("table", "text", "expected"), [
-    ("pain", "patient_id,day,score\nA,0,11\n", "row 1, column 'score': 11 is outside [0, 10]"),
-    ("pain", "patient_id,day,score\nA,0,seven\n", "row 1, column 'score': not a number: 'seven'"),
+    ("pain", "patient_id,day,score\nA,0,11\n", "line 2, column 'score': 11 is outside [0, 10]"),
+    ("pain", "patient_id,day,score\nA,0,seven\n", "line 2, column 'score': not a number: 'seven'"),
     ("pain", "patient_id,day,score\nA,0,6.5\n", "not a whole number"),
-    ("pain", "patient_id,day,score\nA,-2,6\n", "row 1, column 'day': -2 is negative"),
+    ("pain", "patient_id,day,score\nA,-2,6\n", "line 2, column 'day': -2 is negative"),
     ("pain", "patient_id,day,score\nA,soon,6\n", "column 'day': not a number: 'soon'"),
     ("pain", "patient_id,date,score\nA,31/31/2026,6\n", "column 'date': not a date"),
-    ("pain", "patient_id,day,score\n,0,6\n", "row 1, column 'patient_id': missing patient_id"),
+    ("pain", "patient_id,day,score\n,0,6\n", "line 2, column 'patient_id': missing patient_id"),
     ("pain", "patient_id,day,score\nZ,0,6\n", "patient 'Z' is not in patients"),
-    ("pain", "patient_id,day,score\nA,0,6\nA,0,6\n", "row 2: duplicated row (same as row 1)"),
+    ("pain", "patient_id,day,score\nA,0,6\nA,0,6\n", "line 3: duplicated row (same as line 2)"),
     ("pain", "patient_id,day,score\n", "table is empty"),
     ("pain", "patient_id,score\nA,3\n", "missing required column 'day'"),
     ("sessions", "patient_id,day,kind\nA,0,Deep Tissue!\n", "bad session kind"),
     ("sessions", "patient_id,day\nA,0\n", "column 'kind': missing required column"),
     ("patients", "patient_id,adherence\nA,1.5\nB,0.2\n", "1.5 is outside [0, 1]"),
-    ("patients", "patient_id\nA\nA\n", "row 2, column 'patient_id': duplicated patient_id"),
+    ("patients", "patient_id\nA\nA\n", "line 3, column 'patient_id': duplicated patient_id"),
 ])
-def test_each_problem_names_file_row_and_column(tmp_path: Path, table: str, text: str,
+def test_each_problem_names_file_line_and_column(tmp_path: Path, table: str, text: str,
                                                 expected: str) -> None:
     tables = {"patients": PATIENTS, "sessions": SESSIONS, "pain": PAIN, table: text}
     found = problems_of(tmp_path, **tables)
@@ -71,7 +71,7 @@ def test_every_problem_is_listed_not_just_the_first(tmp_path: Path) -> None:
     pain = "patient_id,day,score\nA,0,11\nA,-1,4\nQ,2,3\nB,1,x\n"
     found = problems_of(tmp_path, pain=pain)
     assert len(found) == 4
-    assert [p.split(",")[1].strip() for p in found] == ["row 1", "row 2", "row 3", "row 4"]
+    assert [p.split(",")[1].strip() for p in found] == ["line 2", "line 3", "line 4", "line 5"]
 
 
 def test_parquet_tables_are_read(tmp_path: Path) -> None:
@@ -95,7 +95,7 @@ def test_fit_cli_refuses_a_bad_cohort_with_exit_2_and_writes_nothing(tmp_path: P
     out = tmp_path / "model"
     result = CliRunner().invoke(app, ["fit", str(cohort), "--out", str(out)])
     assert result.exit_code == 2
-    assert "pain.csv, row 1, column 'score'" in result.output
+    assert "pain.csv, line 2, column 'score'" in result.output
     assert "Traceback" not in result.output
     assert not out.exists()
 
@@ -112,3 +112,13 @@ def test_patients_in_any_order_fit_the_events_order() -> None:
     data = prepare(c, ModelConfig())
     assert data.grid.valid.sum() == 4
     assert list(data.y[data.grid.index[0, :2]]) == [6.0, 7.0]
+
+
+def test_yes_no_covariates_accept_true_false(tmp_path: Path) -> None:
+    patients = "patient_id,chronic,structural_cause\nA,True,no\nB,false,YES\n"
+    write_cohort(tmp_path, patients, SESSIONS, PAIN)
+    got = Cohort.load(tmp_path).patients.set_index("patient_id")
+    assert got.loc["A", "chronic"] == 1 and got.loc["A", "structural_cause"] == 0
+    assert got.loc["B", "chronic"] == 0 and got.loc["B", "structural_cause"] == 1
+    (msg,) = problems_of(tmp_path, patients="patient_id,chronic\nA,maybe\nB,0\n")
+    assert "line 2" in msg and "not a number: 'maybe'" in msg

@@ -17,7 +17,8 @@ def test_kill_9_loses_no_acknowledged_score(settings: Settings, tmp_path: Path) 
     server = Server(settings, tmp_path / "server.log").start()
     try:
         h = token(server.url, "ther", "long password 1")
-        pid = httpx.post(f"{server.url}/v1/patients", json={"name": "P"}, headers=h).json()["id"]
+        record = {"name": "P", "start_date": "2025-01-01"}
+        pid = httpx.post(f"{server.url}/v1/patients", json=record, headers=h).json()["id"]
         acked: list[str] = []
         sent: list[str] = []
         stop = threading.Event()

@@ -25,7 +25,8 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     add_user(s, "ana", PW, "analyst")
     server = Server(s, Path(s.models_dir).parent / "server.log").start()
     h = token(server.url, "ther", PW)
-    pid = httpx.post(f"{server.url}/v1/patients", json={"name": "Alex", "covariates": {
+    pid = httpx.post(f"{server.url}/v1/patients", json={"name": "Alex",
+                                                        "start_date": "2025-01-01", "covariates": {
         "chronic": 1}}, headers=h).json()["id"]
     httpx.post(f"{server.url}/v1/patients/{pid}/scores", headers=h, json={"scores": [
         {"day": d, "score": 7 - d // 8, "client_id": f"c{d}"} for d in range(0, 30, 2)]})

@@ -25,7 +25,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, dic
     add_user(s, "fuzzer", PASSWORD, "therapist")
     server = Server(s, Path(s.models_dir).parent / "server.log").start()
     h = token(server.url, "fuzzer", PASSWORD)
-    pid = httpx.post(f"{server.url}/v1/patients", json={"name": "F"}, headers=h).json()["id"]
+    record = {"name": "F", "start_date": "2025-01-01"}
+    pid = httpx.post(f"{server.url}/v1/patients", json=record, headers=h).json()["id"]
     httpx.post(f"{server.url}/v1/patients/{pid}/scores", headers=h, json={"scores": [
         {"day": d, "score": 5, "client_id": f"c{d}"} for d in range(10)]})
     yield server, h

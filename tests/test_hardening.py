@@ -47,7 +47,8 @@ def test_an_oversized_upload_is_refused_at_once_and_health_stays_fast(
     server = Server(settings, tmp_path / "server.log").start()
     try:
         h = token(server.url, "ther", "long password 1")
-        pid = httpx.post(f"{server.url}/v1/patients", json={"name": "P"}, headers=h).json()["id"]
+        record = {"name": "P", "start_date": "2025-01-01"}
+        pid = httpx.post(f"{server.url}/v1/patients", json=record, headers=h).json()["id"]
         row = b'{"day": 1, "score": 5, "client_id": "abcdefghijklmnop"},'
         body = b'{"scores": [' + row * 360_000 + b'{"day": 2, "score": 5, "client_id": "z"}]}'
         assert len(body) > 19_000_000
@@ -316,8 +317,13 @@ def test_the_forecast_queue_is_bounded() -> None:
 
 def test_records_can_be_corrected(shared_api: Api) -> None:
     c, h = shared_api.client, shared_api.as_("t1")
-    c.post(f"/v1/patients/{shared_api.own}/scores", headers=h, json={"scores": [
+    future = c.post(f"/v1/patients/{shared_api.own}/scores", headers=h, json={"scores": [
         {"day": 1, "score": 5, "client_id": "a"}, {"day": 5000, "score": 5, "client_id": "b"}]})
+    assert future.status_code == 422  # the whole batch refused, the far-future day named
+    assert future.json()["detail"][0]["loc"] == ["body", "scores", 1, "day"]
+    assert "in the future" in future.json()["detail"][0]["msg"]
+    c.post(f"/v1/patients/{shared_api.own}/scores", headers=h, json={"scores": [
+        {"day": 1, "score": 5, "client_id": "a"}, {"day": 50, "score": 5, "client_id": "b"}]})
     c.post(f"/v1/patients/{shared_api.own}/sessions", headers=h, json={"sessions": [
         {"day": 1, "kind": "massage", "client_id": "s"}]})
     assert c.delete(f"/v1/patients/{shared_api.own}/scores/b", headers=h).status_code == 204
@@ -375,8 +381,8 @@ def test_two_processes_on_sqlite_take_a_concurrent_stream(tmp_path: Path) -> Non
             assert time.monotonic() < deadline, "the second server process did not start"
             time.sleep(0.2)
         h = token(server.url, "ther", "long password 1")
-        pids = [httpx.post(f"{server.url}/v1/patients", json={"name": f"P{i}"},
-                           headers=h).json()["id"] for i in range(3)]
+        pids = [httpx.post(f"{server.url}/v1/patients", headers=h, json={
+            "name": f"P{i}", "start_date": "2025-01-01"}).json()["id"] for i in range(3)]
         statuses: list[int] = []
 
         def stream(pid: str) -> None:

@@ -127,6 +127,8 @@ def test_promotion_switches_without_failing_requests(api: Api, tmp_path: Path) -
             if r.status_code == 200:
                 versions.add(r.json()["model_version"])
 
+    assert c.post("/v1/models/rollback", headers=api.as_("a1")).status_code == 409  # none yet
+    default_id = c.get("/readyz").json()["model_version"]
     t = threading.Thread(target=hammer)
     t.start()
     r = c.post("/v1/models/copyofdefault/promote", headers=api.as_("a1"))
@@ -137,3 +139,8 @@ def test_promotion_switches_without_failing_requests(api: Api, tmp_path: Path) -
     assert after.json()["model_version"] == "copyofdefault"
     assert statuses and set(statuses) == {200}
     assert c.get("/readyz").json()["model_version"] == "copyofdefault"
+    back = c.post("/v1/models/rollback", headers=api.as_("a1"))  # the previous model again
+    assert back.status_code == 200 and back.json()["id"] == default_id
+    assert c.get("/readyz").json()["model_version"] == default_id
+    assert c.post("/v1/models/rollback", headers=api.as_("t1")).status_code == 403
+    assert c.post("/v1/models/rollback", headers=api.as_("a1")).json()["id"] == "copyofdefault"

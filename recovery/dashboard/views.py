@@ -48,8 +48,9 @@ def forecast_csv(result: dict[str, Any]) -> bytes:
 
 def problems_table(details: list[dict[str, Any]]) -> pd.DataFrame:
     """The service's per-row cohort problems as a table a person scans."""
-    return pd.DataFrame([{"file": d["loc"][0], "row": d["loc"][1], "column": d["loc"][2],
-                          "problem": d["msg"]} for d in details])
+    return pd.DataFrame([{"file": d["loc"][0],
+                          "line": d.get("line") or (f"row {d['loc'][1]}" if d["loc"][1] else ""),
+                          "column": d["loc"][2], "problem": d["msg"]} for d in details])
 
 
 def diagnostics_line(m: dict[str, Any]) -> str:

@@ -23,7 +23,7 @@ from recovery.model.requests import (
     OptimiseRequest,
     OptimiseResponse,
 )
-from recovery.model.schedules import PRESETS, Phase, Schedule, Session, preset
+from recovery.model.schedules import PRESETS, Phase, Schedule, Session, describe, preset
 from recovery.model.simulate import Truth, simulate_cohort
 from recovery.model.update import PatientError, covariate_problems
 
@@ -52,6 +52,7 @@ __all__ = [
     "Session",
     "Truth",
     "covariate_problems",
+    "describe",
     "evaluate",
     "fit",
     "load",

@@ -2,7 +2,7 @@
 
 Every problem is collected (file, row, column, message) and raised together as a
 `CohortError`; nothing is returned half-validated. Rows are 1-based data rows (the header
-is not counted), so row 1 is the second line of a CSV file.
+is not counted), so row 1 is the second line of a CSV file: messages say "line 2" for CSVs.
 """
 
 from __future__ import annotations
@@ -197,6 +197,9 @@ def _numbers(file: str, col: str, values: pd.Series, problems: list[Problem],
     return num
 
 
+_YES_NO = {"true": "1", "false": "0", "yes": "1", "no": "0"}
+
+
 def _clean_patients(frame: pd.DataFrame, cfg: ModelConfig, problems: list[Problem]
                     ) -> pd.DataFrame:
     file = _file("patients", frame)
@@ -207,7 +210,10 @@ def _clean_patients(frame: pd.DataFrame, cfg: ModelConfig, problems: list[Proble
                                 f"duplicated patient_id {out['patient_id'].iloc[row]!r}"))
     for name, cov in cfg.covariates.items():
         if name in frame:
-            out[name] = _numbers(file, name, frame[name], problems, cov.low, cov.high,
+            values = frame[name]
+            if (cov.low, cov.high) == (0, 1):  # a yes/no covariate: True/False/yes/no too
+                values = values.map(lambda v: _YES_NO.get(str(v).strip().lower(), v))
+            out[name] = _numbers(file, name, values, problems, cov.low, cov.high,
                                  missing_ok=True).to_numpy()
         else:
             out[name] = np.nan
@@ -248,8 +254,10 @@ def _clean_events(name: str, frame: pd.DataFrame, known: set[str], problems: lis
         out["score"] = score.where(np.isfinite(score), -1).round().astype(int).to_numpy()
     dup = out.duplicated(keep="first")
     for row in np.flatnonzero(dup):
-        first = int(np.flatnonzero((out == out.iloc[row]).all(axis=1))[0]) + 1
-        problems.append(Problem(file, int(row) + 1, None, f"duplicated row (same as row {first})"))
+        first = Problem(file, int(np.flatnonzero((out == out.iloc[row]).all(axis=1))[0]) + 1,
+                        None, "")
+        same = f"line {first.line}" if first.line else f"row {first.row}"
+        problems.append(Problem(file, int(row) + 1, None, f"duplicated row (same as {same})"))
     return out
 
 

@@ -28,9 +28,16 @@ class Problem:
     column: str | None
     message: str
 
+    @property
+    def line(self) -> int | None:
+        """The line an editor shows for a CSV's row (the header is line 1); None otherwise."""
+        return self.row + 1 if self.row is not None and self.file.endswith(".csv") else None
+
     def __str__(self) -> str:
         where = self.file
-        if self.row is not None:
+        if self.line is not None:
+            where += f", line {self.line}"
+        elif self.row is not None:
             where += f", row {self.row}"
         if self.column is not None:
             where += f", column {self.column!r}"

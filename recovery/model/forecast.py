@@ -131,15 +131,15 @@ def summarise(p: Paths, eps: np.ndarray, target: float, baseline: float,
     x = np.clip(m + s * eps, 0.0, 10.0)
     q = column_quantiles(x, np.array(QUANTILES) / 100)
     p_target = float(ndtr((np.floor(target) + 0.5 - m[:, -1]) / s[:, -1]).mean())
-    threshold = baseline - min(2.0, 0.3 * baseline)
-    reached = mu <= threshold
-    first = np.where(reached.any(axis=1), reached.argmax(axis=1), np.iinfo(np.int64).max)
-    med = np.median(first)
+    reached = mu <= baseline - min(2.0, 0.3 * baseline)
+    now = mu[:, :1]  # each draw's expected pain on the forecast's first day
+    further = mu <= now - np.minimum(2.0, 0.3 * now)
     pain = np.clip(m, 0.0, 10.0).mean(axis=1)
     summary = Summary(
         p_target_at_horizon=round(p_target, 4),
         p_improvement=round(float(reached.any(axis=1).mean()), 4),
-        improvement_day=float(days[int(med)]) if med < h else None,
+        improvement_day=_median_first_day(reached, days),
+        improvement_from_now_day=_median_first_day(further, days),
         p_relapse=_relapse(p, baseline), mean_pain=round(float(pain.mean()), 3),
         sessions=len(p.plan),
         cost=round(float(sum(prices.get(str(k), 0.0) for k in p.plan.kinds)), 2),
@@ -151,6 +151,13 @@ def summarise(p: Paths, eps: np.ndarray, target: float, baseline: float,
         quantiles={str(k): np.round(v, 3).tolist() for k, v in zip(QUANTILES, q, strict=True)},
         mean=np.round(x.mean(axis=0), 3).tolist(), summary=summary)
     return forecast, pain
+
+
+def _median_first_day(reached: np.ndarray, days: np.ndarray) -> float | None:
+    """Median over draws of the first day `reached` holds (None when under half reach it)."""
+    first = np.where(reached.any(axis=1), reached.argmax(axis=1), np.iinfo(np.int64).max)
+    med = np.median(first)
+    return float(days[int(med)]) if med < len(days) else None
 
 
 def _relapse(p: Paths, baseline: float) -> float | None:

@@ -170,6 +170,9 @@ class Summary(BaseModel):
                                  "below baseline within the horizon)")
     improvement_day: float | None = Field(description="median day of that improvement "
                                           "(None when under half the draws reach it)")
+    improvement_from_now_day: float | None = Field(
+        default=None, description="median day expected pain first falls >= 30 % or >= 2 "
+        "points below its level on the forecast's first day (None when under half reach it)")
     p_relapse: float | None = Field(description="P(losing half the gain within 8 weeks of the "
                                     "last session in the horizon, if care stops there)")
     mean_pain: float = Field(description="mean predicted score over the horizon")
@@ -247,6 +250,8 @@ class ForecastResponse(BaseModel):
     update: UpdateInfo = Field(description="how the patient was conditioned on history")
     calibration: Calibration | None = Field(
         default=None, description="the model's measured held-out calibration, when evaluated")
+    notes: list[str] = Field(default_factory=list,
+                             description="what the forecast left out or assumed, in plain words")
 
 
 class OptimiseRequest(BaseModel):

@@ -14,7 +14,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 from recovery.model.errors import ScheduleError
 
-__all__ = ["PRESETS", "Phase", "Schedule", "Session", "SessionPlan", "preset"]
+__all__ = ["PRESETS", "Phase", "Schedule", "Session", "SessionPlan", "describe", "preset"]
+
 
 def _kind_name(value: object) -> object:
     """Kind names are matched case-insensitively: "Massage " is "massage"."""
@@ -135,3 +136,34 @@ def preset(name: str, kind: str = "massage") -> Schedule:
     if name not in PRESETS:
         raise ScheduleError(f"unknown schedule preset {name!r}; known presets: {sorted(PRESETS)}")
     return PRESETS[name].with_kind(kind)
+
+
+def _every(days: float) -> str:
+    named = {3.5: "twice a week", 7.0: "weekly", 1.0: "daily"}
+    if days in named:
+        return named[days]
+    if days % 7 == 0:
+        return f"every {days / 7:g} weeks"
+    return f"every {days:g} days"
+
+
+def _phase_words(p: Phase, last: bool) -> str:
+    if p.every_days is None:
+        return "stop" if last else f"a {p.weeks:g}-week break"
+    span = "from then on" if last and p.weeks >= 52 else f"for {p.weeks:g} weeks"
+    return f"{_every(p.every_days)} {span}"
+
+
+def describe(schedule: Schedule) -> str:
+    """The schedule in plain words ("twice a week for 6 weeks, then stop")."""
+    if schedule.session_days is not None:
+        n = len(schedule.session_days)
+        return f"{n} {schedule.kind} session{'s' * (n != 1)} on chosen days"
+    phases = list(schedule.phases)
+    if not phases or all(p.every_days is None for p in phases):
+        return "no sessions"
+    cycle = phases[:2]
+    if len(phases) > 2 and phases == cycle * (len(phases) // 2):
+        on, off = cycle
+        return f"{_phase_words(on, False)}, then a {off.weeks:g}-week break, repeated"
+    return ", then ".join(_phase_words(p, i == len(phases) - 1) for i, p in enumerate(phases))

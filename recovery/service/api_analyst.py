@@ -23,7 +23,7 @@ from recovery.service.auth import Role
 from recovery.service.deps import COMMON_RESPONSES, DbSession, State, require, settle
 from recovery.service.errors import run_model, unprocessable
 from recovery.service.schemas import CohortOut, FitIn, JobOut, ModelOut
-from recovery.service.tables import CohortRow, Job, ModelRow, User
+from recovery.service.tables import CohortRow, Job, ModelRow, Served, User
 
 router = APIRouter(prefix="/v1", tags=["cohorts, fits and models"], responses=COMMON_RESPONSES)
 Analyst = Annotated[User, Depends(require(Role.analyst))]
@@ -188,6 +188,20 @@ def promote(model_id: str, s: DbSession, state: State, _: Analyst) -> ModelOut:
                             f"{problems}")
     state.registry.promote(model_id, s)
     return _model_out(row, model_id)
+
+
+@router.post("/models/rollback", response_model=ModelOut,
+             responses={409: {"description": "no previously served model"}})
+def rollback(s: DbSession, state: State, _: Analyst) -> ModelOut:
+    """Serve the model served before the last promotion again (a rollback can be undone by
+    another rollback)."""
+    served = s.get(Served, 1)
+    previous = served.previous_model_id if served else None
+    row = s.get(ModelRow, previous) if previous else None
+    if row is None:
+        raise HTTPException(status.HTTP_409_CONFLICT, "no previously served model to go back to")
+    state.registry.promote(row.id, s)
+    return _model_out(row, row.id)
 
 
 def job_out(s: DbSession, job: Job) -> JobOut:

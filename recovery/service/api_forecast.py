@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from fastapi import APIRouter
 
 from recovery.model import (
+    PRESETS,
     ForecastRequest,
     ForecastResponse,
     OptimiseRequest,
     OptimiseResponse,
+    describe,
     optimise,
 )
 from recovery.service.deps import (
@@ -48,3 +51,14 @@ def optimise_schedule(req: OptimiseRequest, state: State, user: CurrentUser, s: 
     settle(s)
     with state.gate.enter(user.id):
         return run_model(lambda: optimise(loaded.forecaster, req))
+
+
+@router.get("/catalogue")
+def catalogue(state: State, _: CurrentUser) -> dict[str, Any]:
+    """What the served model offers: session kinds, presets in words, covariates with their
+    ranges, session prices and the currency (forms are built from this)."""
+    f = served(state).forecaster
+    return {"kinds": list(f.kinds),
+            "presets": [{"name": n, "words": describe(p)} for n, p in PRESETS.items()],
+            "covariates": {n: c.model_dump() for n, c in f.config.covariates.items()},
+            "prices": state.settings.prices, "currency": state.settings.currency}

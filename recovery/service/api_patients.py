@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC
+from collections.abc import Sequence
+from datetime import UTC, date, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
@@ -48,7 +49,9 @@ from recovery.service.schemas import (
     PatientOptimiseIn,
     PatientOut,
     PatientPatch,
+    ScoreIn,
     ScoresIn,
+    SessionIn,
     SessionsIn,
     UserIn,
     UserOut,
@@ -69,7 +72,11 @@ def create_patient(body: PatientIn, s: DbSession, user: Therapist, state: State)
     if body.therapist_id not in (None, user.id):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "therapists create their own patients")
     _check_covariates(state, body.covariates)
-    p = Patient(name=body.name, covariates=body.covariates, therapist_id=user.id)
+    if body.start_date is not None and body.start_date > date.today():
+        raise unprocessable([{"loc": ["body", "start_date"], "type": "value_error",
+                              "msg": f"the record cannot start in the future ({body.start_date})"}])
+    p = Patient(name=body.name, covariates=body.covariates, therapist_id=user.id,
+                start_date=body.start_date or date.today())
     s.add(p)
     s.flush()
     audit(s, user, p.id, "write")
@@ -139,10 +146,10 @@ def get_patient(patient_id: str, s: DbSession, user: CurrentUser) -> PatientOut:
 
 @router.post("/{patient_id}/scores", response_model=BatchResult, responses=NOT_YOURS)
 def add_scores(patient_id: str, body: ScoresIn, s: DbSession, user: CurrentUser) -> BatchResult:
-    """Diary scores; a retried batch (same client_ids) is stored once."""
-    patient_for(s, user, patient_id, write=True)
-    rows = [{"patient_id": patient_id, "day": x.day, "score": x.score, "client_id": x.client_id}
-            for x in body.scores]
+    """Diary scores, by day or date; a retried batch (same client_ids) is stored once."""
+    days = _placed(patient_for(s, user, patient_id, write=True), body.scores, "scores")
+    rows = [{"patient_id": patient_id, "day": d, "score": x.score, "client_id": x.client_id}
+            for d, x in zip(days, body.scores, strict=True)]
     return _insert_new(s, PainRow, rows)
 
 
@@ -151,39 +158,43 @@ def add_sessions(patient_id: str, body: SessionsIn, s: DbSession, user: Therapis
                  state: State) -> BatchResult:
     """Sessions given (therapists only); retried batches are stored once. Only kinds the
     served model knows are taken, so no entry can leave the record unforecastable."""
-    patient_for(s, user, patient_id, write=True)
+    patient = patient_for(s, user, patient_id, write=True)
     known = served(state).forecaster.kinds
     unknown = [{"loc": ["body", "sessions", i, "kind"], "type": "value_error",
                 "msg": f"unknown session kind {x.kind!r}; the served model knows {known}"}
                for i, x in enumerate(body.sessions) if x.kind not in known]
     if unknown:
         raise unprocessable(unknown)
-    rows = [{"patient_id": patient_id, "day": x.day, "kind": x.kind, "client_id": x.client_id}
-            for x in body.sessions]
+    days = _placed(patient, body.sessions, "sessions")
+    rows = [{"patient_id": patient_id, "day": d, "kind": x.kind, "client_id": x.client_id}
+            for d, x in zip(days, body.sessions, strict=True)]
     return _insert_new(s, SessionRow, rows)
 
 
 @router.get("/{patient_id}/history", response_model=HistoryOut, responses=NOT_YOURS)
-def history(patient_id: str, s: DbSession, user: CurrentUser) -> HistoryOut:
-    patient_for(s, user, patient_id)
-    h = _history(s, patient_id)
-    return HistoryOut(patient_id=patient_id, pain=[p.model_dump() for p in h.pain],
-                      sessions=[x.model_dump() for x in h.sessions])
+def history(patient_id: str, s: DbSession, user: CurrentUser, state: State) -> HistoryOut:
+    """The record's diary and sessions (days since its start date), and what forecasts leave
+    out."""
+    patient = patient_for(s, user, patient_id)
+    h, left_out = _usable(_history(s, patient_id), served(state).forecaster.kinds)
+    return HistoryOut(patient_id=patient_id, start_date=patient.start, today=_today(patient),
+                      pain=[p.model_dump() for p in h.pain],
+                      sessions=[x.model_dump() for x in h.sessions], left_out=left_out)
 
 
 @router.get("/{patient_id}/entries", response_model=list[EntryOut], responses=NOT_YOURS)
 def entries(patient_id: str, s: DbSession, user: CurrentUser,
             limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[EntryOut]:
     """The record's latest entries as stored, each with the client id that removes it."""
-    patient_for(s, user, patient_id)
+    start = patient_for(s, user, patient_id).start
     rows: list[EntryOut] = []
     tables: tuple[tuple[Any, Any, Literal["score", "session"]], ...] = (
         (PainRow, PainRow.score, "score"), (SessionRow, SessionRow.kind, "session"))
     for table, value, what in tables:
         q = (select(table.client_id, table.day, value, table.created_at)
              .where(table.patient_id == patient_id).order_by(table.id.desc()).limit(limit))
-        rows += [EntryOut(entry=what, client_id=c, day=d, value=str(v), stored_at=t)
-                 for c, d, v, t in s.execute(q)]
+        rows += [EntryOut(entry=what, client_id=c, day=d, date=start + timedelta(days=int(d)),
+                          value=str(v), stored_at=t) for c, d, v, t in s.execute(q)]
     return sorted(rows, key=lambda e: e.stored_at, reverse=True)[:limit]
 
 
@@ -191,22 +202,23 @@ def entries(patient_id: str, s: DbSession, user: CurrentUser,
              responses={**NOT_YOURS, **BUSY})
 def forecast_patient(patient_id: str, body: PatientForecastIn, s: DbSession, user: CurrentUser,
                      state: State) -> ForecastResponse:
-    """Forecast a stored patient under the given schedules; the forecast is kept for audit."""
+    """Forecast a stored patient under the given schedules; the forecast is kept for audit.
+    Sessions of kinds the served model does not know are left out, and the response says so."""
     patient = patient_for(s, user, patient_id)
-    h = _history(s, patient_id)
+    loaded = served(state)
+    h, left_out = _usable(_history(s, patient_id), loaded.forecaster.kinds)
     req_body: dict[str, Any] = {
         "patient": {"covariates": patient.covariates}, "history": h.model_dump(),
         "start_day": body.start_day if body.start_day is not None else _next_day(h),
         **body.model_dump(exclude={"start_day", "prices"}, exclude_none=True)}
-    if body.prices is not None:
-        req_body["prices"] = body.prices
+    req_body["prices"] = body.prices if body.prices is not None else state.settings.prices
     req = run_model(lambda: ForecastRequest.model_validate(req_body))
-    loaded = served(state)
     settle(s)
     with state.gate.enter(user.id):
         t0 = time.perf_counter()
         response = run_model(lambda: loaded.forecaster.forecast(req))
         state.metrics.forecast.observe(time.perf_counter() - t0)
+    response.notes += left_out
     s.add(ForecastRow(patient_id=patient_id, user_id=user.id, model_version=loaded.model_id,
                       request=body.model_dump(mode="json"), response=response.model_dump()))
     return response
@@ -228,12 +240,12 @@ def past_forecasts(patient_id: str, s: DbSession, user: CurrentUser) -> list[dic
 def optimise_patient(patient_id: str, body: PatientOptimiseIn, s: DbSession, user: CurrentUser,
                      state: State) -> OptimiseResponse:
     patient = patient_for(s, user, patient_id)
-    h = _history(s, patient_id)
+    loaded = served(state)
+    h, _ = _usable(_history(s, patient_id), loaded.forecaster.kinds)
     req = run_model(lambda: OptimiseRequest(
         patient=PatientInfo(covariates=patient.covariates), history=h,
         start_day=body.start_day if body.start_day is not None else _next_day(h),
-        **body.model_dump(exclude={"start_day"})))
-    loaded = served(state)
+        prices=state.settings.prices, **body.model_dump(exclude={"start_day"})))
     settle(s)
     with state.gate.enter(user.id):
         return run_model(lambda: optimise(loaded.forecaster, req))
@@ -279,10 +291,48 @@ def _history(s: Session, patient_id: str) -> History:
                    sessions=[SessionEvent(day=d, kind=k) for d, k in sessions])
 
 
+def _today(p: Patient) -> float:
+    return float((date.today() - p.start).days)
+
+
+def _placed(p: Patient, items: Sequence[ScoreIn | SessionIn], field: str) -> list[float]:
+    """Each entry's day in the record's calendar (from its day or its date); 422 for entries
+    before the record's start or after today (a day's grace for clinics ahead of the server's
+    time zone)."""
+    last = _today(p) + 1
+    days, problems = [], []
+    for i, x in enumerate(items):
+        day = x.day if x.day is not None else float(((x.date or p.start) - p.start).days)
+        where = "day" if x.day is not None else "date"
+        when = f"day {day:g}" if x.day is not None else str(x.date)
+        if day < 0:
+            problems.append((i, where, f"{when} is before this record's start ({p.start})"))
+        elif day > last:
+            problems.append((i, where, f"{when} is in the future: today is day {last - 1:g} of "
+                                       f"this record, which started on {p.start}"))
+        days.append(day)
+    if problems:
+        raise unprocessable([{"loc": ["body", field, i, where], "msg": msg,
+                              "type": "value_error"} for i, where, msg in problems])
+    return days
+
+
+def _usable(h: History, kinds: list[str]) -> tuple[History, list[str]]:
+    """The history without sessions of kinds the served model does not know, and a note per
+    kind left out (records from an older model stay forecastable)."""
+    unknown = sorted({x.kind for x in h.sessions} - set(kinds))
+    if not unknown:
+        return h, []
+    notes = [f"{sum(x.kind == k for x in h.sessions)} {k!r} session(s) left out: the served "
+             f"model does not know that kind (it knows {', '.join(kinds)})" for k in unknown]
+    kept = [x for x in h.sessions if x.kind in kinds]
+    return History(pain=h.pain, sessions=kept), notes
+
+
 def _next_day(h: History) -> float:
     return float(int(h.last_day) + 1) if (h.pain or h.sessions) else 0.0
 
 
 def _out(p: Patient) -> PatientOut:
     return PatientOut(id=p.id, name=p.name, covariates=p.covariates,
-                      therapist_id=p.therapist_id, created_at=p.created_at)
+                      therapist_id=p.therapist_id, created_at=p.created_at, start_date=p.start)

@@ -16,7 +16,14 @@ from fastapi_offline import FastAPIOffline
 from starlette.routing import Match, Route
 from starlette.types import Scope
 
-from recovery.service import api_analyst, api_auth, api_forecast, api_ops, api_patients
+from recovery.service import (
+    api_analyst,
+    api_auth,
+    api_forecast,
+    api_ops,
+    api_patients,
+    api_plans,
+)
 from recovery.service.db import Database
 from recovery.service.deps import AppState
 from recovery.service.guard import BodyGuard
@@ -63,7 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="Pain-trajectory forecasts under massage and physiotherapy "
                               "schedules, patient records, cohort refits and a model registry.")
     app.state.recovery = state
-    for module in (api_auth, api_patients, api_forecast, api_analyst, api_ops):
+    for module in (api_auth, api_patients, api_plans, api_forecast, api_analyst, api_ops):
         app.include_router(module.router)
 
     @app.middleware("http")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from datetime import date, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -65,7 +66,8 @@ def _add_patients(s: object, therapist_id: int, n: int) -> list[Patient]:
         row = cohort.patients.set_index("patient_id").loc[pid]
         covs = {c: (None if pd.isna(row[c]) else float(row[c])) for c in COVARIATES
                 if c in row.index}
-        p = Patient(name=f"Demo patient {i + 1}", covariates=covs, therapist_id=therapist_id)
+        p = Patient(name=f"Demo patient {i + 1}", covariates=covs, therapist_id=therapist_id,
+                    start_date=date.today() - timedelta(days=HISTORY_DAYS))  # diary to today
         s.add(p)
         s.flush()
         pain = cohort.pain[(cohort.pain["patient_id"] == pid)]

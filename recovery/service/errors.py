@@ -31,8 +31,9 @@ def run_model(work: Callable[[], T]) -> T:
         raise unprocessable([{"loc": ["body", *exc.field.split(".")], "msg": str(exc),
                               "type": "value_error"}]) from None
     except CohortError as exc:
-        raise unprocessable([{"loc": [p.file, p.row, p.column], "msg": p.message,
-                              "type": "cohort_error"} for p in exc.problems]) from None
+        raise unprocessable([{"loc": [p.file, p.row, p.column], "line": p.line,
+                              "msg": p.message, "type": "cohort_error"}
+                             for p in exc.problems]) from None
     except RecoveryError as exc:
         raise unprocessable([{"loc": ["body"], "msg": str(exc), "type": "value_error"}]
                             ) from None

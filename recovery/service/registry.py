@@ -103,8 +103,8 @@ class Registry:
         served = s.get(Served, 1)
         if served is None:
             s.add(Served(id=1, model_id=model_id))
-        else:
-            served.model_id = model_id
+        elif served.model_id != model_id:
+            served.previous_model_id, served.model_id = served.model_id, model_id
             served.updated_at = datetime.now(UTC).replace(tzinfo=None)
         s.commit()
         self.refresh()

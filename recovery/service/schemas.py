@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from recovery.model.requests import Price, ScheduleSpec
 from recovery.model.schedules import KindName
@@ -27,6 +28,8 @@ __all__ = [
     "PatientOptimiseIn",
     "PatientOut",
     "PatientPatch",
+    "PlanIn",
+    "PlanOut",
     "ScoreIn",
     "ScoresIn",
     "SessionIn",
@@ -113,9 +116,14 @@ class AuditOut(BaseModel):
     reason: str | None
 
 
+StartDate = Field(default=None, strict=False,
+                  description="day 0 of the record's calendar (default: today)")
+
+
 class PatientIn(_In):
     name: str = Field(min_length=1, max_length=120)
     covariates: Covariates = Field(default_factory=dict)
+    start_date: dt.date | None = StartDate
     therapist_id: int | None = Field(default=None, description="admins only: the therapist")
 
 
@@ -137,16 +145,29 @@ class PatientOut(BaseModel):
     covariates: dict[str, float | None]
     therapist_id: int
     created_at: UtcDatetime
+    start_date: dt.date
 
 
-class ScoreIn(_In):
-    day: float = Field(ge=0, le=36_500)
+class _Dated(_In):
+    """An entry placed by `day` (days since the record's start) or by calendar `date`."""
+
+    day: float | None = Field(default=None, ge=0, le=36_500)
+    date: dt.date | None = Field(default=None, strict=False, description="instead of day")
+
+    @model_validator(mode="after")
+    def _day_or_date(self) -> Self:
+        if (self.day is None) == (self.date is None):
+            raise ValueError("give either day (days since the record's start) or date "
+                             "(YYYY-MM-DD), not both")
+        return self
+
+
+class ScoreIn(_Dated):
     score: Score
     client_id: str = ClientId
 
 
-class SessionIn(_In):
-    day: float = Field(ge=0, le=36_500)
+class SessionIn(_Dated):
     kind: KindName = "massage"
     client_id: str = ClientId
 
@@ -170,14 +191,34 @@ class EntryOut(BaseModel):
     entry: Literal["score", "session"]
     client_id: str
     day: float
+    date: dt.date
     value: str = Field(description="the score, or the session's kind")
     stored_at: UtcDatetime
 
 
 class HistoryOut(BaseModel):
     patient_id: str
+    start_date: dt.date = Field(description="day 0 of the record's calendar")
+    today: float = Field(description="today's day number in the record's calendar")
     pain: list[dict[str, Any]]
     sessions: list[dict[str, Any]]
+    left_out: list[str] = Field(default_factory=list, description="entries the served model "
+                                "cannot use (forecasts leave them out), in plain words")
+
+
+class PlanIn(_In):
+    """A schedule the therapist proposes to this patient (phases or session days)."""
+
+    schedule: ScheduleSpec
+    note: str = Field(default="", max_length=500, description="for the patient, in plain words")
+
+
+class PlanOut(BaseModel):
+    id: str
+    name: str
+    schedule: dict[str, Any]
+    note: str
+    created_at: UtcDatetime
 
 
 class PatientForecastIn(_In):

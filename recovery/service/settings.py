@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     model_poll_seconds: float = Field(default=5.0, gt=0)
     # Dask scheduler (tcp://host:8786) that refit workers hand fits to; unset: fit in-process.
     engine_address: str | None = None
+    # what a session costs, by kind, in `currency` (forecasts and schedule suggestions)
+    prices: dict[str, float] = Field(default_factory=lambda: {"massage": 60.0, "physio": 75.0})
+    currency: str = Field(default="EUR", min_length=1, max_length=8)
     log_level: str = "INFO"
 
 

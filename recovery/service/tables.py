@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
@@ -19,6 +19,7 @@ __all__ = [
     "ModelRow",
     "PainRow",
     "Patient",
+    "PlanRow",
     "Served",
     "SessionRow",
     "User",
@@ -59,6 +60,24 @@ class Patient(Base):
     name: Mapped[str] = mapped_column(String(120))
     covariates: Mapped[dict[str, Any]] = mapped_column(default=dict)
     therapist_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    # day 0 of the record's calendar (None on records made before dates: their creation day)
+    start_date: Mapped[date | None] = mapped_column(default=None)
+
+    @property
+    def start(self) -> date:
+        return self.start_date or self.created_at.date()
+
+
+class PlanRow(Base):
+    """A schedule a therapist proposes to one patient (a ScheduleSpec as JSON)."""
+
+    __tablename__ = "plans"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=_uuid)
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    spec: Mapped[dict[str, Any]]
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=now)
 
 
@@ -152,6 +171,8 @@ class Served(Base):
     __tablename__ = "served"
     id: Mapped[int] = mapped_column(primary_key=True)
     model_id: Mapped[str] = mapped_column(ForeignKey("models.id"))
+    # the model served before the last promotion: what a rollback serves again
+    previous_model_id: Mapped[str | None] = mapped_column(ForeignKey("models.id"), default=None)
     updated_at: Mapped[datetime] = mapped_column(default=now)
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Any
 
 import httpx
 
-__all__ = ["ServiceClient", "ServiceError"]
+__all__ = ["ServiceClient", "ServiceError", "SessionExpired"]
 
 
 class ServiceError(Exception):
@@ -18,6 +19,10 @@ class ServiceError(Exception):
         self.status = status
         self.details = details or []  # FastAPI's [{loc, msg, type}] when the service gave it
         super().__init__(message)
+
+
+class SessionExpired(ServiceError):  # noqa: N818 (a state the user meets, not a bug)
+    """The sign-in has expired (or was revoked): the user must sign in again."""
 
 
 def _where(d: dict[str, Any]) -> str:
@@ -59,7 +64,7 @@ class ServiceClient:
             raise ServiceError(0, f"cannot reach the service at {self.base_url} "
                                   f"({type(exc).__name__})") from None
         if r.status_code == 401 and path != "/v1/token":
-            raise ServiceError(401, "your session has expired; please sign in again")
+            raise SessionExpired(401, "your session has expired; please sign in again")
         if r.status_code >= 400:
             raise ServiceError(r.status_code, _message(r), _details(r))
         if r.status_code == 204:
@@ -77,20 +82,30 @@ class ServiceClient:
     def patients(self) -> list[dict[str, Any]]:
         return list(self._call("GET", "/v1/patients"))
 
-    def create_patient(self, name: str, covariates: dict[str, float | None]) -> dict[str, Any]:
-        return dict(self._call("POST", "/v1/patients",
-                               json={"name": name, "covariates": covariates}))
+    def create_patient(self, name: str, covariates: dict[str, float | None],
+                       start_date: date | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"name": name, "covariates": covariates}
+        if start_date is not None:
+            body["start_date"] = start_date.isoformat()
+        return dict(self._call("POST", "/v1/patients", json=body))
 
     def history(self, patient_id: str) -> dict[str, Any]:
         return dict(self._call("GET", f"/v1/patients/{patient_id}/history"))
 
-    def add_score(self, patient_id: str, day: float, score: int) -> dict[str, Any]:
-        body = {"scores": [{"day": day, "score": score, "client_id": uuid.uuid4().hex}]}
-        return dict(self._call("POST", f"/v1/patients/{patient_id}/scores", json=body))
+    def catalogue(self) -> dict[str, Any]:
+        return dict(self._call("GET", "/v1/catalogue"))
 
-    def add_session(self, patient_id: str, day: float, kind: str) -> dict[str, Any]:
-        body = {"sessions": [{"day": day, "kind": kind, "client_id": uuid.uuid4().hex}]}
-        return dict(self._call("POST", f"/v1/patients/{patient_id}/sessions", json=body))
+    def add_entry(self, patient_id: str, entry: str, value: int | str, on: date | float
+                  ) -> str:
+        """Store one score (value: 0-10) or session (value: its kind) on a date or day;
+        returns the client id that removes it."""
+        cid = uuid.uuid4().hex
+        item: dict[str, Any] = {"client_id": cid, "score" if entry == "score" else "kind": value}
+        item["date" if isinstance(on, date) else "day"] = (
+            on.isoformat() if isinstance(on, date) else on)
+        table = "scores" if entry == "score" else "sessions"
+        self._call("POST", f"/v1/patients/{patient_id}/{table}", json={table: [item]})
+        return cid
 
     def entries(self, patient_id: str) -> list[dict[str, Any]]:
         return list(self._call("GET", f"/v1/patients/{patient_id}/entries",
@@ -99,6 +114,24 @@ class ServiceClient:
     def delete_entry(self, patient_id: str, entry: str, client_id: str) -> None:
         table = "scores" if entry == "score" else "sessions"
         self._call("DELETE", f"/v1/patients/{patient_id}/{table}/{client_id}")
+
+    def plans(self, patient_id: str) -> list[dict[str, Any]]:
+        return list(self._call("GET", f"/v1/patients/{patient_id}/plans"))
+
+    def propose_plan(self, patient_id: str, schedule: dict[str, Any], note: str = ""
+                     ) -> dict[str, Any]:
+        return dict(self._call("POST", f"/v1/patients/{patient_id}/plans",
+                               json={"schedule": schedule, "note": note}))
+
+    def withdraw_plan(self, patient_id: str, plan_id: str) -> None:
+        self._call("DELETE", f"/v1/patients/{patient_id}/plans/{plan_id}")
+
+    def past_forecasts(self, patient_id: str) -> list[dict[str, Any]]:
+        return list(self._call("GET", f"/v1/patients/{patient_id}/forecasts"))
+
+    def outcome(self, patient_id: str, forecast_id: str) -> dict[str, Any]:
+        return dict(self._call("GET",
+                               f"/v1/patients/{patient_id}/forecasts/{forecast_id}/outcome"))
 
     def forecast(self, patient_id: str, body: dict[str, Any]) -> dict[str, Any]:
         return dict(self._call("POST", f"/v1/patients/{patient_id}/forecast", json=body))
@@ -139,3 +172,6 @@ class ServiceClient:
 
     def promote(self, model_id: str) -> dict[str, Any]:
         return dict(self._call("POST", f"/v1/models/{model_id}/promote"))
+
+    def rollback(self) -> dict[str, Any]:
+        return dict(self._call("POST", "/v1/models/rollback"))

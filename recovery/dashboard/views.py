@@ -3,33 +3,100 @@
 from __future__ import annotations
 
 import math
+from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
 
 __all__ = [
+    "custom_phases",
     "forecast_csv",
+    "in_words",
     "models_side_by_side",
     "phenomena_table",
     "problems_table",
     "refit_advice",
+    "session_dates",
     "spreadsheet_safe",
     "summary_table",
 ]
 
 
-def summary_table(result: dict[str, Any]) -> pd.DataFrame:
+def summary_table(result: dict[str, Any], labels: dict[str, str] | None = None,
+                  currency: str = "") -> pd.DataFrame:
     """One row per schedule: the numbers a therapist reads off a forecast."""
+    labels = labels or {}
     rows = []
     for f in result["forecasts"]:
         s = f["summary"]
-        rows.append({"schedule": f["name"],
+        rows.append({"schedule": labels.get(f["name"], f["name"]),
                      "P(at or below target)": f"{s['p_target_at_horizon']:.0%}",
-                     "meaningful improvement by day": s["improvement_day"],
+                     "improved from today by day": _day(s.get("improvement_from_now_day")),
+                     "improved from first week by day": _day(s["improvement_day"]),
                      "relapse risk": "-" if s["p_relapse"] is None else f"{s['p_relapse']:.0%}",
                      "mean pain": round(s["mean_pain"], 2), "sessions": s["sessions"],
-                     "cost": s["cost"]})
+                     f"cost ({currency})" if currency else "cost": s["cost"]})
     return pd.DataFrame(rows)
+
+
+def _day(day: float | None) -> str:
+    return "not within the horizon" if day is None else f"{day:g}"
+
+
+def in_words(text: str, labels: dict[str, str]) -> str:
+    """A service sentence with schedule names replaced by their plain words."""
+    for name in sorted(labels, key=len, reverse=True):
+        text = text.replace(name, f"“{labels[name]}”")
+    return text
+
+
+def custom_phases(rows: list[dict[str, Any]], kinds: list[str]
+                  ) -> tuple[list[dict[str, Any]], list[str]]:
+    """The phases of a schedule built row by row, and what is wrong with each row."""
+    phases: list[dict[str, Any]] = []
+    problems: list[str] = []
+    for i, r in enumerate(rows, start=1):
+        kind, every, weeks = r.get("kind"), _number(r.get("every_days")), _number(r.get("weeks"))
+        found = []
+        if not isinstance(kind, str) or not kind:
+            found.append(f"Row {i}: choose a session kind ({', '.join(kinds)}).")
+        elif kind not in kinds:
+            found.append(f"Row {i}: unknown kind {kind!r}; choose one of {', '.join(kinds)}.")
+        if weeks is None or not 0 < weeks <= 156:
+            found.append(f"Row {i}: weeks must be between 0 and 156.")
+        if every is not None and not 0 < every <= 365:
+            found.append(f"Row {i}: 'every days' must be between 0 and 365 (leave it empty "
+                         "for a break).")
+        problems += found
+        if not found:
+            phases.append({"kind": kind, "weeks": weeks, "every_days": every})
+    if not rows:
+        problems.append("Add at least one row.")
+    return phases, problems
+
+
+def _number(value: Any) -> float | None:
+    """A table cell as a number; None when blank."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return float(value)
+
+
+def session_dates(text: str, start: date, first: float) -> tuple[list[float], list[str]]:
+    """Comma-separated dates (YYYY-MM-DD) as days of the record; each bad item named.
+    `first` is the forecast's first day: earlier sessions belong in the diary."""
+    days, problems = [], []
+    for item in [x.strip() for x in text.split(",") if x.strip()]:
+        try:
+            day = float((date.fromisoformat(item) - start).days)
+        except ValueError:
+            problems.append(f"{item!r} is not a date like 2026-12-01.")
+            continue
+        if day < first:
+            problems.append(f"{item} is before the forecast starts "
+                            f"({(start + timedelta(days=first)).isoformat()}).")
+        days.append(day)
+    return days, problems
 
 
 def spreadsheet_safe(text: str) -> str:

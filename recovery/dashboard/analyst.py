@@ -1,0 +1,118 @@
+"""The analyst's page: cohorts, refits with their gate and advice, models side by side."""
+
+from __future__ import annotations
+
+import time
+from functools import partial
+
+import pandas as pd
+import streamlit as st
+
+from recovery.dashboard.client import ServiceClient, ServiceError
+from recovery.dashboard.common import client, guarded, show_done, show_error
+from recovery.dashboard.views import (
+    diagnostics_line,
+    models_side_by_side,
+    phenomena_table,
+    problems_table,
+    refit_advice,
+)
+
+__all__ = ["analyst_page"]
+
+
+def analyst_page() -> None:
+    c = client()
+    st.header("Cohorts, refits and models")
+    with st.form("upload"):
+        name = st.text_input("Cohort name", "new cohort", key="cohort_name")
+        files = {t: st.file_uploader(f"{t} (CSV or Parquet)", type=["csv", "parquet"],
+                                     key=f"file_{t}") for t in ("patients", "sessions", "pain")}
+        if st.form_submit_button("Store cohort"):
+            if any(f is None for f in files.values()):
+                st.warning("Choose all three files.")
+            else:
+                try:
+                    got = c.upload_cohort(name, {t: (f.name, f.getvalue())
+                                                 for t, f in files.items() if f is not None})
+                    st.success(f"Stored cohort {got['name']}: {got['n_patients']} patients.")
+                except ServiceError as exc:
+                    st.error("The cohort was refused; nothing was stored.")
+                    if exc.details:
+                        st.dataframe(problems_table(exc.details), hide_index=True)
+                    else:
+                        show_error(exc)
+    try:
+        cohorts, jobs, models = c.cohorts(), c.jobs(), c.models()
+    except ServiceError as exc:
+        show_error(exc)
+        return
+    if cohorts:
+        labels = {f"{x['name']} ({x['n_patients']} patients, {x['id'][:6]})": x["id"]
+                  for x in cohorts}
+        chosen = st.selectbox("Cohort to refit", list(labels), key="refit_cohort")
+        method = st.radio("Method", ["nuts", "advi"], horizontal=True, key="method",
+                          format_func={"nuts": "Full fit (NUTS)", "advi": "Quick look (ADVI: "
+                                       "approximate, minutes, never served)"}.__getitem__)
+        a, b, cc, d = st.columns(4)
+        draws = a.number_input("Draws per chain", 100, 20000, 1000, step=100, key="draws")
+        tune = b.number_input("Tuning per chain", 100, 20000, 1000, step=100, key="tune")
+        chains = cc.number_input("Chains", 1, 8, 2, key="chains")
+        seed = d.number_input("Seed", 0, 2**31 - 1, 1, key="seed")
+        if st.button("Start refit", key="refit"):
+            guarded(lambda: c.start_fit(labels[chosen], int(draws), int(tune), method,
+                                         int(chains), int(seed)), "Refit queued.")
+    st.subheader("Refits")
+    for j in jobs[:10]:
+        st.progress(j["progress"], text=f"{j['id'][:8]} {j['status']}: {j['message']}")
+    busy = any(j["status"] in ("queued", "running") for j in jobs)
+    if busy and st.checkbox("Follow progress (refresh every 3 s)", value=True, key="follow"):
+        time.sleep(3)
+        st.rerun()
+    st.subheader("Models")
+    show_done()
+    if models:
+        st.dataframe(models_side_by_side(models), hide_index=True)
+        if st.button("Roll back to the previously served model", key="rollback"):
+            guarded(c.rollback, "Rolled back: the previously served model is served again.")
+    for m in models:
+        d = m["diagnostics"]
+        with st.expander(diagnostics_line(m)):
+            if d.get("problems"):
+                st.error("; ".join(d["problems"]))
+            for tip in refit_advice(d):
+                st.info(tip)
+            if m["evaluation"]:
+                ev = m["evaluation"]["methods"]
+                st.dataframe(pd.DataFrame({n: {k: v for k, v in s.items() if k != "calibration"}
+                                           for n, s in ev.items()}).T)
+                st.caption("Calibration on held-out scores: observed against nominal coverage")
+                st.line_chart(pd.DataFrame({n: s["calibration"] for n, s in ev.items()}))
+            for plot in ("trace.png", "ppc.png"):
+                try:
+                    st.image(c.model_plot(m["id"], plot), caption=plot)
+                except ServiceError:
+                    st.caption(f"no {plot} for this model")
+            phenomena_view(c, m["id"])
+            if not m["served"] and st.button("Promote to serve", key=f"promote_{m['id']}"):
+                guarded(partial(c.promote, m["id"]), f"Now serving {m['id']}.")
+
+
+def phenomena_view(c: ServiceClient, model_id: str) -> None:
+    """The model's phenomena report: each claim of the articles, measured, with its chart."""
+    if not st.button("Phenomena report (about a minute the first time)",
+                     key=f"phenomena_{model_id}"):
+        return
+    with st.spinner("Forecasting the phenomena cases..."):
+        try:
+            report = c.phenomena(model_id)
+        except ServiceError as exc:
+            show_error(exc)
+            return
+    st.markdown(f"**{report['passed']} of {report['total']}** claims hold for this model.")
+    st.dataframe(phenomena_table(report), hide_index=True)
+    for case in report["cases"]:
+        try:
+            st.image(c.phenomena_chart(model_id, case["key"]), caption=case["claim"])
+        except ServiceError:
+            st.caption(f"no chart for {case['claim']}")

@@ -1,0 +1,72 @@
+"""The patient's page: their diary, and plans compared in plain language."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import streamlit as st
+
+from recovery.dashboard.charts import diary_chart, diary_frames, fan, forecast_frame
+from recovery.dashboard.client import ServiceError
+from recovery.dashboard.common import catalogue, client, labels, show_error, show_trust
+
+__all__ = ["patient_page"]
+
+
+def patient_page() -> None:
+    c = client()
+    cat = catalogue(c)
+    pid = st.session_state["user"]["patient_id"]
+    st.header("Your recovery")
+    try:
+        history, plans = c.history(pid), c.plans(pid)
+    except ServiceError as exc:
+        show_error(exc)
+        return
+    st.altair_chart(diary_chart(history), use_container_width=True)
+    words = labels(cat, plans)
+    options: dict[str, dict[str, Any]] = {p["name"]: p["schedule"] for p in plans}
+    options |= {p["name"]: {"name": p["name"]} for p in cat["presets"]}
+    for plan in plans:
+        if plan["note"]:
+            st.info(f"Your therapist's plan **{plan['name']}**: {plan['note']}")
+    default = [*(p["name"] for p in plans[:1]), "recovery_then_maintenance",
+               "recovery_then_stop"]
+    chosen = st.multiselect("Plans to compare (up to 3)", list(options), max_selections=3,
+                            default=default[:3], format_func=lambda n: words.get(n, n),
+                            key="patient_plans")
+    weeks = st.slider("Look ahead (weeks)", 4, 52, 12, key="weeks")
+    target = st.slider("A pain level you would be happy with", 0, 10, 3, key="ptarget")
+    if not chosen:
+        st.error("Choose at least one plan to compare.")
+    if st.button("Compare", type="primary", key="compare", disabled=not chosen):
+        with st.spinner("Working it out..."):
+            try:
+                result = c.forecast(pid, {
+                    "schedules": [options[n] for n in chosen], "horizon_days": 7 * weeks,
+                    "target_score": float(target)})
+            except ServiceError as exc:
+                show_error(exc)
+                return
+        st.session_state["presult"] = (result, target, weeks)
+    if got := st.session_state.get("presult"):
+        result, target, weeks = got
+        show_comparison(history, result, target, weeks, words)
+    st.info("This supports, and does not replace, your therapist's advice.")
+
+
+def show_comparison(history: dict[str, Any], result: dict[str, Any], target: int, weeks: int,
+                    words: dict[str, str]) -> None:
+    for f in result["forecasts"]:
+        p = f["summary"]["p_target_at_horizon"]
+        st.markdown(f"**{words.get(f['name'], f['name'])}**: about **{round(10 * p)} in 10** "
+                    f"people like you are at {target} or below by week {weeks} on this plan "
+                    f"({f['summary']['sessions']} sessions).")
+    show_trust(result)
+    frame = forecast_frame(result, date.fromisoformat(history["start_date"]), words)
+    st.altair_chart(fan(frame, diary_frames(history)[0], float(target), 280),
+                    use_container_width=True)
+    st.caption("The line is the most likely path; the shaded bands show the range of likely "
+               "outcomes: the darker band holds half of them, the lighter one 9 in 10. Nobody "
+               "can promise a result.")

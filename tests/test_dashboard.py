@@ -281,6 +281,7 @@ def test_cohort_upload_errors_become_a_table(service: Server) -> None:
     assert exc.value.status == 422 and len(table) == 2
     assert set(table["file"]) == {"pain.csv"} and set(table["column"]) == {"score",
                                                                            "patient_id"}
+    assert sorted(table["line"]) == [2, 3]  # as an editor numbers pain.csv's lines
 
 
 def _trust_page(result: dict) -> None:

@@ -1,7 +1,6 @@
 """End to end in a real browser (Debian's chromium via Playwright) against `make demo`'s stack
-on loopback: sign in as a therapist, forecast a demo patient under two schedules, see two fans
-and the comparison; as an analyst, upload a cohort and run a quick look. Screenshots go to
-docs/screenshots/ (shown in the README)."""
+on loopback, one test per role doing its job and meeting the bad inputs a person would give.
+Screenshots go to docs/screenshots/ (shown in the README)."""
 
 from __future__ import annotations
 
@@ -15,6 +14,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -66,7 +66,30 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict]]
         log.close()
 
 
-def test_therapist_forecasts_in_the_browser(demo: tuple[str, dict]) -> None:
+def _sign_in(page: Any, url: str, login: dict[str, str]) -> None:
+    page.goto(url)
+    page.get_by_role("textbox", name="Username").fill(login["username"])
+    page.get_by_role("textbox", name="Password").fill(login["password"])
+    page.get_by_role("button", name="Sign in").click()
+
+
+def _settled(page: Any) -> None:
+    """Wait until a rerun has replaced every stale element (two copies of a widget otherwise)."""
+    from playwright.sync_api import expect
+
+    expect(page.locator("[data-stale='true']")).to_have_count(0, timeout=60_000)
+
+
+def _no_raw_error(page: Any) -> None:
+    from playwright.sync_api import expect
+
+    expect(page.locator("[data-testid='stException']")).to_have_count(0)
+    expect(page.get_by_text("Traceback")).to_have_count(0)
+
+
+def test_therapist_day_in_the_browser(demo: tuple[str, dict]) -> None:
+    """Sign-in refused then accepted; a score added, confirmed and undone; a horizon too long
+    named beside its field; a forecast drawn as an interactive chart with hover; screenshots."""
     from playwright.sync_api import expect, sync_playwright
 
     url, logins = demo
@@ -75,24 +98,120 @@ def test_therapist_forecasts_in_the_browser(demo: tuple[str, dict]) -> None:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
                                     args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(url)
-        page.get_by_role("textbox", name="Username").fill(logins["therapist"]["username"])
-        page.get_by_role("textbox", name="Password").fill(logins["therapist"]["password"])
-        page.get_by_role("button", name="Sign in").click()
+        _sign_in(page, url, {**logins["therapist"], "password": "not the password"})
+        expect(page.get_by_text("Wrong username or password.")).to_be_visible(timeout=60_000)
+        _sign_in(page, url, logins["therapist"])
         expect(page.get_by_text("Your patients")).to_be_visible(timeout=60_000)
         expect(page.get_by_role("button", name="Deploy")).to_have_count(0)  # not Streamlit's
+        expect(page.locator("[data-testid='stVegaLiteChart']").first).to_be_visible()
         page.screenshot(path=str(SHOTS / "therapist.png"), full_page=True)
-        page.get_by_role("button", name="Forecast", exact=True).click()
+        page.get_by_role("button", name="Add score").click()
+        expect(page.get_by_text(re.compile(r"Stored the score 5 on \d{4}-\d\d-\d\d\."))
+               ).to_be_visible(timeout=30_000)
+        page.get_by_role("button", name=re.compile("^Undo: remove the score 5")).click()
+        expect(page.get_by_text(re.compile("^Undone: remove the score 5"))).to_be_visible(
+            timeout=30_000)
+        _settled(page)
+        horizon = page.get_by_role("spinbutton", name="Horizon (days)")
+        horizon.fill("3650")
+        horizon.press("Enter")
+        expect(page.get_by_text("Horizon: choose 1 to 1095 days (three years); 3650 is "
+                                "outside that.")).to_be_visible(timeout=30_000)
+        forecast = page.get_by_role("button", name="Forecast", exact=True)
+        expect(forecast).to_be_disabled()
+        _settled(page)
+        horizon.fill("120")
+        horizon.press("Enter")
+        expect(forecast).to_be_enabled(timeout=30_000)
+        _settled(page)
+        forecast.click()
         comparison = page.get_by_text("Difference in mean pain (")
-        expect(comparison).to_be_visible(timeout=60_000)
-        chart = page.locator("[data-testid='stImage'] img, [data-testid='stPyplot'] img")
-        expect(chart.first).to_be_visible()
-        expect(page.get_by_text("recovery_then_maintenance").first).to_be_visible()
-        expect(page.get_by_text("recovery_then_stop").first).to_be_visible()
-        chart.last.scroll_into_view_if_needed()
+        expect(comparison.first).to_be_visible(timeout=60_000)
+        charts = page.locator("[data-testid='stVegaLiteChart']")
+        expect(charts).to_have_count(2)
+        expect(page.get_by_text("twice a week for 6 weeks, then stop").first).to_be_visible()
+        fan = charts.nth(1)
+        fan.scroll_into_view_if_needed()
+        box = fan.bounding_box()
+        assert box is not None
+        page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.4)
+        expect(page.locator("#vg-tooltip-element")).to_contain_text("median", timeout=10_000)
         page.screenshot(path=str(SHOTS / "forecast.png"))
-        comparison.scroll_into_view_if_needed()
+        comparison.first.scroll_into_view_if_needed()
         page.screenshot(path=str(SHOTS / "comparison.png"))
+        with page.expect_download() as download:  # the PNG for reports, made on demand
+            page.get_by_role("button", name="Download chart (PNG)").click()
+        assert Path(download.value.path()).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        chooser = page.locator("[data-testid='stMultiSelect']").filter(
+            has_text="Schedules to compare").locator("input")  # four schedules: small multiples
+        for words in ("weekly for 12 weeks", "weekly for 4 weeks"):
+            chooser.press_sequentially(words)
+            page.keyboard.press("Enter")
+        page.keyboard.press("Escape")
+        page.get_by_role("heading", name="Forecast").click()  # leave the chooser
+        _settled(page)
+        expect(page.locator("[data-testid='stMultiSelect']").first.locator("[data-tag]")
+               ).to_have_count(4)
+        forecast.click()
+        expect(charts).to_have_count(1 + 4, timeout=60_000)
+        charts.nth(1).scroll_into_view_if_needed()
+        page.screenshot(path=str(SHOTS / "small_multiples.png"), full_page=True)
+        _no_raw_error(page)
+        browser.close()
+
+
+def test_patient_on_a_phone(demo: tuple[str, dict]) -> None:
+    """A patient at 390 px: sign in, compare plans in plain words, read the chart."""
+    from playwright.sync_api import expect, sync_playwright
+
+    url, logins = demo
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                    args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2)
+        _sign_in(page, url, logins["patient"])
+        expect(page.get_by_text("Your recovery")).to_be_visible(timeout=60_000)
+        page.get_by_role("button", name="Compare").click()
+        expect(page.get_by_text("people like you are at 3 or below").first).to_be_visible(
+            timeout=60_000)
+        charts = page.locator("[data-testid='stVegaLiteChart']")
+        expect(charts).to_have_count(2)
+        box = charts.nth(1).bounding_box()
+        assert box is not None and box["width"] <= 390  # fits the phone's width
+        charts.nth(1).scroll_into_view_if_needed()
+        page.screenshot(path=str(SHOTS / "patient_phone.png"))
+        _no_raw_error(page)
+        browser.close()
+
+
+def test_analyst_sees_a_refused_cohort_by_line(demo: tuple[str, dict], tmp_path: Path) -> None:
+    """A cohort with a bad score is refused with a table naming the CSV line; a rollback with
+    nothing to go back to is a sentence, not an error page."""
+    from playwright.sync_api import expect, sync_playwright
+
+    url, logins = demo
+    files = {"patients": "patient_id,chronic\nP1,True\nP2,no\n",
+             "sessions": "patient_id,day,kind\nP1,1,massage\n",
+             "pain": "patient_id,day,score\nP1,1,5\nP2,2,12\n"}
+    for name, text in files.items():
+        (tmp_path / f"{name}.csv").write_text(text)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                    args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1200})
+        _sign_in(page, url, logins["analyst"])
+        expect(page.get_by_text("Cohorts, refits and models")).to_be_visible(timeout=60_000)
+        inputs = page.locator("input[type=file]")
+        for i, table in enumerate(files):
+            inputs.nth(i).set_input_files(str(tmp_path / f"{table}.csv"))
+            expect(page.get_by_text(f"{table}.csv", exact=True)).to_be_visible(timeout=60_000)
+        page.get_by_role("button", name="Store cohort", exact=True).click()
+        expect(page.get_by_text("The cohort was refused; nothing was stored.")).to_be_visible(
+            timeout=60_000)
+        page.get_by_role("button", name="Roll back to the previously served model").click()
+        expect(page.get_by_text("no previously served model")).to_be_visible(timeout=30_000)
+        page.screenshot(path=str(SHOTS / "analyst.png"), full_page=True)
+        _no_raw_error(page)
         browser.close()
 
 

@@ -57,17 +57,18 @@ def forecast_frame(result: dict[str, Any], start: date, labels: dict[str, str]
     return out
 
 
-def fan(frame: pd.DataFrame, diary: pd.DataFrame, target: float | None, height: int = 320
-        ) -> Chart:
+def fan(frame: pd.DataFrame, diary: pd.DataFrame, target: float | None, height: int = 420,
+        legend: bool = True) -> Chart:
     """Median and 50 %/90 % bands per schedule over the diary; hover a day for its numbers,
-    click a schedule (or its legend entry) to bring it forward and fade the others."""
+    click a schedule (or its legend entry) to bring it forward and fade the others. `height`
+    includes the legend below."""
     pick = alt.selection_point(fields=["schedule"], bind="legend", on="click")
     hover = alt.selection_point(fields=["date"], nearest=True, on="pointerover", empty=False,
                                 clear="pointerout")
-    base = alt.Chart(frame).encode(x=alt.X("date:T", title=None),
-                                   color=alt.Color("schedule:N", title="schedule",
-                                                   legend=alt.Legend(orient="bottom",
-                                                                     columns=1)))
+    key = alt.Legend(orient="bottom", columns=1, labelLimit=340, symbolOpacity=0.8)
+    base = alt.Chart(frame).encode(x=alt.X("date:T", title=None), color=alt.Color(
+        "schedule:N", title="schedule", legend=key if legend else None,
+        scale=alt.Scale(scheme="tableau10")))
     y = alt.Scale(domain=[0, 10])
     layers: list[Any] = [
         base.mark_area().encode(y=alt.Y(lo, scale=y, title="pain 0-10"), y2=hi,
@@ -104,6 +105,6 @@ def outcome_chart(outcome: dict[str, Any], start: date, name: str) -> Chart:
                            start, {})
     actual = pd.DataFrame(outcome["actual"], columns=["day", "score"])
     actual["date"] = _dates(start, actual["day"])
-    return fan(frame, actual, target=None, height=240).properties(
+    return fan(frame, actual, target=None, height=320).properties(
         title=f"Forecast of {(start + timedelta(days=sched['days'][0])).isoformat()} "
               "and what happened (dots)")

@@ -65,7 +65,7 @@ def show_comparison(history: dict[str, Any], result: dict[str, Any], target: int
                     f"({f['summary']['sessions']} sessions).")
     show_trust(result)
     frame = forecast_frame(result, date.fromisoformat(history["start_date"]), words)
-    st.altair_chart(fan(frame, diary_frames(history)[0], float(target), 280),
+    st.altair_chart(fan(frame, diary_frames(history)[0], float(target), 400),
                     use_container_width=True)
     st.caption("The line is the most likely path; the shaded bands show the range of likely "
                "outcomes: the darker band holds half of them, the lighter one 9 in 10. Nobody "

@@ -239,7 +239,7 @@ def show_forecast(history: dict[str, Any], result: dict[str, Any], target: float
         for i, name in enumerate(schedules):
             with cols[i % 2]:
                 st.caption(name)
-                st.altair_chart(fan(frame[frame["schedule"] == name], diary, target, 220),
+                st.altair_chart(fan(frame[frame["schedule"] == name], diary, target, 260, False),
                                 use_container_width=True)
     else:
         st.altair_chart(fan(frame, diary, target), use_container_width=True)
@@ -250,10 +250,11 @@ def show_forecast(history: dict[str, Any], result: dict[str, Any], target: float
         a, b = names.get(comp["a"], comp["a"]), names.get(comp["b"], comp["b"])
         st.markdown(f"{in_words(comp['verdict'], names)} Difference in mean pain "
                     f"(“{a}” minus “{b}”): {comp['mean_difference']:+.2f}.")
-    png = chart_png(history, result, target)
-    st.download_button("Download forecast (CSV)", forecast_csv(result), "forecast.csv",
+    # both files are made only when asked for (on a thread of their own)
+    st.download_button("Download forecast (CSV)", partial(forecast_csv, result), "forecast.csv",
                        "text/csv", key="csv")
-    st.download_button("Download chart (PNG)", png, "forecast.png", "image/png", key="png")
+    st.download_button("Download chart (PNG)", partial(chart_png, history, result, target),
+                       "forecast.png", "image/png", key="png")
     st.caption(f"Model version {result['model_version']}")
 
 

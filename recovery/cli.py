@@ -63,6 +63,12 @@ def fit_cmd(
         help="nutpie (numba), nutpie-jax, numpyro (JAX; GPU if jax sees one) or pymc")] = "nutpie",
     keep_draws: Annotated[int, typer.Option(
         min=10, help="store at most this many draws per chain (evenly thinned)")] = 1000,
+    max_draws: Annotated[int | None, typer.Option(
+        min=10, help="keep sampling past --draws, up to this many per chain, until R-hat, ESS "
+                     "and divergences pass (default 10 x draws; nutpie samplers)")] = None,
+    max_minutes: Annotated[float | None, typer.Option(
+        min=0.01, help="stop sampling after this many minutes and write what was drawn, with "
+                       "how many more draws the measured ESS needs (nutpie samplers)")] = None,
     max_tree_depth: Annotated[int, typer.Option(
         min=3, max=15, help="NUTS tree depth cap (2^depth - 1 gradients per draw at most); "
                             "lower it to bound warm-up's cost on large cohorts")] = 10,
@@ -74,6 +80,7 @@ def fit_cmd(
 ) -> None:
     """Validate a cohort, fit the hierarchical model, write posterior, diagnostics and plots."""
     from recovery.model import Cohort, CohortError, SamplerConfig, fit
+    from recovery.model.budget import BudgetError
     from recovery.model.config import SAMPLERS, Sampler
     from recovery.model.plots import save_with_plots
     from recovery.model.quick import quick_fit
@@ -93,9 +100,13 @@ def fit_cmd(
     else:
         cfg = SamplerConfig(sampler=cast("Sampler", sampler), draws=draws, tune=tune,
                             chains=chains, random_seed=seed, keep_draws=keep_draws,
-                            max_tree_depth=max_tree_depth)
+                            max_tree_depth=max_tree_depth, max_minutes=max_minutes,
+                            max_draws=max_draws or min(10 * draws, 100_000))
         with out.status("compiling the model (about a minute)...") as status:
-            fitted = fit(cohort, sampler=cfg, on_compiled=status.stop)
+            try:
+                fitted = fit(cohort, sampler=cfg, on_progress=_progress_line(status))
+            except BudgetError as exc:
+                _fail(str(exc))
     with out.status("posterior predictive check..."):
         save_with_plots(fitted, out_dir, seed)
     _report(fitted.diagnostics.model_dump(), out_dir)
@@ -588,6 +599,11 @@ def _report(d: dict[str, object], where: Path) -> None:
             err.print(f"[red]DIAGNOSTICS FAILED:[/] {problem}")
         err.print(f"[red]Do not trust or serve this posterior.[/] It was written to {where} "
                   "for inspection; refit with more draws/tuning or fix the model.")
+
+
+def _progress_line(status: Any) -> Callable[[float, str], None]:
+    """A fit's progress on the console's status line: share done, phase, R-hat and ESS."""
+    return lambda done, phase: status.update(f"{done:.0%} {phase}")
 
 
 def _fail(message: str) -> NoReturn:

@@ -70,7 +70,8 @@ def test_fit_cli_writes_everything_and_fails_the_gate_on_a_short_run(
     small_cohort.save(tmp_path / "cohort")
     out = tmp_path / "model"
     result = CliRunner().invoke(app, ["fit", str(tmp_path / "cohort"), "--out", str(out),
-                                      "--draws", "40", "--tune", "60", "--seed", "2",
+                                      "--draws", "40", "--max-draws", "40", "--tune", "60",
+                                      "--seed", "2",
                                       "--sampler", "nutpie-jax",  # compiles fastest
                                       "--max-tree-depth", "4"])
     assert result.exit_code == 3, result.output

@@ -69,14 +69,15 @@ def test_a_real_refit_through_the_queue(api: Api, small_cohort: Cohort) -> None:
     files = {t: (f"{t}.csv", getattr(small_cohort, t).to_csv(index=False).encode())
              for t in ("patients", "sessions", "pain")}
     cohort = c.post("/v1/cohorts", files=files, headers=h).json()
-    job = c.post("/v1/fits", json={"cohort_id": cohort["id"], "draws": 100, "tune": 100},
-                 headers=h).json()
+    job = c.post("/v1/fits", json={"cohort_id": cohort["id"], "draws": 100, "tune": 100,
+                                   "max_draws": 300}, headers=h).json()
     worker = Worker(api.settings)
     assert worker.run_one()
     worker.close()
     done = c.get(f"/v1/jobs/{job['id']}", headers=h).json()
     assert done["status"] == "succeeded" and done["progress"] == 1.0, done
-    assert done["diagnostics"]["draws"] == 100 and "diagnostics" in done["message"].lower()
+    assert 100 <= done["diagnostics"]["draws"] <= 300  # on past 100 until the gate passes
+    assert "diagnostics" in done["message"].lower()
     model = c.get(f"/v1/models/{done['model_id']}", headers=h).json()
     assert model["evaluation"]["methods"]["model"]["crps"] > 0
     assert not model["passed"]  # 100 draws cannot reach ESS 400: refused for serving

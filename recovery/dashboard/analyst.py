@@ -54,14 +54,19 @@ def analyst_page() -> None:
         method = st.radio("Method", ["nuts", "advi"], horizontal=True, key="method",
                           format_func={"nuts": "Full fit (NUTS)", "advi": "Quick look (ADVI: "
                                        "approximate, minutes, never served)"}.__getitem__)
-        a, b, cc, d = st.columns(4)
-        draws = a.number_input("Draws per chain", 100, 20000, 1000, step=100, key="draws")
+        a, b, cc, d, e = st.columns(5)
+        draws = a.number_input("Draws per chain (at least)", 100, 20000, 1000, step=100,
+                               key="draws", help="sampling goes on, up to 10 times this, "
+                               "until R-hat, ESS and divergences pass")
         tune = b.number_input("Tuning per chain", 100, 20000, 1000, step=100, key="tune")
         chains = cc.number_input("Chains", 1, 8, 2, key="chains")
         seed = d.number_input("Seed", 0, 2**31 - 1, 1, key="seed")
+        budget = e.number_input("Time budget (minutes)", 1, 1440, 60, key="budget",
+                                help="sampling stops then and keeps what it has drawn")
         if st.button("Start refit", key="refit"):
             guarded(lambda: c.start_fit(labels[chosen], int(draws), int(tune), method,
-                                         int(chains), int(seed)), "Refit queued.")
+                                        int(chains), int(seed), float(budget)),
+                    "Refit queued.")
     st.subheader("Refits")
     for j in jobs[:10]:
         st.progress(j["progress"], text=f"{j['id'][:8]} {j['status']}: {j['message']}")

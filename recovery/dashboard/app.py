@@ -24,8 +24,8 @@ PAGES: dict[str, Callable[[], None]] = {
 KEPT = ("patient", "presets", "preset_kind", "proposed", "custom_name", "dates", "use_custom",
         "plan_note", "horizon", "target", "margin", "score_date", "score_value", "session_date",
         "session_kind", "patient_plans", "weeks", "ptarget", "cohort_name", "refit_cohort",
-        "method", "draws", "tune", "chains", "seed", "new_name", "new_start", "new_chronic",
-        "new_structural", "new_age", "new_adh", "new_stress", "show_history")
+        "method", "draws", "tune", "chains", "seed", "budget", "new_name", "new_start",
+        "new_chronic", "new_structural", "new_age", "new_adh", "new_stress", "show_history")
 
 
 def sign_in() -> None:

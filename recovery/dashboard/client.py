@@ -147,10 +147,11 @@ class ServiceClient:
         return list(self._call("GET", "/v1/cohorts"))
 
     def start_fit(self, cohort_id: str, draws: int, tune: int, method: str = "nuts",
-                  chains: int = 2, seed: int = 1) -> dict[str, Any]:
+                  chains: int = 2, seed: int = 1, max_minutes: float | None = None
+                  ) -> dict[str, Any]:
         return dict(self._call("POST", "/v1/fits", json={
             "cohort_id": cohort_id, "draws": draws, "tune": tune, "method": method,
-            "chains": chains, "seed": seed}))
+            "chains": chains, "seed": seed, "max_minutes": max_minutes}))
 
     def job(self, job_id: str) -> dict[str, Any]:
         return dict(self._call("GET", f"/v1/jobs/{job_id}"))

@@ -137,6 +137,11 @@ class SamplerConfig(BaseModel):
     max_tree_depth: int = Field(default=10, ge=3, le=15)
     random_seed: int = 1
     progress_bar: bool = True
+    # nutpie only: keep sampling past `draws`, up to this many per chain, until R-hat, ESS and
+    # divergences pass the gate (checked as it goes); None: exactly `draws`
+    max_draws: int | None = Field(default=None, ge=10, le=100_000)
+    # nutpie only: stop sampling after this many minutes, keeping the draws made so far
+    max_minutes: float | None = Field(default=None, gt=0, le=7 * 24 * 60)
     # Diagnostics use every draw; the stored posterior is thinned evenly to at most this many
     # draws per chain (forecasts need no more, and it keeps a model directory a few MB).
     keep_draws: int = Field(default=1000, ge=10)

@@ -18,6 +18,7 @@ import pandas as pd
 import pymc as pm
 from pydantic import BaseModel, ConfigDict
 
+from recovery.model.budget import sample_in_background
 from recovery.model.build import (
     DATA_STARTED,
     KIND_WEIGHTS,
@@ -30,7 +31,7 @@ from recovery.model.cohort import Cohort
 from recovery.model.config import ModelConfig, SamplerConfig
 from recovery.model.kernel import Params, build_design, expected_pain
 
-__all__ = ["Diagnostics", "FittedModel", "checked_names", "compile_nutpie", "fit",
+__all__ = ["Diagnostics", "FittedModel", "checked_names", "compile_nutpie", "fit", "gate_of",
            "iterations_done", "nutpie_options", "posterior_params", "stacked_draws",
            "stored_names", "summarise_diagnostics"]
 
@@ -63,21 +64,33 @@ class Diagnostics(BaseModel):
     n_sessions: int
     passed: bool
     problems: list[str]
+    stopped: str | None = None  # "gate passed" or "time budget" when sampling stopped early
     ppc_coverage_90: float | None = None  # share of scores inside their one-step 90 % interval
     steps_per_draw: float | None = None  # mean leapfrog steps (gradients) per draw, if recorded
     max_tree_depth: int = 10  # the NUTS depth cap the fit ran with
     depth_capped: float | None = None  # share of draws whose tree stopped at that cap
 
 
+def gate_of(idata: az.InferenceData, var_names: list[str]) -> tuple[bool, str]:
+    """Whether a trace passes the gate, and its worst R-hat and ESS in words."""
+    table = _summary(idata, var_names, kind="diagnostics", round_to="none")
+    rhat, ess = float(table["r_hat"].max()), float(table[["ess_bulk", "ess_tail"]].min().min())
+    div = int(idata["sample_stats"]["diverging"].sum())
+    passed = rhat <= RHAT_MAX and ess >= ESS_MIN and not div
+    return passed, f"R-hat {rhat:.3f}, min ESS {ess:.0f} of {ESS_MIN:.0f}, {div} divergences"
+
+
 def summarise_diagnostics(
     idata: az.InferenceData, var_names: list[str], sampler: SamplerConfig,
-    timing: tuple[float, float], sizes: tuple[int, int, int],
+    timing: tuple[float, float], sizes: tuple[int, int, int], stopped: str | None = None,
 ) -> Diagnostics:
-    """R-hat, bulk/tail ESS over every sampled variable, divergences; list each failure."""
+    """R-hat, bulk/tail ESS over every sampled variable, divergences; list each failure (and,
+    for a run stopped by its time budget, how many more draws the measured ESS asks for)."""
     table = _summary(idata, var_names, kind="diagnostics", round_to="none")
     rhat, ess_b, ess_t = table["r_hat"].dropna(), table["ess_bulk"], table["ess_tail"]
     stats = idata["sample_stats"]
     div = int(stats["diverging"].sum())
+    draws = int(idata["posterior"].sizes["draw"])
     steps = next((float(stats[k].mean()) for k in ("n_steps", "num_steps") if k in stats), None)
     capped = next((float(stats[k].mean()) for k in ("maxdepth_reached", "reached_max_treedepth")
                    if k in stats), None)
@@ -89,11 +102,17 @@ def summarise_diagnostics(
                         f" ({ess_b.idxmin()!s})")
     if div:
         problems.append(f"{div} divergent transitions")
+    ess = min(ess_b.min(), ess_t.min())
+    if stopped == "time budget" and problems:
+        more = max(0, int(np.ceil(draws * ESS_MIN / max(ess, 1.0) * 1.2)) - draws)
+        problems.append(f"the time budget of {sampler.max_minutes:g} minutes ran out after "
+                        f"{draws} draws per chain; at the measured ESS rate about {more} more "
+                        "draws per chain are needed")
     return Diagnostics(
         max_rhat=float(rhat.max()), min_ess_bulk=float(ess_b.min()),
         min_ess_tail=float(ess_t.min()), divergences=div, worst_rhat_var=str(rhat.idxmax()),
         worst_ess_var=str(ess_b.idxmin()), sampler=sampler.sampler, chains=sampler.chains,
-        draws=sampler.draws, tune=sampler.tune, wall_seconds=round(timing[0], 2),
+        draws=draws, tune=sampler.tune, stopped=stopped, wall_seconds=round(timing[0], 2),
         compile_seconds=round(timing[1], 2), n_patients=sizes[0], n_scores=sizes[1],
         n_sessions=sizes[2], passed=not problems, problems=problems,
         steps_per_draw=None if steps is None else round(steps, 1),
@@ -163,9 +182,9 @@ Progress = Callable[[float, str], None]  # (fraction done 0-1, phase)
 
 def _sample(model: pm.Model, s: SamplerConfig, start: dict[str, np.ndarray],
             on_compiled: Callable[[], None], on_progress: Progress | None = None
-            ) -> tuple[az.InferenceData, float]:
-    """Run the configured backend from `start` (build.starting_values); returns the trace and
-    the seconds spent compiling."""
+            ) -> tuple[az.InferenceData, float, str | None]:
+    """Run the configured backend from `start` (build.starting_values); returns the trace, the
+    seconds spent compiling, and why sampling stopped early (None: it ran its draws)."""
     t0 = time.perf_counter()
     if s.sampler == "numpyro":  # (compile_nutpie registers them for nutpie-jax)
         importlib.import_module("recovery.model.jax_ops")  # registers the Ops for JAX
@@ -176,10 +195,13 @@ def _sample(model: pm.Model, s: SamplerConfig, start: dict[str, np.ndarray],
         compile_s = time.perf_counter() - t0
         on_compiled()
         kwargs = nutpie_options(s)
-        if on_progress is None:
+        if on_progress is None and s.max_draws is None and s.max_minutes is None:
             return nutpie.sample(compiled, progress_bar=s.progress_bar, save_warmup=False,
-                                 **kwargs), compile_s
-        return _sample_reporting(nutpie, compiled, kwargs, s, on_progress), compile_s
+                                 **kwargs), compile_s, None
+        names = checked_names(model)
+        idata, stopped = sample_in_background(nutpie, compiled, kwargs, s,
+                                              lambda t: gate_of(t, names), on_progress)
+        return idata, compile_s, stopped
     on_compiled()
     options: dict[str, Any] = {"nuts": {"max_treedepth": s.max_tree_depth}}
     if s.sampler == "numpyro":  # one device per chain when there are enough, else vmapped
@@ -196,7 +218,7 @@ def _sample(model: pm.Model, s: SamplerConfig, start: dict[str, np.ndarray],
                           initvals=start, progressbar=s.progress_bar,
                           compute_convergence_checks=False,
                           **options)
-    return idata, 0.0
+    return idata, 0.0, None
 
 
 def compile_nutpie(model: pm.Model, start: dict[str, np.ndarray], backend: str = "numba"
@@ -234,26 +256,6 @@ def iterations_done(sampler: Any) -> int:
                if g in trace.groups())
 
 
-def _sample_reporting(nutpie: Any, compiled: Any, kwargs: dict[str, Any], s: SamplerConfig,
-                      on_progress: Progress, every: float = 3.0) -> az.InferenceData:
-    """nutpie in the background, reporting the share of (tune + draws) done every few s."""
-    sampler = nutpie.sample(compiled, blocking=False, progress_bar=False, save_warmup=True,
-                            **kwargs)
-
-    def finished() -> bool:
-        try:
-            return bool(sampler.is_finished)
-        except TimeoutError:  # nutpie's way of saying "still running"
-            return False
-
-    while not finished():
-        time.sleep(every)
-        done = iterations_done(sampler)
-        phase = "tuning" if done < s.tune else "sampling"
-        on_progress(min(done / (s.tune + s.draws), 1.0), phase)
-    return sampler.wait()
-
-
 def fit(cohort: Cohort, config: ModelConfig | None = None, sampler: SamplerConfig | None = None,
         on_compiled: Callable[[], None] = lambda: None, on_progress: Progress | None = None,
         ) -> FittedModel:
@@ -262,12 +264,14 @@ def fit(cohort: Cohort, config: ModelConfig | None = None, sampler: SamplerConfi
     data = prepare(cohort, cfg)
     model = build_model(data, cfg)
     t0 = time.perf_counter()
-    idata, compile_s = _sample(model, s, starting_values(data, cfg), on_compiled, on_progress)
+    idata, compile_s, stopped = _sample(model, s, starting_values(data, cfg), on_compiled,
+                                        on_progress)
     wall = time.perf_counter() - t0
     diag = summarise_diagnostics(idata, checked_names(model), s, (wall, compile_s),
-                                 (len(data.patient_ids), len(data.y), len(cohort.sessions)))
+                                 (len(data.patient_ids), len(data.y), len(cohort.sessions)),
+                                 stopped)
     stored = stored_names(model)
-    step = max(1, -(-s.draws // s.keep_draws))  # ceil: at most keep_draws per chain
+    step = max(1, -(-diag.draws // s.keep_draws))  # ceil: at most keep_draws per chain
     thin = {"draw": slice(None, None, step)}
     idata = az.InferenceData(posterior=idata["posterior"][stored].isel(thin),
                              sample_stats=idata["sample_stats"][["diverging"]].isel(thin))

@@ -265,6 +265,12 @@ class FitIn(_In):
     seed: int = Field(default=1, ge=0, le=2**32 - 1, description="random seed")
     method: Literal["nuts", "advi"] = Field(
         default="nuts", description="nuts: the full fit; advi: a quick look, never servable")
+    max_draws: int | None = Field(
+        default=None, ge=50, le=100_000, description="keep sampling past `draws`, up to this "
+        "many per chain, until the convergence gate passes (default: 10 x draws)")
+    max_minutes: float | None = Field(
+        default=None, gt=0, le=24 * 60, description="stop sampling after this long and keep "
+        "what was drawn (default: the service's fit_max_minutes)")
 
 
 class JobOut(BaseModel):

@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     # may be admitted (computing or waiting) before the next is told 503 and Retry-After
     forecast_slots: int = Field(default=1, ge=1)
     forecast_queue: int = Field(default=16, ge=1)
+    # a refit's sampling stops after this many minutes unless the request sets its own budget
+    fit_max_minutes: float = Field(default=120.0, gt=0)
     job_heartbeat_seconds: float = Field(default=10.0, gt=0)
     job_stale_seconds: float = Field(default=120.0, gt=0)
     job_max_attempts: int = Field(default=2, ge=1)

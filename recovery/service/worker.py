@@ -165,8 +165,12 @@ class Worker:
             assert cohort_row is not None
             params, cohort_id, cohort_path = dict(job.params), job.cohort_id, cohort_row.path
         cohort = Cohort.load(cohort_path)
-        cfg = SamplerConfig(draws=params["draws"], tune=params["tune"], chains=params["chains"],
-                            random_seed=params["seed"], progress_bar=False)
+        draws = params["draws"]
+        cfg = SamplerConfig(draws=draws, tune=params["tune"], chains=params["chains"],
+                            random_seed=params["seed"], progress_bar=False,
+                            max_draws=params.get("max_draws") or min(10 * draws, 100_000),
+                            max_minutes=params.get("max_minutes")
+                            or self.settings.fit_max_minutes)
         self.beat(job_id, 0.0, "compiling the model")
         progress = lambda f, phase: self.beat(job_id, 0.9 * f, phase)  # noqa: E731
         if params.get("method") == "advi":

@@ -1,0 +1,93 @@
+"""nutpie in the background: progress, and a run that stops when its gate passes or its time
+budget runs out, keeping every complete draw."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import arviz as az
+import numpy as np
+
+from recovery.model.config import SamplerConfig
+from recovery.model.errors import RecoveryError
+
+__all__ = ["BudgetError", "Gate", "complete_draws", "sample_in_background"]
+
+Gate = Callable[[az.InferenceData], tuple[bool, str]]  # trace -> (passed, "R-hat .., ESS ..")
+Progress = Callable[[float, str], None]
+
+
+class BudgetError(RecoveryError):
+    """The time budget ran out before any draw was kept: nothing to write."""
+
+
+def complete_draws(idata: az.InferenceData) -> az.InferenceData:
+    """The kept draws every chain has finished (a stopped run pads shorter chains with NaN)."""
+    post = idata["posterior"]
+    first = next(iter(post.data_vars.values()))
+    finite = np.isfinite(first.values.reshape(first.sizes["chain"], first.sizes["draw"], -1))
+    n = int(finite.all(axis=2).sum(axis=1).min())
+    keep = {"draw": slice(0, n)}
+    return az.InferenceData(posterior=idata["posterior"].isel(keep),
+                            sample_stats=idata["sample_stats"].isel(keep))
+
+
+def _length(trace: az.InferenceData, group: str) -> int:
+    return int(trace[group].sizes.get("draw", 0)) if group in trace.groups() else 0
+
+
+def _kept(trace: az.InferenceData) -> int:
+    """Kept draws every chain has finished."""
+    if _length(trace, "posterior") == 0:
+        return 0
+    return int(complete_draws(trace)["posterior"].sizes["draw"])
+
+
+def _inspect(sampler: Any) -> az.InferenceData:
+    with warnings.catch_warnings():  # arviz warns about the empty trace at the start
+        warnings.simplefilter("ignore")
+        return sampler.inspect()
+
+
+def _finished(sampler: Any) -> bool:
+    try:
+        return bool(sampler.is_finished)
+    except TimeoutError:  # nutpie's way of saying "still running"
+        return False
+
+
+def sample_in_background(nutpie: Any, compiled: Any, kwargs: dict[str, Any], s: SamplerConfig,
+                         gate: Gate, on_progress: Progress | None, every: float = 3.0,
+                         check_every: float = 15.0) -> tuple[az.InferenceData, str | None]:
+    """Run up to `s.max_draws` (else `s.draws`) draws per chain; past `s.draws`, check the gate
+    every `check_every` s and stop once it passes; stop when `s.max_minutes` runs out.
+    Returns the trace and why it stopped early ("gate passed", "time budget", or None)."""
+    draws = max(s.max_draws or s.draws, s.draws)
+    sampler = nutpie.sample(compiled, blocking=False, progress_bar=False, save_warmup=True,
+                            **{**kwargs, "draws": draws})
+    t0, last_check = time.monotonic(), -np.inf  # the gate is first checked once `draws` are in
+    status = ""
+    while not _finished(sampler):
+        time.sleep(every)
+        trace = _inspect(sampler)
+        done, warm = _kept(trace), min(_length(trace, "warmup_posterior"), s.tune)
+        now = time.monotonic()
+        if s.max_draws and done >= s.draws and now - last_check >= check_every:
+            last_check = now
+            passed, status = gate(complete_draws(trace))
+            if passed:
+                return complete_draws(sampler.abort()), "gate passed"
+        if s.max_minutes and now - t0 >= 60 * s.max_minutes:
+            got = sampler.abort()
+            if _kept(got) < 4:
+                raise BudgetError(f"the time budget of {s.max_minutes:g} minutes ran out while "
+                                 "tuning: nothing to write; allow more time")
+            return complete_draws(got), "time budget"
+        if on_progress is not None:
+            phase = ("tuning" if done == 0 else f"sampling, draw {done}"
+                     + (f": {status}" if status else ""))
+            on_progress(min((warm + done) / (s.tune + draws), 1.0), phase)
+    return sampler.wait(), None

@@ -94,7 +94,9 @@ def fit_cmd(
     out.print(f"fitting {len(cohort.patients)} patients, {len(cohort.pain)} scores, "
               f"{len(cohort.sessions)} sessions with "
               + (f"ADVI ({iterations} iterations)" if quick else
-                 f"{sampler} ({chains} x {draws} draws)"))
+                 f"{sampler} ({chains} chains x {draws} draws, then on to at most "
+                 f"{max_draws or min(10 * draws, 100_000)} until the gate passes"
+                 + (f", for at most {max_minutes:g} minutes)" if max_minutes else ")")))
     if quick:
         fitted = quick_fit(cohort, iterations=iterations, draws=keep_draws, seed=seed)
     else:

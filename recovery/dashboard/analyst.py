@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from recovery.dashboard.client import ServiceClient, ServiceError
-from recovery.dashboard.common import client, guarded, show_done, show_error
+from recovery.dashboard.common import client, fetched, guarded, show_done, show_error
 from recovery.dashboard.views import (
     diagnostics_line,
     models_side_by_side,
@@ -42,11 +42,10 @@ def analyst_page() -> None:
                         st.dataframe(problems_table(exc.details), hide_index=True)
                     else:
                         show_error(exc)
-    try:
-        cohorts, jobs, models = c.cohorts(), c.jobs(), c.models()
-    except ServiceError as exc:
-        show_error(exc)
+    listed = fetched(lambda: (c.cohorts(), c.jobs(), c.models()))
+    if listed is None:
         return
+    cohorts, jobs, models = listed
     if cohorts:
         labels = {f"{x['name']} ({x['n_patients']} patients, {x['id'][:6]})": x["id"]
                   for x in cohorts}
@@ -109,11 +108,9 @@ def phenomena_view(c: ServiceClient, model_id: str) -> None:
                      key=f"phenomena_{model_id}"):
         return
     with st.spinner("Forecasting the phenomena cases..."):
-        try:
-            report = c.phenomena(model_id)
-        except ServiceError as exc:
-            show_error(exc)
-            return
+        report = fetched(lambda: c.phenomena(model_id))
+    if report is None:
+        return
     st.markdown(f"**{report['passed']} of {report['total']}** claims hold for this model.")
     st.dataframe(phenomena_table(report), hide_index=True)
     for case in report["cases"]:

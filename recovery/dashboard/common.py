@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import matplotlib.pyplot as plt
@@ -14,8 +14,10 @@ import streamlit as st
 from recovery.charts import fan_chart
 from recovery.dashboard.client import ServiceClient, ServiceError, SessionExpired
 
-__all__ = ["catalogue", "chart_png", "client", "guarded", "labels", "show_done", "show_error",
-           "show_trust"]
+__all__ = ["catalogue", "chart_png", "client", "fetched", "guarded", "labels", "show_done",
+           "show_error", "show_trust"]
+
+T = TypeVar("T")
 
 
 @st.cache_resource
@@ -49,6 +51,15 @@ def show_error(exc: ServiceError) -> None:
     if isinstance(exc, SessionExpired):
         raise exc
     st.error(f"The service refused this: {exc}")
+
+
+def fetched(call: Callable[[], T]) -> T | None:
+    """The service's answer, or None after saying why there is none."""
+    try:
+        return call()
+    except ServiceError as exc:
+        show_error(exc)
+        return None
 
 
 def guarded(action: Callable[[], Any], done: str | None = None,

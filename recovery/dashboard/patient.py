@@ -8,8 +8,7 @@ from typing import Any
 import streamlit as st
 
 from recovery.dashboard.charts import diary_chart, diary_frames, fan, forecast_frame
-from recovery.dashboard.client import ServiceError
-from recovery.dashboard.common import catalogue, client, labels, show_error, show_trust
+from recovery.dashboard.common import catalogue, client, fetched, labels, show_trust
 
 __all__ = ["patient_page"]
 
@@ -19,11 +18,10 @@ def patient_page() -> None:
     cat = catalogue(c)
     pid = st.session_state["user"]["patient_id"]
     st.header("Your recovery")
-    try:
-        history, plans = c.history(pid), c.plans(pid)
-    except ServiceError as exc:
-        show_error(exc)
+    got = fetched(lambda: (c.history(pid), c.plans(pid)))
+    if got is None:
         return
+    history, plans = got
     st.altair_chart(diary_chart(history), use_container_width=True)
     words = labels(cat, plans)
     options: dict[str, dict[str, Any]] = {p["name"]: p["schedule"] for p in plans}
@@ -42,16 +40,13 @@ def patient_page() -> None:
         st.error("Choose at least one plan to compare.")
     if st.button("Compare", type="primary", key="compare", disabled=not chosen):
         with st.spinner("Working it out..."):
-            try:
-                result = c.forecast(pid, {
-                    "schedules": [options[n] for n in chosen], "horizon_days": 7 * weeks,
-                    "target_score": float(target)})
-            except ServiceError as exc:
-                show_error(exc)
-                return
-        st.session_state["presult"] = (result, target, weeks)
-    if got := st.session_state.get("presult"):
-        result, target, weeks = got
+            result = fetched(lambda: c.forecast(pid, {
+                "schedules": [options[n] for n in chosen], "horizon_days": 7 * weeks,
+                "target_score": float(target)}))
+        if result is not None:
+            st.session_state["presult"] = (result, target, weeks)
+    if shown := st.session_state.get("presult"):
+        result, target, weeks = shown
         show_comparison(history, result, target, weeks, words)
     st.info("This supports, and does not replace, your therapist's advice.")
 

@@ -10,15 +10,15 @@ import pandas as pd
 import streamlit as st
 
 from recovery.dashboard.charts import diary_chart, diary_frames, fan, forecast_frame, outcome_chart
-from recovery.dashboard.client import ServiceClient, ServiceError
+from recovery.dashboard.client import ServiceClient
 from recovery.dashboard.common import (
     catalogue,
     chart_png,
     client,
+    fetched,
     guarded,
     labels,
     show_done,
-    show_error,
     show_trust,
 )
 from recovery.dashboard.views import (
@@ -38,10 +38,8 @@ def therapist_page() -> None:
     c = client()
     cat = catalogue(c)
     st.header("Your patients")
-    try:
-        patients = c.patients()
-    except ServiceError as exc:
-        show_error(exc)
+    patients = fetched(c.patients)
+    if patients is None:
         return
     new_patient(c, cat)
     if not patients:
@@ -65,13 +63,11 @@ def therapist_page() -> None:
     if st.button("Forecast", type="primary", key="forecast", disabled=not (ready and
                                                                            settings_ok)):
         with st.spinner("Forecasting..."):
-            try:
-                st.session_state["result"] = c.forecast(pid, {
-                    "schedules": specs, "horizon_days": horizon, "target_score": target,
-                    "meaningful_difference": margin})
-                st.session_state["result_for"] = pid
-            except ServiceError as exc:
-                show_error(exc)
+            made = fetched(lambda: c.forecast(pid, {
+                "schedules": specs, "horizon_days": horizon, "target_score": target,
+                "meaningful_difference": margin}))
+        if made is not None:
+            st.session_state["result"], st.session_state["result_for"] = made, pid
     result = st.session_state.get("result")
     if result and st.session_state.get("result_for") == pid:
         show_forecast(history, result, target, names_in_words, cat["currency"])
@@ -131,10 +127,8 @@ def _add(c: ServiceClient, pid: str, entry: str, value: int | str, on: date, wha
 def corrections(c: ServiceClient, pid: str) -> None:
     """The latest entries, each removable (and restorable by undo)."""
     with st.expander("Recent entries: correct a mistake"):
-        try:
-            entries = c.entries(pid)
-        except ServiceError as exc:
-            show_error(exc)
+        entries = fetched(lambda: c.entries(pid))
+        if entries is None:
             return
         if not entries:
             st.caption("Nothing entered yet.")
@@ -262,12 +256,10 @@ def suggest(c: ServiceClient, pid: str, horizon: int, target: float, currency: s
     if not st.button("Suggest the cheapest schedule that reaches the target", key="optimise"):
         return
     with st.spinner("Searching schedules..."):
-        try:
-            best = c.optimise(pid, {"target_score": target, "level": 0.8,
-                                    "horizon_days": min(max(horizon, 7), 365)})
-        except ServiceError as exc:
-            show_error(exc)
-            return
+        best = fetched(lambda: c.optimise(pid, {"target_score": target, "level": 0.8,
+                                                "horizon_days": min(max(horizon, 7), 365)}))
+    if best is None:
+        return
     if best["best"] is None:
         st.warning("No schedule in the search reaches an 80 % chance.")
         return

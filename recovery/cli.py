@@ -1,4 +1,4 @@
-"""The `recovery` command: simulate, fit and inspect models (later: forecast, serve, ...)."""
+"""The `recovery` command: simulate, fit, forecast, evaluate, serve, refit workers, users."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from recovery.model import PRESETS, Phase, Schedule, ScheduleError, preset
+from recovery.model import PRESETS, Phase, Schedule, ScheduleError, describe, preset
 
 
 def test_recovery_then_stop_is_twice_weekly_for_six_weeks_then_nothing() -> None:
@@ -60,6 +60,18 @@ def test_expansion_is_sorted_inside_phases_and_counts_match(phases: list, start:
     assert len(plan) == expected
 
 
-def test_presets_are_all_expandable() -> None:
+def test_presets_are_all_expandable_and_said_in_words() -> None:
     for name in PRESETS:
-        preset(name).expand(0)
+        plan = preset(name).expand(0)
+        assert (len(plan) == 0) == (name == "none"), name  # only "none" has no sessions
+        assert np.all(np.diff(plan.days) > 0), name
+    words = {name: describe(s) for name, s in PRESETS.items()}
+    assert words["recovery_then_maintenance"] == ("twice a week for 6 weeks, then every 3 weeks "
+                                                  "from then on")
+    assert words["weekly_taper"] == ("weekly for 12 weeks, then every 2 weeks for 8 weeks, then "
+                                     "every 4 weeks from then on")
+    assert words["none"] == "no sessions"
+    ten_days = Schedule(phases=(Phase(every_days=10, weeks=3),))
+    assert describe(ten_days) == "every 10 days for 3 weeks"
+    assert describe(Schedule(session_days=(1.0,), kind="physio")) == (
+        "1 physio session on chosen days")

@@ -17,7 +17,7 @@ def test_kill_9_loses_no_acknowledged_score(settings: Settings, tmp_path: Path) 
     server = Server(settings, tmp_path / "server.log").start()
     try:
         h = token(server.url, "ther", "long password 1")
-        record = {"name": "P", "start_date": "2025-01-01"}
+        record = {"name": "P", "start_date": "2010-01-01"}  # room for day 1000 + retries
         pid = httpx.post(f"{server.url}/v1/patients", json=record, headers=h).json()["id"]
         acked: list[str] = []
         sent: list[str] = []

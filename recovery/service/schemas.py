@@ -63,7 +63,13 @@ def _yes_no(value: object) -> object:
     return value
 
 
+def _iso_date(value: object) -> object:
+    """A calendar date as JSON sends it, "YYYY-MM-DD" (a number is not a date)."""
+    return dt.date.fromisoformat(value) if isinstance(value, str) else value
+
+
 Score = Annotated[int, BeforeValidator(_whole_number), Field(ge=0, le=10)]
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
 Covariates = Annotated[dict[str, float | None], BeforeValidator(_yes_no)]
 
 
@@ -116,14 +122,13 @@ class AuditOut(BaseModel):
     reason: str | None
 
 
-StartDate = Field(default=None, strict=False,
-                  description="day 0 of the record's calendar (default: today)")
+StartDate = Field(default=None, description="day 0 of the record's calendar (default: today)")
 
 
 class PatientIn(_In):
     name: str = Field(min_length=1, max_length=120)
     covariates: Covariates = Field(default_factory=dict)
-    start_date: dt.date | None = StartDate
+    start_date: IsoDate | None = StartDate
     therapist_id: int | None = Field(default=None, description="admins only: the therapist")
 
 
@@ -152,7 +157,7 @@ class _Dated(_In):
     """An entry placed by `day` (days since the record's start) or by calendar `date`."""
 
     day: float | None = Field(default=None, ge=0, le=36_500)
-    date: dt.date | None = Field(default=None, strict=False, description="instead of day")
+    date: IsoDate | None = Field(default=None, description="instead of day (YYYY-MM-DD)")
 
     @model_validator(mode="after")
     def _day_or_date(self) -> Self:

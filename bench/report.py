@@ -201,8 +201,8 @@ def latency() -> list[str]:
                         f"{r['max_gap_q95']:.2f}", r.get("max_gap_on_bundled_model", "")]
                        for r in u["rows"]])
     if d:
-        out += [f"Dashboard (`bench/dashboard.py`): click to drawn interactive fan chart, {d['scores']} "
-                f"scores: median {d['median_ms'] / 1000:.2f} s, p95 {d['p95_ms'] / 1000:.2f} s "
+        out += [f"Dashboard (`bench/dashboard.py`): click to drawn interactive fan chart, "
+                f"{d['scores']} scores: median {d['median_ms'] / 1000:.2f} s, p95 {d['p95_ms'] / 1000:.2f} s "
                 f"({d['machine']}).", ""]
     return out
 

@@ -202,8 +202,8 @@ def latency() -> list[str]:
                        for r in u["rows"]])
     if d:
         out += [f"Dashboard (`bench/dashboard.py`): click to drawn interactive fan chart, "
-                f"{d['scores']} scores: median {d['median_ms'] / 1000:.2f} s, p95 {d['p95_ms'] / 1000:.2f} s "
-                f"({d['machine']}).", ""]
+                f"{d['scores']} scores: median {d['median_ms'] / 1000:.2f} s, "
+                f"p95 {d['p95_ms'] / 1000:.2f} s ({d['machine']}).", ""]
     return out
 
 

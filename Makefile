@@ -26,7 +26,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	@url=$$(scripts/test-postgres.sh start | sed -n 's/^export RECOVERY_TEST_PG_URL=//p'); \
 	export RECOVERY_TEST_PG_URL=$${RECOVERY_TEST_PG_URL:-$$url}; \
-	$(BIN)/pytest -q -m "not slow" -n 2 --durations=10 && $(BIN)/pytest -q -m slow -n 2 --dist loadgroup --durations=15; rc=$$?; \
+	$(BIN)/pytest -q -m "not slow" -n 2 --durations=10 && $(BIN)/pytest -q -m slow --durations=15; rc=$$?; \
 	scripts/test-postgres.sh stop; exit $$rc
 
 test-fast: $(STAMP)

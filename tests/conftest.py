@@ -22,13 +22,6 @@ from recovery.service.settings import Settings
 
 SLOW_PATIENTS, SLOW_WEEKS, SLOW_SEED = 40, 12, 5
 
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under `--dist loadgroup`, every test of the shared fit runs on one worker: the fit is
-    made once, while the other worker takes the rest."""
-    for item in items:
-        if "fitted" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("fitted"))
 DEFAULT_MODEL = Path(__file__).parents[1] / "data" / "default_model"
 
 

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from recovery.cli import app
 from recovery.model import SamplerConfig, fit, simulate_cohort
-from recovery.model.budget import complete_draws, sample_in_background
+from recovery.model.budget import BudgetError, complete_draws, sample_in_background
 
 
 def _trace(lengths: list[int], width: int = 10) -> az.InferenceData:
@@ -41,11 +41,11 @@ class _FakeSampler:
 
     def inspect(self) -> az.InferenceData:
         self.done = min(self.done + self.per_poll, self.total)
-        return _trace([self.done, self.done - 1], width=self.total)
+        return _trace([self.done, max(self.done - 1, 0)], width=self.total)
 
     def abort(self) -> az.InferenceData:
         self.aborted = True
-        return _trace([self.done, self.done - 1], width=self.total)
+        return _trace([self.done, max(self.done - 1, 0)], width=self.total)
 
     def wait(self) -> az.InferenceData:
         return _trace([self.total, self.total], width=self.total)
@@ -85,6 +85,15 @@ def test_without_a_ceiling_or_budget_the_run_is_its_draws() -> None:
     idata, stopped = sample_in_background(fake, None, {"draws": 300}, s,
                                           lambda t: (True, ""), None, every=0)
     assert stopped is None and idata["posterior"].sizes["draw"] == 300
+
+
+def test_a_budget_that_ends_before_any_kept_draw_says_so() -> None:
+    fake = _FakeNutpie(_FakeSampler(total=1000, per_poll=0))  # still tuning
+    s = SamplerConfig(draws=100, tune=10, max_draws=1000, max_minutes=1e-6)
+    with pytest.raises(BudgetError, match="ran out while tuning"):
+        sample_in_background(fake, None, {"draws": 100}, s, lambda t: (False, ""), None,
+                             every=0)
+    assert fake.sampler.aborted
 
 
 @pytest.mark.slow

@@ -46,10 +46,10 @@ def _kept(trace: az.InferenceData) -> int:
     return int(complete_draws(trace)["posterior"].sizes["draw"])
 
 
-def _inspect(sampler: Any) -> az.InferenceData:
-    with warnings.catch_warnings():  # arviz warns about the empty trace at the start
+def _quietly(read: Callable[[], az.InferenceData]) -> az.InferenceData:
+    with warnings.catch_warnings():  # arviz warns about a trace with no kept draws yet
         warnings.simplefilter("ignore")
-        return sampler.inspect()
+        return read()
 
 
 def _finished(sampler: Any) -> bool:
@@ -72,16 +72,16 @@ def sample_in_background(nutpie: Any, compiled: Any, kwargs: dict[str, Any], s: 
     status = ""
     while not _finished(sampler):
         time.sleep(every)
-        trace = _inspect(sampler)
+        trace = _quietly(sampler.inspect)
         done, warm = _kept(trace), min(_length(trace, "warmup_posterior"), s.tune)
         now = time.monotonic()
         if s.max_draws and done >= s.draws and now - last_check >= check_every:
             last_check = now
             passed, status = gate(complete_draws(trace))
             if passed:
-                return complete_draws(sampler.abort()), "gate passed"
+                return complete_draws(_quietly(sampler.abort)), "gate passed"
         if s.max_minutes and now - t0 >= 60 * s.max_minutes:
-            got = sampler.abort()
+            got = _quietly(sampler.abort)
             if _kept(got) < 4:
                 raise BudgetError(f"the time budget of {s.max_minutes:g} minutes ran out while "
                                  "tuning: nothing to write; allow more time")

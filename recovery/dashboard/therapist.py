@@ -148,7 +148,7 @@ def schedule_builder(c: ServiceClient, pid: str, history: dict[str, Any], cat: d
                      plans: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], bool]:
     """Presets in words, the plans proposed to this patient, and a schedule of your own (by
     phases or by dates); problems are named beside the widget and block the forecast."""
-    words = {p["name"]: p["words"] for p in cat["presets"]}
+    words = labels(cat)
     chosen = st.multiselect("Schedules to compare", list(words), format_func=words.__getitem__,
                             default=["recovery_then_maintenance", "recovery_then_stop"],
                             key="presets")

@@ -17,7 +17,7 @@ from recovery.model.errors import RecoveryError
 __all__ = ["BudgetError", "Gate", "complete_draws", "sample_in_background"]
 
 Gate = Callable[[az.InferenceData], tuple[bool, str]]  # trace -> (passed, "R-hat .., ESS ..")
-Progress = Callable[[float, str], None]
+Progress = Callable[[float, str], None]  # (fraction done 0-1, phase)
 
 
 class BudgetError(RecoveryError):
@@ -39,11 +39,12 @@ def _length(trace: az.InferenceData, group: str) -> int:
     return int(trace[group].sizes.get("draw", 0)) if group in trace.groups() else 0
 
 
-def _kept(trace: az.InferenceData) -> int:
-    """Kept draws every chain has finished."""
+def _kept(trace: az.InferenceData) -> tuple[az.InferenceData | None, int]:
+    """The complete kept draws (None before the first) and how many per chain."""
     if _length(trace, "posterior") == 0:
-        return 0
-    return int(complete_draws(trace)["posterior"].sizes["draw"])
+        return None, 0
+    kept = complete_draws(trace)
+    return kept, int(kept["posterior"].sizes["draw"])
 
 
 def _quietly(read: Callable[[], az.InferenceData]) -> az.InferenceData:
@@ -73,19 +74,21 @@ def sample_in_background(nutpie: Any, compiled: Any, kwargs: dict[str, Any], s: 
     while not _finished(sampler):
         time.sleep(every)
         trace = _quietly(sampler.inspect)
-        done, warm = _kept(trace), min(_length(trace, "warmup_posterior"), s.tune)
+        kept, done = _kept(trace)
+        warm = min(_length(trace, "warmup_posterior"), s.tune)
         now = time.monotonic()
-        if s.max_draws and done >= s.draws and now - last_check >= check_every:
+        if kept is not None and s.max_draws and done >= s.draws and (
+                now - last_check >= check_every):
             last_check = now
-            passed, status = gate(complete_draws(trace))
+            passed, status = gate(kept)
             if passed:
                 return complete_draws(_quietly(sampler.abort)), "gate passed"
         if s.max_minutes and now - t0 >= 60 * s.max_minutes:
-            got = _quietly(sampler.abort)
-            if _kept(got) < 4:
+            got, n = _kept(_quietly(sampler.abort))
+            if got is None or n < 4:
                 raise BudgetError(f"the time budget of {s.max_minutes:g} minutes ran out while "
                                  "tuning: nothing to write; allow more time")
-            return complete_draws(got), "time budget"
+            return got, "time budget"
         if on_progress is not None:
             phase = ("tuning" if done == 0 else f"sampling, draw {done}"
                      + (f": {status}" if status else ""))

@@ -18,7 +18,7 @@ import pandas as pd
 import pymc as pm
 from pydantic import BaseModel, ConfigDict
 
-from recovery.model.budget import sample_in_background
+from recovery.model.budget import Progress, sample_in_background
 from recovery.model.build import (
     DATA_STARTED,
     KIND_WEIGHTS,
@@ -175,9 +175,6 @@ def posterior_params(idata: az.InferenceData, data: CohortData, max_draws: int |
     g = lambda n: stacked_draws(idata, n, max_draws)  # noqa: E731
     w, v, u, f = (np.exp(g(f"log_{name}_w")) for name, _ in KIND_WEIGHTS)
     return Params(g("theta"), g("tau_nat")[:, None], w, v, u, f, g("synergy")[:, None])
-
-
-Progress = Callable[[float, str], None]  # (fraction done 0-1, phase)
 
 
 def _sample(model: pm.Model, s: SamplerConfig, start: dict[str, np.ndarray],

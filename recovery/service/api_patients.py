@@ -159,12 +159,8 @@ def add_sessions(patient_id: str, body: SessionsIn, s: DbSession, user: Therapis
     """Sessions given (therapists only); retried batches are stored once. Only kinds the
     served model knows are taken, so no entry can leave the record unforecastable."""
     patient = patient_for(s, user, patient_id, write=True)
-    known = served(state).forecaster.kinds
-    unknown = [{"loc": ["body", "sessions", i, "kind"], "type": "value_error",
-                "msg": f"unknown session kind {x.kind!r}; the served model knows {known}"}
-               for i, x in enumerate(body.sessions) if x.kind not in known]
-    if unknown:
-        raise unprocessable(unknown)
+    refuse_unknown_kinds(state, [(["sessions", i, "kind"], x.kind)
+                                 for i, x in enumerate(body.sessions)])
     days = _placed(patient, body.sessions, "sessions")
     rows = [{"patient_id": patient_id, "day": d, "kind": x.kind, "client_id": x.client_id}
             for d, x in zip(days, body.sessions, strict=True)]
@@ -249,6 +245,16 @@ def optimise_patient(patient_id: str, body: PatientOptimiseIn, s: DbSession, use
     settle(s)
     with state.gate.enter(user.id):
         return run_model(lambda: optimise(loaded.forecaster, req))
+
+
+def refuse_unknown_kinds(state: State, sent: list[tuple[list[Any], str]]) -> None:
+    """422 naming each (location in the body, kind) the served model does not know."""
+    known = served(state).forecaster.kinds
+    unknown = [{"loc": ["body", *loc], "type": "value_error",
+                "msg": f"unknown session kind {kind!r}; the served model knows {known}"}
+               for loc, kind in sent if kind not in known]
+    if unknown:
+        raise unprocessable(unknown)
 
 
 def _check_covariates(state: State, covariates: dict[str, float | None]) -> None:

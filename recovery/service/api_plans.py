@@ -3,29 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Any
 
 import numpy as np
-from fastapi import APIRouter, Depends, HTTPException, Response, status
+from fastapi import APIRouter, HTTPException, Response, status
 from sqlalchemy import select
 
-from recovery.service.auth import Role
-from recovery.service.deps import (
-    COMMON_RESPONSES,
-    CurrentUser,
-    DbSession,
-    State,
-    patient_for,
-    require,
-    served,
-)
-from recovery.service.errors import unprocessable
+from recovery.service.api_patients import Therapist, refuse_unknown_kinds
+from recovery.service.deps import COMMON_RESPONSES, CurrentUser, DbSession, State, patient_for
 from recovery.service.schemas import PlanIn, PlanOut
-from recovery.service.tables import ForecastRow, PainRow, PlanRow, User
+from recovery.service.tables import ForecastRow, PainRow, PlanRow
 
 router = APIRouter(prefix="/v1/patients", tags=["plans"], responses=COMMON_RESPONSES)
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such record or item"}}
-Therapist = Annotated[User, Depends(require(Role.therapist))]
 
 
 @router.post("/{patient_id}/plans", response_model=PlanOut, status_code=201,
@@ -35,12 +25,8 @@ def propose_plan(patient_id: str, body: PlanIn, s: DbSession, user: Therapist, s
     """Save a schedule to the record; the patient sees it beside the presets."""
     patient_for(s, user, patient_id, write=True)
     spec = body.schedule
-    kinds = served(state).forecaster.kinds
-    unknown = sorted({spec.kind, *(p.kind for p in spec.phases or [])} - set(kinds))
-    if unknown:
-        raise unprocessable([{"loc": ["body", "schedule", "kind"], "type": "value_error",
-                              "msg": f"unknown session kind(s) {unknown}; the served model "
-                                     f"knows {kinds}"}])
+    refuse_unknown_kinds(state, [(["schedule", "kind"], spec.kind)] + [
+        (["schedule", "phases", i, "kind"], p.kind) for i, p in enumerate(spec.phases or [])])
     row = PlanRow(patient_id=patient_id, name=spec.name, created_by=user.id,
                   spec={"schedule": spec.model_dump(exclude_none=True), "note": body.note})
     s.add(row)

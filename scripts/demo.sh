@@ -5,6 +5,7 @@ set -euo pipefail
 BIN=${BIN:-.venv/bin}
 PORT=${PORT:-8000}
 DASH_PORT=${DASH_PORT:-8501}
+LOGINS=${LOGINS:-build/demo/logins.json}
 mkdir -p build/demo
 export RECOVERY_DATABASE_URL=${RECOVERY_DATABASE_URL:-sqlite:///build/demo/recovery.db}
 export RECOVERY_MODELS_DIR=${RECOVERY_MODELS_DIR:-build/demo/models}
@@ -16,8 +17,8 @@ if [ -z "${RECOVERY_SECRET_KEY:-}" ]; then
     RECOVERY_SECRET_KEY=$(cat "$KEYFILE")
     export RECOVERY_SECRET_KEY
 fi
-echo "demo logins (also in build/demo/logins.json):"
-"$BIN/recovery" seed-demo --patients 3 --credentials build/demo/logins.json
+echo "demo logins (also in $LOGINS):"
+"$BIN/recovery" seed-demo --patients 3 --credentials "$LOGINS"
 "$BIN/recovery" worker > build/demo/worker.log 2>&1 &
 WORKER=$!
 "$BIN/recovery" dashboard --service "http://127.0.0.1:$PORT" --port "$DASH_PORT" \

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -39,24 +40,25 @@ def _listening(port: int) -> bool:
     return True
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict]]:
-    """scripts/demo.sh (what `make demo` runs) on free ports, its own database."""
-    tmp = tmp_path_factory.mktemp("demo")
+@contextmanager
+def _stack(tmp: Path, **env_extra: str) -> Iterator[tuple[str, dict]]:
+    """scripts/demo.sh (what `make demo` runs) on free ports with its own database; stopped as
+    a person would stop it (a TERM to the script's PID alone), leaving nothing behind."""
     port, dash = free_port(), free_port()
     env = {**os.environ, "PORT": str(port), "DASH_PORT": str(dash),
            "BIN": str(Path(os.sys.executable).parent),
            "RECOVERY_DATABASE_URL": f"sqlite:///{tmp}/demo.db",
-           "RECOVERY_MODELS_DIR": str(tmp / "models"), "RECOVERY_COHORTS_DIR": str(tmp / "c")}
+           "RECOVERY_MODELS_DIR": str(tmp / "models"), "RECOVERY_COHORTS_DIR": str(tmp / "c"),
+           "LOGINS": str(tmp / "logins.json"), **env_extra}
     log = open(tmp / "demo.log", "wb")  # noqa: SIM115 (closed below)
     proc = subprocess.Popen([str(ROOT / "scripts" / "demo.sh")], cwd=ROOT, env=env,
                             stdout=log, stderr=log, start_new_session=True)
     try:
         wait_ok(f"http://127.0.0.1:{port}/readyz")
         wait_ok(f"http://127.0.0.1:{dash}/_stcore/health")
-        logins = json.loads((ROOT / "build" / "demo" / "logins.json").read_text())
+        logins = json.loads((tmp / "logins.json").read_text())
         yield f"http://127.0.0.1:{dash}", logins
-        proc.terminate()  # as a person would stop it: a TERM to the script's PID alone
+        proc.terminate()
         proc.wait(timeout=60)
         assert not _listening(port) and not _listening(dash), "the demo left a process behind"
     finally:
@@ -64,6 +66,20 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict]]
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=30)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict]]:
+    with _stack(tmp_path_factory.mktemp("demo")) as stack:
+        yield stack
+
+
+@pytest.fixture(autouse=True)
+def _patient_expect() -> None:
+    """Charts and reruns take seconds on a busy 2-core machine; Playwright's default is 5 s."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=30_000)
 
 
 def _sign_in(page: Any, url: str, login: dict[str, str]) -> None:
@@ -112,6 +128,7 @@ def test_therapist_day_in_the_browser(demo: tuple[str, dict]) -> None:
         expect(page.get_by_text(re.compile("^Undone: remove the score 5"))).to_be_visible(
             timeout=30_000)
         _settled(page)
+        _blank_kind_is_named_and_blocks_the_forecast(page)
         horizon = page.get_by_role("spinbutton", name="Horizon (days)")
         horizon.fill("3650")
         horizon.press("Enter")
@@ -156,6 +173,68 @@ def test_therapist_day_in_the_browser(demo: tuple[str, dict]) -> None:
         expect(charts).to_have_count(1 + 4, timeout=60_000)
         charts.nth(1).scroll_into_view_if_needed()
         page.screenshot(path=str(SHOTS / "small_multiples.png"), full_page=True)
+        _no_raw_error(page)
+        browser.close()
+
+
+def _blank_kind_is_named_and_blocks_the_forecast(page: Any) -> None:
+    """A built schedule's kind cell emptied (the old traceback): named by row, Forecast off
+    until a kind is chosen again."""
+    from playwright.sync_api import expect
+
+    page.get_by_text("Build your own schedule").click()
+    editor = page.locator("[data-testid='stDataFrame']")
+    editor.scroll_into_view_if_needed()
+    expect(editor.locator("canvas").first).to_be_visible()
+    kind_cell = {"x": 150, "y": 35 + 17}  # past the row markers, first row under the header
+    editor.click(position=kind_cell)
+    page.keyboard.press("Delete")
+    expect(page.get_by_text("Row 1: choose a session kind (massage, physio).")).to_be_visible()
+    expect(page.get_by_role("button", name="Forecast", exact=True)).to_be_disabled()
+    _no_raw_error(page)
+    editor.dblclick(position=kind_cell)  # choose a kind again in the cell's drop-down
+    expect(page.get_by_role("option", name="physio", exact=True)).to_be_visible()
+    page.keyboard.type("massage")
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("Row 1: choose a session kind")).to_have_count(0)
+    expect(page.get_by_role("button", name="Forecast", exact=True)).to_be_enabled()
+    _settled(page)
+
+
+@pytest.fixture(scope="module")
+def short_tokens(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict]]:
+    """The demo stack with one-minute sign-ins, to meet an expiry as a therapist would."""
+    with _stack(tmp_path_factory.mktemp("short"), RECOVERY_TOKEN_MINUTES="1") as stack:
+        yield stack
+
+
+def test_an_expired_sign_in_asks_again_and_keeps_the_page(
+        short_tokens: tuple[str, dict]) -> None:
+    """The token lapses while the therapist works: the next click brings the sign-in back
+    with one sentence, and signing in again restores what they had set."""
+    from playwright.sync_api import expect, sync_playwright
+
+    url, logins = short_tokens
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                    args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        _sign_in(page, url, logins["therapist"])
+        signed_in = time.monotonic()
+        horizon = page.get_by_role("spinbutton", name="Horizon (days)")
+        horizon.fill("91")
+        horizon.press("Enter")
+        _settled(page)
+        time.sleep(max(0.0, 65 - (time.monotonic() - signed_in)))
+        page.get_by_role("button", name="Forecast", exact=True).click()
+        expect(page.get_by_text("Your session expired. Sign in again as demo-therapist")
+               ).to_be_visible()
+        expect(page.get_by_text("Signed in as")).to_have_count(0)
+        page.screenshot(path=str(SHOTS / "expired.png"))
+        page.get_by_role("textbox", name="Password").fill(logins["therapist"]["password"])
+        page.get_by_role("textbox", name="Username").fill(logins["therapist"]["username"])
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("spinbutton", name="Horizon (days)")).to_have_value("91")
         _no_raw_error(page)
         browser.close()
 

@@ -78,13 +78,15 @@ def guarded(action: Callable[[], Any], done: str | None = None,
 
 
 def show_done() -> None:
-    """The last change's confirmation, and a button that undoes it."""
-    if done := st.session_state.pop("done", None):
-        st.success(done)
-    undo = st.session_state.get("undo_action")
-    if undo and st.button(undo[0], key="undo"):
-        label, action = undo
-        guarded(action, f"Undone: {label[len('Undo: '):]}.")
+    """The last change's confirmation, and a button that undoes it, in one container that is
+    always there: what follows keeps its place, so open expanders stay open."""
+    with st.container():
+        if done := st.session_state.pop("done", None):
+            st.success(done)
+        undo = st.session_state.get("undo_action")
+        if undo and st.button(undo[0], key="undo"):
+            label, action = undo
+            guarded(action, f"Undone: {label[len('Undo: '):]}.")
 
 
 def show_trust(result: dict[str, Any]) -> None:

@@ -187,6 +187,67 @@ def optimise(
 
 
 @app.command()
+def explain(
+    model_dir: Annotated[Path, typer.Option("--model", help="fitted model directory")],
+    request: Annotated[Path, typer.Option(help="explain request JSON (see README)")],
+    out_json: Annotated[Path | None, typer.Option("--out", help="write the result JSON")] = None,
+    plot: Annotated[Path | None, typer.Option(help="write the parts chart PNG")] = None,
+) -> None:
+    """Why one schedule's forecast looks as it does: the parts of expected pain."""
+    from recovery.charts import parts_chart, save
+    from recovery.model import ExplainRequest
+    from recovery.model import explain as run_explain
+
+    req = _read_request(request, ExplainRequest)
+    result = _guard(lambda: run_explain(_forecaster(model_dir), req))
+    _write(out_json, result.model_dump_json(indent=1))
+    out.print(result.words)
+    if plot is not None:
+        out.print(f"parts chart: {save(parts_chart(result.model_dump()), plot)}")
+
+
+@app.command()
+def booking(
+    model_dir: Annotated[Path, typer.Option("--model", help="fitted model directory")],
+    request: Annotated[Path, typer.Option(help="booking request JSON (see README)")],
+    out_json: Annotated[Path | None, typer.Option("--out", help="write the result JSON")] = None,
+) -> None:
+    """If sessions stop now, when pain comes back; and by when to book the next session."""
+    from recovery.model import BookingRequest
+    from recovery.model import booking as run_booking
+
+    req = _read_request(request, BookingRequest)
+    result = _guard(lambda: run_booking(_forecaster(model_dir), req))
+    _write(out_json, result.model_dump_json(indent=1))
+    out.print(result.words)
+
+
+@app.command()
+def frontier(
+    model_dir: Annotated[Path, typer.Option("--model", help="fitted model directory")],
+    request: Annotated[Path, typer.Option(help="optimise request JSON (see README)")],
+    out_json: Annotated[Path | None, typer.Option("--out", help="write the result JSON")] = None,
+    plot: Annotated[Path | None, typer.Option(help="write the frontier chart PNG")] = None,
+) -> None:
+    """About 60 schedules on the same draws: sessions or cost against pain at the horizon."""
+    from recovery.charts import frontier_chart, save
+    from recovery.model import OptimiseRequest
+    from recovery.model import frontier as run_frontier
+
+    req = _read_request(request, OptimiseRequest)
+    result = _guard(lambda: run_frontier(_forecaster(model_dir), req))
+    _write(out_json, result.model_dump_json(indent=1))
+    for p in result.points:
+        if p.on_frontier:
+            out.print(f"[bold]{p.schedule.name}[/]: {p.sessions} sessions, cost {p.cost:g}, "
+                      f"pain at the horizon {p.pain_at_horizon:.1f} ({p.pain_lo:.1f}-"
+                      f"{p.pain_hi:.1f}), P(<= {req.target_score:g}) "
+                      f"{p.p_target_at_horizon:.0%}")
+    if plot is not None:
+        out.print(f"frontier chart: {save(frontier_chart(result.model_dump()), plot)}")
+
+
+@app.command()
 def evaluate(
     model_dir: Annotated[Path, typer.Option("--model", help="fitted model directory")],
     cohort_dir: Annotated[Path, typer.Option("--cohort", help="cohort to evaluate on")],

@@ -28,6 +28,11 @@ RECORD_ROUTES: list[tuple[str, str, Any, dict[str | None, int]]] = [
     ("POST", "/v1/patients/{rec}/forecast", FORECAST, {"t1": 200, "p1": 200}),
     ("GET", "/v1/patients/{rec}/forecasts", None, {"t1": 200, "p1": 200}),
     ("POST", "/v1/patients/{rec}/optimise", OPT, {"t1": 200, "p1": 200}),
+    ("POST", "/v1/patients/{rec}/explain", {"horizon_days": 14, "draws": 200},
+     {"t1": 200, "p1": 200}),
+    ("POST", "/v1/patients/{rec}/booking", {"window_days": 14, "draws": 200},
+     {"t1": 200, "p1": 200}),
+    ("POST", "/v1/patients/{rec}/frontier", OPT, {"t1": 200, "p1": 200}),
 ]
 # Roles without access to the record: 401 when signed out; 403 where the role may never use
 # the route; 404 where the role may use it for its own records.

@@ -19,7 +19,7 @@ from scipy.special import ndtr, ndtri
 from recovery.model.config import ModelConfig
 from recovery.model.fit import FittedModel
 from recovery.model.io import evaluation_of, load
-from recovery.model.kernel import build_design
+from recovery.model.kernel import EventDesign, build_design
 from recovery.model.particles import particle_mu
 from recovery.model.population import PopulationDraws
 from recovery.model.requests import (
@@ -51,6 +51,7 @@ __all__ = [
     "compare",
     "forecast_days",
     "paths",
+    "plan_design",
     "residual_quantiles",
     "summarise",
 ]
@@ -84,16 +85,21 @@ def paths(draws: PatientDraws, pd: PatientData, plan: SessionPlan, days: np.ndar
           horizon: int, cfg: ModelConfig, kinds: list[str]) -> Paths:
     """Kernel trajectories for every draw at absolute `days` (vectorised over draws and days);
     the first `horizon` days are the forecast, the rest only serve the relapse summary."""
+    g = draws.globals
+    mu = particle_mu(draws.theta, g, pd.adherence, plan_design(pd, plan, days, cfg, kinds), cfg)
+    t_last = pd.pain_t[-1] if len(pd.y) else 0.0
+    m, s = predictive_moments(mu, *draws.residual, days - pd.t0 - t_last, g.noise())
+    return Paths(days, mu, np.asarray(m), np.asarray(s), plan, horizon)
+
+
+def plan_design(pd: PatientData, plan: SessionPlan, days: np.ndarray, cfg: ModelConfig,
+                kinds: list[str]) -> EventDesign:
+    """The kernel's design for the patient's past sessions plus a plan, at absolute `days`."""
     times = days - pd.t0
     s_kind = np.r_[pd.session_kind, kind_indices(kinds, list(plan.kinds), "schedules.kind")]
     s_t = np.r_[pd.session_t, plan.days - pd.t0]
-    design = build_design((np.zeros(len(s_t), int), s_t, s_kind.astype(int)),
-                          (np.zeros(len(times), int), times), 1, kinds, cfg)
-    g = draws.globals
-    mu = particle_mu(draws.theta, g, pd.adherence, design, cfg)
-    t_last = pd.pain_t[-1] if len(pd.y) else 0.0
-    m, s = predictive_moments(mu, *draws.residual, times - t_last, g.noise())
-    return Paths(days, mu, np.asarray(m), np.asarray(s), plan, horizon)
+    return build_design((np.zeros(len(s_t), int), s_t, s_kind.astype(int)),
+                        (np.zeros(len(times), int), times), 1, kinds, cfg)
 
 
 def residual_quantiles(n: int, rng: np.random.Generator) -> np.ndarray:

@@ -38,11 +38,13 @@ from recovery.model.config import ModelConfig
 
 __all__ = [
     "LOG_SCALE",
+    "PARTS",
     "EventDesign",
     "Params",
     "build_design",
     "expected_pain",
     "flare_shape",
+    "pain_parts",
     "transform",
 ]
 
@@ -140,10 +142,10 @@ def _adstock(weights: Array, tau: Array, d: EventDesign, xp: ModuleType) -> Arra
     return xp.exp(-(d.t - d.tref[d.patient]) / tau[..., d.patient]) * at_last
 
 
-def expected_pain(
-    p: Params, adherence: Array, d: EventDesign, cfg: ModelConfig, xp: ModuleType = np
-) -> Array:
-    """mu(t) at every time point of the design: shape (..., N), values in (0, 10)."""
+def _factors(p: Params, adherence: Array, d: EventDesign, cfg: ModelConfig, xp: ModuleType
+             ) -> tuple[Array, Array, Array, Array, Array]:
+    """At every time point: the natural course N, the relief fractions (course, short,
+    durable) and the soreness rate flare * G that expected_pain and pain_parts combine."""
     nat_p = transform(p.theta, cfg, xp)
     if xp is np and d.n_patients == 1:  # one patient (forecasts): broadcast, do not gather
         q = {k: v[..., :1] for k, v in nat_p.items()}
@@ -156,10 +158,40 @@ def expected_pain(
                                    / cfg.quick_saturation)
     dose = adherence[d.patient] * (p.durable_w @ d.counts.T + p.synergy * d.paired)
     durable = q["durable"] * -xp.expm1(-dose / cfg.durable_saturation)
-    core = natural * (1.0 - relief) * (1.0 - quick) * (1.0 - durable)
+    return natural, relief, quick, durable, q["flare"] * (p.flare_w @ d.flare_basis.T)
+
+
+def _with_soreness(core: Array, soreness_rate: Array, xp: ModuleType) -> Array:
+    """The flare adds about rate NRS and saturates below 10."""
     head = 10.0 - core
-    flare_g = p.flare_w @ d.flare_basis.T
-    return core + head * -xp.expm1(-q["flare"] * flare_g / head)
+    return core + head * -xp.expm1(-soreness_rate / head)
+
+
+def expected_pain(
+    p: Params, adherence: Array, d: EventDesign, cfg: ModelConfig, xp: ModuleType = np
+) -> Array:
+    """mu(t) at every time point of the design: shape (..., N), values in (0, 10)."""
+    natural, relief, quick, durable, sore = _factors(p, adherence, d, cfg, xp)
+    return _with_soreness(natural * (1.0 - relief) * (1.0 - quick) * (1.0 - durable), sore, xp)
+
+
+PARTS = ("natural_course", "course_relief", "short_relief", "durable_gain", "soreness")
+
+
+def pain_parts(p: Params, adherence: np.ndarray, d: EventDesign, cfg: ModelConfig
+               ) -> dict[str, np.ndarray]:
+    """Expected pain as additive parts (NumPy), in PARTS order: the natural course; minus what
+    course relief, short relief and the durable gain each take off it, split in proportion to
+    their log-reductions so that no order of the factors is favoured; plus soreness. The
+    parts add up to expected_pain."""
+    natural, *fractions, sore = _factors(p, adherence, d, cfg, np)
+    logs = [-np.log1p(-np.minimum(f, 1.0 - 1e-12)) for f in fractions]
+    total = sum(logs)
+    core = natural * np.prod([1.0 - f for f in fractions], axis=0)
+    per_log = np.divide(natural - core, total, out=np.zeros_like(core), where=total > 0)
+    return {"natural_course": natural,
+            **{name: -per_log * lg for name, lg in zip(PARTS[1:4], logs, strict=True)},
+            "soreness": _with_soreness(core, sore, np) - core}
 
 
 def build_design(

@@ -17,10 +17,10 @@ from recovery.model.forecast import (
     residual_quantiles,
     summarise,
 )
-from recovery.model.requests import OptimiseRequest, OptimiseResponse, ScheduleSpec
+from recovery.model.requests import OptimiseRequest, OptimiseResponse, ScheduleSpec, Summary
 from recovery.model.schedules import Phase
 
-__all__ = ["candidate_schedules", "optimise"]
+__all__ = ["candidate_schedules", "optimise", "scored"]
 
 INTENSIVE_EVERY = (2.0, 3.5, 7.0)
 INTENSIVE_WEEKS = (2, 4, 6, 8)
@@ -47,25 +47,34 @@ def candidate_schedules(kind: str, horizon_days: int) -> list[ScheduleSpec]:
     return out
 
 
-def optimise(fc: Forecaster, req: OptimiseRequest) -> OptimiseResponse:
-    """Score every candidate; pick the cheapest (or fewest sessions) that reaches the level."""
+def scored(fc: Forecaster, req: OptimiseRequest, specs: list[ScheduleSpec]
+           ) -> list[tuple[ScheduleSpec, Summary, np.ndarray]]:
+    """Each schedule's summary and per-draw expected score on the horizon's last day, all on
+    the same posterior draws and residuals."""
     rng = np.random.default_rng(req.seed)
     pd, post, _ = fc.patient(req.patient, req.history, req.start_day, req.draws, rng)
     eps = residual_quantiles(len(post), rng)
     end = req.start_day + req.horizon_days + 1e-9
-    rows: list[dict[str, float | str]] = []
-    summaries = []
+    out = []
     baseline = None
-    for spec in candidate_schedules(req.kind, req.horizon_days):
+    for spec in specs:
         plan = spec.to_schedule(req.start_day).expand(req.start_day).until(end)
         days = forecast_days(req.start_day, req.horizon_days, plan)
         p = paths(post, pd, plan, days, req.horizon_days + 1, fc.config, fc.kinds)
         baseline = baseline_of(pd, p.mu[:, 0]) if baseline is None else baseline
         f, _ = summarise(p, eps, req.target_score, baseline, req.prices)
-        s = f.summary
-        rows.append({"name": spec.name, "sessions": float(s.sessions), "cost": s.cost,
-                     "p_target_at_horizon": s.p_target_at_horizon, "mean_pain": s.mean_pain})
-        summaries.append((spec, s))
+        out.append((spec, f.summary, np.clip(p.m[:, req.horizon_days], 0.0, 10.0)))
+    return out
+
+
+def optimise(fc: Forecaster, req: OptimiseRequest) -> OptimiseResponse:
+    """Score every candidate; pick the cheapest (or fewest sessions) that reaches the level."""
+    summaries = [(spec, s) for spec, s, _ in scored(
+        fc, req, candidate_schedules(req.kind, req.horizon_days))]
+    rows: list[dict[str, float | str]] = [
+        {"name": spec.name, "sessions": float(s.sessions), "cost": s.cost,
+         "p_target_at_horizon": s.p_target_at_horizon, "mean_pain": s.mean_pain}
+        for spec, s in summaries]
     key = "cost" if req.minimise == "cost" else "sessions"
     ok = [i for i, r in enumerate(rows) if float(r["p_target_at_horizon"]) >= req.level]
     best = min(ok, key=lambda i: (rows[i][key], rows[i]["mean_pain"])) if ok else None

@@ -287,3 +287,114 @@ class OptimiseResponse(BaseModel):
     best_summary: Summary | None
     candidates: list[dict[str, float | str]]
     model_version: str
+
+
+class PatientQuestion(BaseModel):
+    """One patient and their history, as a forecast takes them (for explain and booking)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    patient: PatientInfo = Field(default_factory=PatientInfo)
+    history: History = Field(default_factory=History)
+    start_day: Day = 0.0
+    draws: int = Field(default=1000, ge=100, le=5000, description="predictive draws")
+    seed: int = Field(default=0, ge=0, le=2**32 - 1, description="random seed")
+
+    @model_validator(mode="after")
+    def _after_the_diary(self) -> Self:
+        _check_start(self.history, self.start_day)
+        return self
+
+
+class ExplainRequest(PatientQuestion):
+    """Why the forecast of one schedule looks as it does."""
+
+    schedule: ScheduleSpec = Field(default_factory=lambda: ScheduleSpec(name="none"))
+    horizon_days: int = Field(default=180, ge=1, le=MAX_HORIZON_DAYS)
+    since: str = Field(default="the first record", max_length=40,
+                       description="how the words name the first record's day, e.g. a date")
+
+
+class Band(BaseModel):
+    """A curve over days: its mean over the posterior draws and the 5-95 % band."""
+
+    mean: list[float]
+    lo: list[float]
+    hi: list[float]
+
+
+class ExplainResponse(BaseModel):
+    """Expected pain split into parts over the record and the forecast; the parts' means add
+    up to the kernel's expected pain before the forecast and to the forecast's mean in it."""
+
+    days: list[float] = Field(description="days of the record, the forecast's from start_day")
+    start_day: float
+    parts: dict[str, Band] = Field(description="natural_course (the level), course_relief, "
+                                   "short_relief and durable_gain (negative: taken off), "
+                                   "soreness (added), recent_scores (the latest scores' pull, "
+                                   "forecast days only)")
+    total: list[float] = Field(description="the parts' sum")
+    improvement: float = Field(description="expected pain at the first record minus at "
+                                           "start_day (NRS points; positive: better)")
+    shares: dict[str, float] = Field(description="share of that improvement from the natural "
+                                     "course, relief (course + short), the durable gain and "
+                                     "soreness (negative when it adds pain)")
+    relief_fades_days: float | None = Field(
+        description="median days until three quarters of today's relief is gone if sessions "
+        "stop (None when there is under 0.2 points of relief)")
+    words: str = Field(description="the explanation in one or two plain sentences")
+    model_version: str
+    update: UpdateInfo
+
+
+class BookingRequest(PatientQuestion):
+    """If sessions stop now, when does pain come back; and by when to book the next one."""
+
+    kind: KindName = "massage"
+    target_score: float = Field(default=3.0, ge=0, le=10)
+    level: float = Field(default=0.7, gt=0, lt=1, description="the P(score <= target) to keep")
+    lost_fraction: float = Field(default=0.5, gt=0, le=1, description="pain counts as back "
+                                 "when this share of the gain (baseline minus today) is lost")
+    window_days: int = Field(default=182, ge=14, le=730, description="how far to look ahead")
+    follow_days: int = Field(default=28, ge=1, le=182, description="after the booked session, "
+                             "how long P(score <= target) must stay at the level")
+
+
+class BookingResponse(BaseModel):
+    """The return of pain after stopping, and the latest day for the next session."""
+
+    days: list[float]
+    gain: float = Field(description="baseline minus expected pain on start_day (NRS points)")
+    return_level: float | None = Field(description="expected pain that counts as back (None "
+                                       "when there is under half a point of gain to lose)")
+    p_returned: list[float] | None = Field(description="P(pain is back by each day)")
+    median_return_day: float | None
+    p_target: list[float] = Field(description="P(score <= target) each day with no sessions")
+    book_by_day: float | None = Field(description="the latest day for the next session that "
+                                      "keeps P(score <= target) >= level until it and for "
+                                      "follow_days after; None when none is needed in the "
+                                      "window")
+    words: str
+    model_version: str
+    update: UpdateInfo
+
+
+class FrontierPoint(BaseModel):
+    """One schedule of the family: what it costs and where it leaves pain at the horizon."""
+
+    schedule: ScheduleSpec
+    sessions: int
+    cost: float
+    pain_at_horizon: float = Field(description="expected score on the horizon's last day")
+    pain_lo: float = Field(description="5 % point of that expectation over the draws")
+    pain_hi: float = Field(description="95 % point")
+    p_target_at_horizon: float
+    on_frontier: bool = Field(description="no other schedule is at most as costly and leaves "
+                              "pain lower (or as low and costs less)")
+
+
+class FrontierResponse(BaseModel):
+    """The sessions-vs-pain trade-off over a family of schedules, non-dominated ones marked."""
+
+    points: list[FrontierPoint] = Field(description="sorted by cost (or sessions), then pain")
+    minimise: str
+    model_version: str

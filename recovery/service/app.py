@@ -18,6 +18,7 @@ from starlette.types import Scope
 
 from recovery.service import (
     api_analyst,
+    api_answers,
     api_auth,
     api_forecast,
     api_ops,
@@ -70,7 +71,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="Pain-trajectory forecasts under massage and physiotherapy "
                               "schedules, patient records, cohort refits and a model registry.")
     app.state.recovery = state
-    for module in (api_auth, api_patients, api_plans, api_forecast, api_analyst, api_ops):
+    for module in (api_auth, api_patients, api_plans, api_answers, api_forecast, api_analyst,
+                   api_ops):
         app.include_router(module.router)
 
     @app.middleware("http")

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from recovery.model.requests import Price, ScheduleSpec
+from recovery.model.requests import BookingResponse, ExplainResponse, Price, ScheduleSpec
 from recovery.model.schedules import KindName
 from recovery.service.auth import Role
 
@@ -16,8 +16,12 @@ __all__ = [
     "AccountIn",
     "AuditOut",
     "BatchResult",
+    "BookingIn",
+    "BookingOut",
     "CohortOut",
     "EntryOut",
+    "ExplainIn",
+    "ExplainOut",
     "FitIn",
     "HistoryOut",
     "JobOut",
@@ -300,3 +304,36 @@ class ModelOut(BaseModel):
     evaluation: dict[str, Any] | None
     cohort_id: str | None
     created_at: UtcDatetime
+
+
+class ExplainIn(_In):
+    """Why the forecast of one schedule looks as it does, from the record's start to the
+    horizon; the forecast starts today."""
+
+    schedule: ScheduleSpec = Field(default_factory=lambda: ScheduleSpec(name="none"))
+    horizon_days: int = Field(default=180, ge=1, le=3 * 365)
+    draws: int = Field(default=1000, ge=100, le=5000)
+    seed: int = Field(default=0, ge=0, le=2**32 - 1)
+
+
+class ExplainOut(ExplainResponse):
+    start_date: dt.date = Field(description="the record's day 0")
+
+
+class BookingIn(_In):
+    """If sessions stop today: when pain comes back, and by when to book the next session."""
+
+    kind: KindName = "massage"
+    target_score: float = Field(default=3.0, ge=0, le=10)
+    level: float = Field(default=0.7, gt=0, lt=1)
+    lost_fraction: float = Field(default=0.5, gt=0, le=1)
+    window_days: int = Field(default=182, ge=14, le=730)
+    follow_days: int = Field(default=28, ge=1, le=182)
+    draws: int = Field(default=1000, ge=100, le=5000)
+    seed: int = Field(default=0, ge=0, le=2**32 - 1)
+
+
+class BookingOut(BookingResponse):
+    start_date: dt.date = Field(description="the record's day 0")
+    book_by_date: dt.date | None
+    median_return_date: dt.date | None

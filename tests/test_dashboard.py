@@ -91,10 +91,10 @@ def test_therapist_forecasts_two_schedules_in_words(service: Server,
     assert list(table["schedule"]) == ["twice a week for 6 weeks, then every 3 weeks from "
                                        "then on", "twice a week for 6 weeks, then stop"]
     assert "cost (EUR)" in table.columns and "improved from today by day" in table.columns
-    assert len(at.get("vega_lite_chart")) == 2  # diary and forecast
+    assert len(at.get("vega_lite_chart")) == 3  # diary, forecast and its parts
     assert len(at.get("download_button")) == 2
     at.toggle(key="show_history").set_value(True).run()  # the forecast just made, vs since
-    assert not at.exception and len(at.get("vega_lite_chart")) == 3
+    assert not at.exception and len(at.get("vega_lite_chart")) == 4
     assert any("No scores recorded since" in c.value or "scores recorded since" in c.value
                for c in at.caption)
 
@@ -106,7 +106,27 @@ def test_four_schedules_are_drawn_as_small_multiples(service: Server,
                                              "weekly_taper", "stop_start"]).run()
     at.button(key="forecast").click().run()
     assert not at.exception and not at.error
-    assert len(at.get("vega_lite_chart")) == 1 + 4  # the diary, then one per schedule
+    assert len(at.get("vega_lite_chart")) == 1 + 4 + 1  # the diary, one per schedule, parts
+
+
+def test_therapist_sees_why_when_to_book_and_the_frontier(
+        service: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under the forecast, its parts in words and a chart for each schedule; the booking date
+    and its curves; the frontier of 60 schedules."""
+    at = _signed_in(service, monkeypatch, "ther")
+    at.button(key="forecast").click().run()
+    assert not at.exception and not at.error, at.error
+    said = " ".join(m.value for m in at.markdown)
+    assert "improvement since 01 January 2025" in said or "has not improved" in said
+    at.selectbox(key="explain_for").select_index(1).run()
+    assert not at.exception and len(at.get("vega_lite_chart")) == 3
+    _click(at, "When to book")
+    said = " ".join(m.value for m in at.markdown)
+    assert "Book the next session" in said or "No session is needed" in said
+    assert len(at.get("vega_lite_chart")) == 4
+    _click(at, "Draw the frontier")
+    assert not at.error and len(at.get("vega_lite_chart")) == 5
+    assert any("no other beats on both" in c.value for c in at.caption)
 
 
 def test_therapist_adds_corrects_and_undoes_by_date(service: Server,
@@ -248,6 +268,11 @@ def test_patient_compares_their_therapists_plan_in_plain_language(
     assert "**twice a week for 6 weeks, then stop**: about **" in texts
     assert "people like you are at 3 or below by week 12" in texts
     assert "does not replace" in at.info[-1].value
+    at.button(key="why").click().run()
+    assert not at.exception and not at.error, at.error
+    said = " ".join(m.value for m in at.markdown)
+    assert "since 01 January 2025" in said
+    assert "Book the next session" in said or "No session is needed" in said
     for plan in httpx.get(f"{service.url}/v1/patients/{pid}/plans", headers=h).json():
         httpx.delete(f"{service.url}/v1/patients/{pid}/plans/{plan['id']}", headers=h)
 

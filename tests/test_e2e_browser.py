@@ -145,7 +145,7 @@ def test_therapist_day_in_the_browser(demo: tuple[str, dict]) -> None:
         comparison = page.get_by_text("Difference in mean pain (")
         expect(comparison.first).to_be_visible(timeout=60_000)
         charts = page.locator("[data-testid='stVegaLiteChart']")
-        expect(charts).to_have_count(2)
+        expect(charts).to_have_count(3)  # the diary, the fan and its parts
         expect(page.get_by_text("twice a week for 6 weeks, then stop").first).to_be_visible()
         fan = charts.nth(1)
         fan.scroll_into_view_if_needed()
@@ -170,11 +170,36 @@ def test_therapist_day_in_the_browser(demo: tuple[str, dict]) -> None:
         expect(page.locator("[data-testid='stMultiSelect']").first.locator("[data-tag]")
                ).to_have_count(4)
         forecast.click()
-        expect(charts).to_have_count(1 + 4, timeout=60_000)
+        expect(charts).to_have_count(1 + 4 + 1, timeout=60_000)
         charts.nth(1).scroll_into_view_if_needed()
         page.screenshot(path=str(SHOTS / "small_multiples.png"), full_page=True)
+        _why_when_and_how_much(page)
         _no_raw_error(page)
         browser.close()
+
+
+def _why_when_and_how_much(page: Any) -> None:
+    """The forecast's parts under it, the booking date and the frontier, each on screen."""
+    from playwright.sync_api import expect
+
+    _settled(page)
+    said = page.get_by_text(re.compile("improvement since|has not improved"))
+    said.scroll_into_view_if_needed()
+    expect(said).to_be_visible()
+    page.mouse.wheel(0, 250)
+    page.screenshot(path=str(SHOTS / "explain.png"))
+    page.get_by_role("button", name="When to book").click()
+    booked = page.get_by_text(re.compile("Book the next session|No session is needed"))
+    expect(booked).to_be_visible(timeout=60_000)
+    booked.scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "booking.png"))
+    page.get_by_role("tab", name="Sessions against pain").click()
+    page.get_by_role("button", name="Draw the frontier").click()
+    drawn = page.get_by_text(re.compile("no other beats on both"))
+    expect(drawn).to_be_visible(timeout=60_000)
+    drawn.scroll_into_view_if_needed()
+    page.mouse.wheel(0, 200)
+    page.screenshot(path=str(SHOTS / "frontier.png"))
 
 
 def _blank_kind_is_named_and_blocks_the_forecast(page: Any) -> None:
@@ -259,6 +284,11 @@ def test_patient_on_a_phone(demo: tuple[str, dict]) -> None:
         assert box is not None and box["width"] <= 390  # fits the phone's width
         charts.nth(1).scroll_into_view_if_needed()
         page.screenshot(path=str(SHOTS / "patient_phone.png"))
+        page.get_by_role("button", name="Tell me").click()
+        said = page.get_by_text(re.compile("improvement since|has not improved"))
+        expect(said).to_be_visible(timeout=60_000)
+        said.scroll_into_view_if_needed()
+        page.screenshot(path=str(SHOTS / "patient_why.png"))
         _no_raw_error(page)
         browser.close()
 

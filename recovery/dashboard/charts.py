@@ -8,7 +8,8 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
-__all__ = ["diary_chart", "diary_frames", "fan", "forecast_frame", "outcome_chart"]
+__all__ = ["booking_chart", "diary_chart", "diary_frames", "fan", "forecast_frame",
+           "frontier_chart", "outcome_chart", "parts_chart"]
 
 Chart = alt.LayerChart | alt.FacetChart  # what .properties() on a layer is typed to return
 BANDS = [("q5", "q95", "90 % band"), ("q25", "q75", "50 % band")]
@@ -108,3 +109,112 @@ def outcome_chart(outcome: dict[str, Any], start: date, name: str) -> Chart:
     return fan(frame, actual, target=None, height=320).properties(
         title=f"Forecast of {(start + timedelta(days=sched['days'][0])).isoformat()} "
               "and what happened (dots)")
+
+
+PART_WORDS = {"natural_course": "natural course", "course_relief": "relief from the course",
+              "short_relief": "short relief after sessions", "durable_gain": "lasting gain",
+              "soreness": "soreness after sessions", "recent_scores": "pull of latest scores"}
+
+
+def parts_frame(explained: dict[str, Any], start: date) -> pd.DataFrame:
+    """One row per part and day: the band it fills (y to y2) when the parts that take pain off
+    are stacked below the natural course and those that add it above."""
+    parts = explained["parts"]
+    natural = pd.Series(parts["natural_course"]["mean"])
+    lower, upper = natural.copy(), natural.copy()
+    rows = [pd.DataFrame({"part": PART_WORDS["natural_course"], "y": 0.0, "y2": natural,
+                          "value": natural, "lo": parts["natural_course"]["lo"],
+                          "hi": parts["natural_course"]["hi"]})]
+    for name, band in parts.items():
+        if name == "natural_course":
+            continue
+        value = pd.Series(band["mean"])
+        take, add = value.clip(upper=0.0), value.clip(lower=0.0)
+        y, y2 = (lower + take).where(value < 0, upper), lower.where(value < 0, upper + add)
+        lower, upper = lower + take, upper + add
+        rows.append(pd.DataFrame({"part": PART_WORDS.get(name, name), "y": y, "y2": y2,
+                                  "value": value, "lo": band["lo"], "hi": band["hi"]}))
+    out = pd.concat([r.assign(day=explained["days"]) for r in rows], ignore_index=True)
+    out["date"] = _dates(start, out["day"])
+    return out
+
+
+def parts_chart(explained: dict[str, Any], start: date, height: int = 320) -> Chart:
+    """What expected pain is made of: the natural course, relief taken off it, soreness added
+    on top, and their sum (the forecast's mean) as a line; hover for each part's band."""
+    frame = parts_frame(explained, start)
+    order = list(PART_WORDS.values())
+    colour = alt.Color("part:N", title=None, sort=order, scale=alt.Scale(
+        domain=order, range=["#d9d9d9", "#4e79a7", "#76b7b2", "#59a14f", "#e15759", "#b07aa1"]),
+        legend=alt.Legend(orient="bottom", columns=3))
+    areas = alt.Chart(frame).mark_area(opacity=0.75).encode(
+        x=alt.X("date:T", title=None), y=alt.Y("y:Q", scale=alt.Scale(domain=[0, 10]),
+                                               title="pain 0-10"), y2="y2:Q", color=colour,
+        tooltip=[alt.Tooltip("part:N"), alt.Tooltip("date:T"),
+                 alt.Tooltip("value:Q", title="points", format="+.2f"),
+                 alt.Tooltip("lo:Q", title="5 % point", format="+.2f"),
+                 alt.Tooltip("hi:Q", title="95 % point", format="+.2f")])
+    total = pd.DataFrame({"date": _dates(start, explained["days"]), "total": explained["total"]})
+    line = alt.Chart(total).mark_line(color="black", strokeWidth=2).encode(
+        x="date:T", y="total:Q", tooltip=[alt.Tooltip("date:T"),
+                                          alt.Tooltip("total:Q", title="expected pain",
+                                                      format=".1f")])
+    today = alt.Chart(pd.DataFrame({"date": _dates(start, [explained["start_day"]])})).mark_rule(
+        strokeDash=[3, 3], color="gray").encode(x="date:T")
+    return alt.layer(areas, line, today).properties(height=height)
+
+
+def booking_chart(booked: dict[str, Any], start: date, target: float, height: int = 260
+                  ) -> Chart:
+    """If sessions stop now: the chance pain is back by each date, the chance of being at the
+    target each day, and the latest date to book (a rule)."""
+    dates = _dates(start, booked["days"])
+    curves = {f"P(at or below {target:g}) with no sessions": booked["p_target"]}
+    if booked["p_returned"] is not None:
+        curves["P(pain is back by then)"] = booked["p_returned"]
+    frame = pd.concat([pd.DataFrame({"date": dates, "p": v, "curve": k})
+                       for k, v in curves.items()], ignore_index=True)
+    layers: list[Any] = [alt.Chart(frame).mark_line(strokeWidth=2).encode(
+        x=alt.X("date:T", title=None),
+        y=alt.Y("p:Q", scale=alt.Scale(domain=[0, 1]), title="probability",
+                axis=alt.Axis(format="%")),
+        color=alt.Color("curve:N", title=None, legend=alt.Legend(orient="bottom", columns=1,
+                                                                 labelLimit=400)),
+        tooltip=[alt.Tooltip("curve:N"), alt.Tooltip("date:T"),
+                 alt.Tooltip("p:Q", format=".0%")])]
+    if booked["book_by_date"] is not None:
+        layers.append(alt.Chart(pd.DataFrame({"date": [pd.to_datetime(booked["book_by_date"])],
+                                              "label": ["book by"]})).mark_rule(
+            color="crimson", strokeWidth=2).encode(x="date:T", tooltip=["label:N", "date:T"]))
+    return alt.layer(*layers).properties(height=height)
+
+
+def frontier_chart(result: dict[str, Any], currency: str, height: int = 360) -> Chart:
+    """Cost against expected pain at the horizon (5-95 % range as a rule) for every schedule;
+    the non-dominated ones in colour and joined. Clicking a point selects it (`pick`)."""
+    frame = pd.DataFrame([{"name": p["schedule"]["name"], "cost": p["cost"],
+                           "sessions": p["sessions"], "pain": p["pain_at_horizon"],
+                           "lo": p["pain_lo"], "hi": p["pain_hi"],
+                           "p_target": p["p_target_at_horizon"],
+                           "frontier": "not beaten" if p["on_frontier"] else "beaten"}
+                          for p in result["points"]])
+    pick = alt.selection_point(name="pick", fields=["name"], on="click")
+    x = alt.X("cost:Q", title=f"cost ({currency})")
+    colour = alt.Color("frontier:N", title=None, scale=alt.Scale(
+        domain=["not beaten", "beaten"], range=["crimson", "#bbbbbb"]),
+        legend=alt.Legend(orient="bottom"))
+    base = alt.Chart(frame).encode(x=x, color=colour)
+    rules = base.mark_rule(opacity=0.35).encode(y=alt.Y("lo:Q", title="expected pain at the "
+                                                        "horizon"), y2="hi:Q")
+    line = alt.Chart(frame[frame["frontier"] == "not beaten"]).mark_line(
+        color="crimson").encode(x=x, y="pain:Q")
+    points = base.mark_circle(size=90).encode(
+        y="pain:Q", opacity=alt.condition(pick, alt.value(1.0), alt.value(0.5)),
+        tooltip=[alt.Tooltip("name:N", title="schedule"), alt.Tooltip("sessions:Q"),
+                 alt.Tooltip("cost:Q", title=f"cost ({currency})"),
+                 alt.Tooltip("pain:Q", title="expected pain", format=".2f"),
+                 alt.Tooltip("lo:Q", title="5 % point", format=".1f"),
+                 alt.Tooltip("hi:Q", title="95 % point", format=".1f"),
+                 alt.Tooltip("p_target:Q", title="P(at target)", format=".0%")]
+    ).add_params(pick)
+    return alt.layer(rules, line, points).properties(height=height)

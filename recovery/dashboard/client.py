@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
@@ -138,6 +138,11 @@ class ServiceClient:
 
     def optimise(self, patient_id: str, body: dict[str, Any]) -> dict[str, Any]:
         return dict(self._call("POST", f"/v1/patients/{patient_id}/optimise", json=body))
+
+    def answer(self, patient_id: str, question: Literal["explain", "booking", "frontier"],
+               body: dict[str, Any]) -> dict[str, Any]:
+        """Why the forecast looks as it does, when to book, or the sessions-vs-pain frontier."""
+        return dict(self._call("POST", f"/v1/patients/{patient_id}/{question}", json=body))
 
     # analysts
     def upload_cohort(self, name: str, files: dict[str, tuple[str, bytes]]) -> dict[str, Any]:

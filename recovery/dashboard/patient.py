@@ -8,7 +8,9 @@ from typing import Any
 import streamlit as st
 
 from recovery.dashboard.charts import diary_chart, diary_frames, fan, forecast_frame
+from recovery.dashboard.client import ServiceClient
 from recovery.dashboard.common import catalogue, client, fetched, labels, show_trust
+from recovery.dashboard.views import booking_words
 
 __all__ = ["patient_page"]
 
@@ -48,7 +50,23 @@ def patient_page() -> None:
     if shown := st.session_state.get("presult"):
         result, target, weeks = shown
         show_comparison(history, result, target, weeks, words)
+    what_helps(c, pid, float(target))
     st.info("This supports, and does not replace, your therapist's advice.")
+
+
+def what_helps(c: ServiceClient, pid: str, target: float) -> None:
+    """What the improvement so far is made of, and by when to book the next session."""
+    st.subheader("What is helping, and when to book next")
+    if st.button("Tell me", key="why"):
+        with st.spinner("Working it out..."):
+            got = fetched(lambda: (c.answer(pid, "explain", {"horizon_days": 28}),
+                                   c.answer(pid, "booking", {"target_score": target})))
+        if got is not None:
+            st.session_state["pwhy"] = (*got, target)
+    if shown := st.session_state.get("pwhy"):
+        explained, booked, asked = shown
+        st.markdown(explained["words"])
+        st.markdown(booking_words(booked, asked, 0.7))
 
 
 def show_comparison(history: dict[str, Any], result: dict[str, Any], target: int, weeks: int,

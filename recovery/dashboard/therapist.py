@@ -9,7 +9,16 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from recovery.dashboard.charts import diary_chart, diary_frames, fan, forecast_frame, outcome_chart
+from recovery.dashboard.charts import (
+    booking_chart,
+    diary_chart,
+    diary_frames,
+    fan,
+    forecast_frame,
+    frontier_chart,
+    outcome_chart,
+    parts_chart,
+)
 from recovery.dashboard.client import ServiceClient
 from recovery.dashboard.common import (
     catalogue,
@@ -22,6 +31,7 @@ from recovery.dashboard.common import (
     show_trust,
 )
 from recovery.dashboard.views import (
+    booking_words,
     custom_phases,
     forecast_csv,
     in_words,
@@ -68,10 +78,13 @@ def therapist_page() -> None:
                 "meaningful_difference": margin}))
         if made is not None:
             st.session_state["result"], st.session_state["result_for"] = made, pid
+            st.session_state["result_asked"] = (specs, horizon)
     result = st.session_state.get("result")
     if result and st.session_state.get("result_for") == pid:
         show_forecast(history, result, target, names_in_words, cat["currency"])
+        explain_forecast(c, pid, history, names_in_words)
         suggest(c, pid, horizon, target, cat["currency"])
+    planning(c, pid, history, target, horizon, cat)
     forecast_history(c, pid, history, names_in_words)
 
 
@@ -250,6 +263,87 @@ def show_forecast(history: dict[str, Any], result: dict[str, Any], target: float
     st.download_button("Download chart (PNG)", partial(chart_png, history, result, target),
                        "forecast.png", "image/png", key="png")
     st.caption(f"Model version {result['model_version']}")
+
+
+def explain_forecast(c: ServiceClient, pid: str, history: dict[str, Any],
+                     names: dict[str, str]) -> None:
+    """The forecast of one schedule split into its parts, under the fan chart."""
+    specs, horizon = st.session_state["result_asked"]
+    by_name = {s["name"]: s for s in specs}
+    st.markdown("#### Why it looks like this")
+    name = st.selectbox("Schedule to explain", list(by_name), key="explain_for",
+                        format_func=lambda n: names.get(n, n))
+    cache = st.session_state.setdefault("explained", {})
+    key = (pid, name, horizon, st.session_state["result"]["model_version"])
+    if key not in cache:
+        with st.spinner("Splitting the forecast into its parts..."):
+            got = fetched(lambda: c.answer(pid, "explain", {"schedule": by_name[name],
+                                                            "horizon_days": horizon}))
+        if got is None:
+            return
+        cache[key] = got
+    explained = cache[key]
+    st.markdown(explained["words"])
+    st.altair_chart(parts_chart(explained, date.fromisoformat(history["start_date"])),
+                    use_container_width=True)
+    st.caption("Grey: where pain would go on its own. Below it, what relief and lasting gains "
+               "take off; above it, soreness after sessions adds. The black line is their sum, "
+               "the forecast's mean. Hover for each part's 5-95 % range.")
+
+
+def planning(c: ServiceClient, pid: str, history: dict[str, Any], target: float,
+             horizon: int, cat: dict[str, Any]) -> None:
+    """When to book the next session, and the sessions-vs-pain frontier."""
+    st.subheader("Planning ahead")
+    book, front = st.tabs(["When to book the next session", "Sessions against pain"])
+    start = date.fromisoformat(history["start_date"])
+    with book:
+        a, b = st.columns(2)
+        level = a.slider("Keep the chance of being at the target at least", 0.3, 0.95, 0.7,
+                         0.05, key="book_level")
+        kind = b.selectbox("Session kind", cat["kinds"], key="book_kind")
+        if st.button("When to book", key="book"):
+            got = fetched(lambda: c.answer(pid, "booking", {
+                "target_score": target, "level": level, "kind": kind}))
+            if got is not None:
+                st.session_state["booked"] = (pid, got, level)
+        if (shown := st.session_state.get("booked")) and shown[0] == pid:
+            _, booked, asked = shown
+            st.markdown(booking_words(booked, target, asked))
+            st.altair_chart(booking_chart(booked, start, target), use_container_width=True)
+    with front:
+        frontier_tab(c, pid, target, horizon, cat)
+
+
+def frontier_tab(c: ServiceClient, pid: str, target: float, horizon: int,
+                 cat: dict[str, Any]) -> None:
+    st.caption("About 60 schedules (how often, how long the recovery phase, maintenance, "
+               "tapers) on the same forecast: what they cost against where they leave pain.")
+    days = min(max(horizon, 7), 365)
+    if st.button("Draw the frontier", key="frontier"):
+        with st.spinner("Forecasting 60 schedules..."):
+            got = fetched(lambda: c.answer(pid, "frontier", {
+                "target_score": target, "horizon_days": days, "kind": cat["kinds"][0]}))
+        if got is not None:
+            st.session_state["frontier_result"] = (pid, got, days)
+    if not ((shown := st.session_state.get("frontier_result")) and shown[0] == pid):
+        return
+    _, result, days = shown
+    event = st.altair_chart(frontier_chart(result, cat["currency"]), on_select="rerun",
+                            key="frontier_chart", use_container_width=True)
+    st.caption("Red: schedules no other beats on both cost and pain. Click a point to "
+               "forecast it.")
+    picked = event.get("selection", {}).get("pick") or []
+    point = next((p for p in result["points"] if picked and
+                  p["schedule"]["name"] == picked[0].get("name")), None)
+    if point is not None and st.button(f"Forecast “{point['schedule']['name']}”",
+                                       key="forecast_picked"):
+        made = fetched(lambda: c.forecast(pid, {"schedules": [point["schedule"]],
+                                                "horizon_days": days, "target_score": target}))
+        if made is not None:
+            st.session_state.update(result=made, result_for=pid,
+                                    result_asked=([point["schedule"]], days))
+            st.rerun()
 
 
 def suggest(c: ServiceClient, pid: str, horizon: int, target: float, currency: str) -> None:

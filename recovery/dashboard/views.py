@@ -182,3 +182,25 @@ def phenomena_table(report: dict[str, Any]) -> pd.DataFrame:
         "measured": "; ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in c["measured"].items()),
         "result": "pass" if c["passed"] else "fail", "note": c["note"]}
         for c in report["cases"]])
+
+
+def booking_words(booked: dict[str, Any], target: float, level: float) -> str:
+    """The booking answer in dates: when pain comes back if sessions stop, and by when to
+    book."""
+    goal = f"a {level:.0%} chance of being at {target:g} or below"
+    if booked["return_level"] is None:
+        back = "There is little gain to lose yet."
+    elif booked["median_return_date"] is None:
+        back = (f"If sessions stop now, pain is unlikely to come back within "
+                f"{len(booked['days']) // 7} weeks.")
+    else:
+        back = (f"If sessions stop now, pain is as likely as not to be back (half the gain "
+                f"lost) by **{booked['median_return_date']}**.")
+    if booked["book_by_date"] is None:
+        book = f"No session is needed in that time to keep {goal}."
+    elif booked["book_by_day"] <= booked["days"][0] and booked["p_target"][0] < level:
+        book = f"Book the next session now: {goal} is not held even today."
+    else:
+        book = (f"Book the next session by **{booked['book_by_date']}** to keep {goal} until "
+                "then and for four weeks after it.")
+    return f"{back} {book}"

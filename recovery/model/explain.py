@@ -99,17 +99,27 @@ WORDS = {"natural_course": "natural recovery", "relief": "relief from the sessio
 
 def _words(improvement: float, shares: dict[str, float], fade: float | None, since: str
            ) -> str:
-    """One or two plain sentences."""
+    """One or two plain sentences, in points of pain."""
     if improvement < 0.5:
         return (f"Expected pain has not improved by half a point since {since}, so there is "
                 "little gain to explain yet.")
-    ranked = sorted(WORDS, key=lambda k: shares[k], reverse=True)
+    points = {k: shares[k] * improvement for k in shares}
+    ranked = [k for k in sorted(WORDS, key=points.__getitem__, reverse=True) if points[k] >= 0.1]
+    if not ranked:
+        return (f"Expected pain is {improvement:.1f} points lower than at {since}, mostly "
+                "because the latest scores are lower than the model expected.")
     top = ranked[0]
-    lead = "most" if shares[top] >= 0.5 else "the largest part"
-    parts = ", ".join(f"{WORDS[k]} {shares[k]:.0%}" for k in ranked if shares[k] >= 0.05)
-    text = (f"Of the {improvement:.1f}-point improvement since {since}, {lead} is "
-            f"{WORDS[top]} ({parts}).")
-    if fade is not None and shares["relief"] >= 0.2:
+    parts = " and ".join(f"{points[k]:.1f}{' points come' * (i == 0)} from {WORDS[k]}"
+                         for i, k in enumerate(ranked))
+    if points[top] >= 0.5 * improvement:
+        text = (f"Most of the {improvement:.1f}-point improvement since {since} is "
+                f"{WORDS[top]}: {parts}.")
+    else:
+        text = f"Of the {improvement:.1f}-point improvement since {since}, {parts}."
+    back = -(points["soreness"] + points["recent_scores"])
+    if back >= 0.2:
+        text += (f" Soreness after sessions and the latest scores add {back:.1f} back.")
+    if fade is not None and points["relief"] >= 0.2:
         weeks = max(1, round(fade / 7))
         text += (f" The relief fades within about {weeks} week{'s' * (weeks != 1)} if the "
                  "sessions stop.")

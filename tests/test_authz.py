@@ -52,6 +52,7 @@ OTHER_ROUTES: list[tuple[str, str, Any, dict[str | None, int]]] = [
     ("GET", "/v1/cohorts", None, {"t1": 403, "p1": 403, "a1": 200, "root": 403, None: 401}),
     ("GET", "/v1/jobs", None, {"t1": 403, "p1": 403, "a1": 200, "root": 403, None: 401}),
     ("GET", "/v1/models", None, {"t1": 403, "p1": 403, "a1": 200, "root": 403, None: 401}),
+    ("GET", "/v1/monitor", None, {"t1": 403, "p1": 403, "a1": 200, "root": 403, None: 401}),
     ("POST", "/v1/fits", {"cohort_id": "none"},
      {"t1": 403, "p1": 403, "a1": 404, "root": 403, None: 401}),
 ]

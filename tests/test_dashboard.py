@@ -288,6 +288,10 @@ def test_analyst_sees_the_served_model_and_its_diagnostics(service: Server,
     table = next(d.value for d in at.dataframe if "served" in d.value.columns)
     assert list(table["served"]) == ["yes"] and list(table["diagnostics"]) == ["passed"]
     assert table["CRPS"].notna().all() and table["90 % coverage"].notna().all()
+    assert "Drift: do the served model's forecasts still hold?" in [h.value for h in
+                                                                   at.subheader]
+    assert any("after this model's forecasts" in i.value or "Too few recent scores" in i.value
+               for i in at.info), [i.value for i in at.info]
     at.button(key="rollback").click().run()
     assert "no previously served model" in at.error[0].value
 

@@ -14,6 +14,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,7 @@ def _listening(port: int) -> bool:
 
 
 @contextmanager
-def _stack(tmp: Path, **env_extra: str) -> Iterator[tuple[str, dict]]:
+def _stack(tmp: Path, **env_extra: str) -> Iterator[tuple[str, dict, str]]:
     """scripts/demo.sh (what `make demo` runs) on free ports with its own database; stopped as
     a person would stop it (a TERM to the script's PID alone), leaving nothing behind."""
     port, dash = free_port(), free_port()
@@ -57,7 +58,7 @@ def _stack(tmp: Path, **env_extra: str) -> Iterator[tuple[str, dict]]:
         wait_ok(f"http://127.0.0.1:{port}/readyz")
         wait_ok(f"http://127.0.0.1:{dash}/_stcore/health")
         logins = json.loads((tmp / "logins.json").read_text())
-        yield f"http://127.0.0.1:{dash}", logins
+        yield f"http://127.0.0.1:{dash}", logins, f"http://127.0.0.1:{port}"
         proc.terminate()
         proc.wait(timeout=60)
         assert not _listening(port) and not _listening(dash), "the demo left a process behind"
@@ -69,7 +70,7 @@ def _stack(tmp: Path, **env_extra: str) -> Iterator[tuple[str, dict]]:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict]]:
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict, str]]:
     with _stack(tmp_path_factory.mktemp("demo")) as stack:
         yield stack
 
@@ -103,12 +104,12 @@ def _no_raw_error(page: Any) -> None:
     expect(page.get_by_text("Traceback")).to_have_count(0)
 
 
-def test_therapist_day_in_the_browser(demo: tuple[str, dict]) -> None:
+def test_therapist_day_in_the_browser(demo: tuple[str, dict, str]) -> None:
     """Sign-in refused then accepted; a score added, confirmed and undone; a horizon too long
     named beside its field; a forecast drawn as an interactive chart with hover; screenshots."""
     from playwright.sync_api import expect, sync_playwright
 
-    url, logins = demo
+    url, logins, _ = demo
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
@@ -227,19 +228,20 @@ def _blank_kind_is_named_and_blocks_the_forecast(page: Any) -> None:
 
 
 @pytest.fixture(scope="module")
-def short_tokens(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict]]:
+def short_tokens(tmp_path_factory: pytest.TempPathFactory
+                 ) -> Iterator[tuple[str, dict, str]]:
     """The demo stack with one-minute sign-ins, to meet an expiry as a therapist would."""
     with _stack(tmp_path_factory.mktemp("short"), RECOVERY_TOKEN_MINUTES="1") as stack:
         yield stack
 
 
 def test_an_expired_sign_in_asks_again_and_keeps_the_page(
-        short_tokens: tuple[str, dict]) -> None:
+        short_tokens: tuple[str, dict, str]) -> None:
     """The token lapses while the therapist works: the next click brings the sign-in back
     with one sentence, and signing in again restores what they had set."""
     from playwright.sync_api import expect, sync_playwright
 
-    url, logins = short_tokens
+    url, logins, _ = short_tokens
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
                                     args=["--no-sandbox"])
@@ -264,11 +266,11 @@ def test_an_expired_sign_in_asks_again_and_keeps_the_page(
         browser.close()
 
 
-def test_patient_on_a_phone(demo: tuple[str, dict]) -> None:
+def test_patient_on_a_phone(demo: tuple[str, dict, str]) -> None:
     """A patient at 390 px: sign in, compare plans in plain words, read the chart."""
     from playwright.sync_api import expect, sync_playwright
 
-    url, logins = demo
+    url, logins, _ = demo
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
                                     args=["--no-sandbox"])
@@ -293,12 +295,39 @@ def test_patient_on_a_phone(demo: tuple[str, dict]) -> None:
         browser.close()
 
 
-def test_analyst_sees_a_refused_cohort_by_line(demo: tuple[str, dict], tmp_path: Path) -> None:
-    """A cohort with a bad score is refused with a table naming the CSV line; a rollback with
-    nothing to go back to is a sentence, not an error page."""
+def _scores_after_forecasts(api: str, login: dict[str, str]) -> int:
+    """As a therapist would: a record started eight weeks ago with four weeks of diary, a
+    forecast from then, and the scores of the weeks since entered after it. Returns how many
+    scores the forecast covers."""
+    import httpx
+
+    r = httpx.post(f"{api}/v1/token", data=login)
+    h = {"Authorization": f"Bearer {r.json()['access_token']}"}
+    start = date.today() - timedelta(days=56)
+    pid = httpx.post(f"{api}/v1/patients", headers=h, json={
+        "name": "Sam (monitored)", "start_date": str(start), "covariates": {"chronic": 1}}
+                     ).json()["id"]
+    diary = [{"day": d, "score": 7 - d // 10, "client_id": f"m{d}"} for d in range(0, 28, 2)]
+    httpx.post(f"{api}/v1/patients/{pid}/scores", headers=h, json={"scores": diary})
+    made = httpx.post(f"{api}/v1/patients/{pid}/forecast", headers=h, timeout=60, json={
+        "schedules": [{"name": "none"}], "start_day": 28, "horizon_days": 28, "draws": 300})
+    band = made.json()["forecasts"][0]["quantiles"]
+    later = [{"day": 28 + i, "score": round(m), "client_id": f"n{i}"}
+             for i, m in enumerate(band["50"]) if i % 2 == 0]
+    httpx.post(f"{api}/v1/patients/{pid}/scores", headers=h, json={"scores": later}
+               ).raise_for_status()
+    return len(later)
+
+
+def test_analyst_sees_a_refused_cohort_by_line(demo: tuple[str, dict, str], tmp_path: Path
+                                               ) -> None:
+    """A cohort with a bad score is refused with a table naming the CSV line; the drift
+    monitor shows the scores entered after forecasts; a rollback with nothing to go back to is
+    a sentence, not an error page."""
     from playwright.sync_api import expect, sync_playwright
 
-    url, logins = demo
+    url, logins, api = demo
+    assert _scores_after_forecasts(api, logins["therapist"]) > 0
     files = {"patients": "patient_id,chronic\nP1,True\nP2,no\n",
              "sessions": "patient_id,day,kind\nP1,1,massage\n",
              "pain": "patient_id,day,score\nP1,1,5\nP2,2,12\n"}
@@ -317,6 +346,13 @@ def test_analyst_sees_a_refused_cohort_by_line(demo: tuple[str, dict], tmp_path:
         page.get_by_role("button", name="Store cohort", exact=True).click()
         expect(page.get_by_text("The cohort was refused; nothing was stored.")).to_be_visible(
             timeout=60_000)
+        drift = page.get_by_text("Drift: do the served model's forecasts still hold?")
+        expect(drift).to_be_visible()
+        entered = page.get_by_text(re.compile(r"\d+ scores entered after forecasts of model"))
+        expect(entered).to_be_visible()
+        entered.scroll_into_view_if_needed()
+        page.mouse.wheel(0, 300)
+        page.screenshot(path=str(SHOTS / "drift.png"))
         page.get_by_role("button", name="Roll back to the previously served model").click()
         expect(page.get_by_text("no previously served model")).to_be_visible(timeout=30_000)
         page.screenshot(path=str(SHOTS / "analyst.png"), full_page=True)
@@ -325,12 +361,12 @@ def test_analyst_sees_a_refused_cohort_by_line(demo: tuple[str, dict], tmp_path:
 
 
 @pytest.mark.slow  # an ADVI fit behind the click: run with the MCMC tests, not beside others
-def test_analyst_uploads_a_cohort_and_runs_a_quick_look(demo: tuple[str, dict]) -> None:
+def test_analyst_uploads_a_cohort_and_runs_a_quick_look(demo: tuple[str, dict, str]) -> None:
     """The analyst's path: upload the three CSVs, choose the quick look, start it, and see the
     model arrive labelled QUICK LOOK (the demo's worker runs it)."""
     from playwright.sync_api import expect, sync_playwright
 
-    url, logins = demo
+    url, logins, _ = demo
     cohort = ROOT / "data" / "demo_cohort"
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,

@@ -1,4 +1,5 @@
-"""The analyst's page: cohorts, refits with their gate and advice, models side by side."""
+"""The analyst's page: cohorts, refits with their gate and advice, the drift monitor, and
+models side by side."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
+from recovery.dashboard.charts import drift_chart
 from recovery.dashboard.client import ServiceClient, ServiceError
 from recovery.dashboard.common import client, fetched, guarded, show_done, show_error
 from recovery.dashboard.views import (
@@ -73,6 +75,7 @@ def analyst_page() -> None:
     if busy and st.checkbox("Follow progress (refresh every 3 s)", value=True, key="follow"):
         time.sleep(3)
         st.rerun()
+    drift_monitor(c)
     st.subheader("Models")
     show_done()
     if models:
@@ -100,6 +103,30 @@ def analyst_page() -> None:
             phenomena_view(c, m["id"])
             if not m["served"] and st.button("Promote to serve", key=f"promote_{m['id']}"):
                 guarded(partial(c.promote, m["id"]), f"Now serving {m['id']}.")
+
+
+def drift_monitor(c: ServiceClient) -> None:
+    """The served model's forecasts against the scores entered since: by week, by therapist,
+    and whether a refit is suggested."""
+    st.subheader("Drift: do the served model's forecasts still hold?")
+    report = fetched(c.monitor)
+    if report is None:
+        return
+    if report["refit_suggested"]:
+        st.error("Refit suggested. " + " ".join(report["reasons"]))
+    elif report["judged"]:
+        st.success(" ".join(report["reasons"]))
+    else:
+        st.info(" ".join(report["reasons"]))
+    if not report["weeks"]:
+        return
+    st.altair_chart(drift_chart(report), use_container_width=True)
+    st.caption(f"{report['scores']} scores entered after forecasts of model "
+               f"{report['model_version']}, each against the forecast made before it. Dashed: "
+               "the bands' coverage on held-out patients when the model was evaluated.")
+    st.dataframe(pd.DataFrame(report["therapists"]).rename(columns={
+        "label": "therapist", "coverage_50": "inside 50 % band", "coverage_90":
+        "inside 90 % band", "crps": "quantile score"}), hide_index=True)
 
 
 def phenomena_view(c: ServiceClient, model_id: str) -> None:

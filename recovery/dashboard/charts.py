@@ -8,8 +8,8 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
-__all__ = ["booking_chart", "diary_chart", "diary_frames", "fan", "forecast_frame",
-           "frontier_chart", "outcome_chart", "parts_chart"]
+__all__ = ["booking_chart", "diary_chart", "diary_frames", "drift_chart", "fan",
+           "forecast_frame", "frontier_chart", "outcome_chart", "parts_chart"]
 
 Chart = alt.LayerChart | alt.FacetChart  # what .properties() on a layer is typed to return
 BANDS = [("q5", "q95", "90 % band"), ("q25", "q75", "50 % band")]
@@ -218,3 +218,24 @@ def frontier_chart(result: dict[str, Any], currency: str, height: int = 360) -> 
                  alt.Tooltip("p_target:Q", title="P(at target)", format=".0%")]
     ).add_params(pick)
     return alt.layer(rules, line, points).properties(height=height)
+
+
+def drift_chart(report: dict[str, Any], height: int = 260) -> Chart:
+    """Weekly share of entered scores inside the served model's 50 % and 90 % bands, with the
+    shares measured on held-out patients as dashed rules."""
+    weeks = pd.DataFrame(report["weeks"])
+    frame = pd.concat([pd.DataFrame({"week": pd.to_datetime(weeks["label"]),
+                                     "coverage": weeks[f"coverage_{b}"],
+                                     "scores": weeks["scores"], "band": f"{b} % band"})
+                       for b in ("50", "90")], ignore_index=True)
+    colour = alt.Color("band:N", title=None, legend=alt.Legend(orient="bottom"))
+    lines = alt.Chart(frame).mark_line(point=True).encode(
+        x=alt.X("week:T", title="week of the score"),
+        y=alt.Y("coverage:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"),
+                title="scores inside the band"), color=colour,
+        tooltip=["band:N", alt.Tooltip("week:T"), alt.Tooltip("coverage:Q", format=".0%"),
+                 "scores:Q"])
+    refs = pd.DataFrame({"coverage": [report["reference_50"], report["reference_90"]],
+                         "band": ["50 % band", "90 % band"]})
+    rules = alt.Chart(refs).mark_rule(strokeDash=[4, 4]).encode(y="coverage:Q", color=colour)
+    return alt.layer(lines, rules).properties(height=height)

@@ -164,6 +164,9 @@ class ServiceClient:
     def jobs(self) -> list[dict[str, Any]]:
         return list(self._call("GET", "/v1/jobs"))
 
+    def monitor(self) -> dict[str, Any]:
+        return dict(self._call("GET", "/v1/monitor"))
+
     def models(self) -> list[dict[str, Any]]:
         return list(self._call("GET", "/v1/models"))
 

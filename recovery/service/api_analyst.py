@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, UploadFile, status
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, UploadFile, status
 from fastapi.responses import FileResponse
 from pyarrow import parquet as pq
 from sqlalchemy import select
@@ -20,9 +21,10 @@ from recovery.model.forecast import Forecaster
 from recovery.model.phenomena import CASES, PhenomenaReport
 from recovery.model.phenomena_report import write_report
 from recovery.service.auth import Role
-from recovery.service.deps import COMMON_RESPONSES, DbSession, State, require, settle
+from recovery.service.deps import COMMON_RESPONSES, DbSession, State, require, served, settle
 from recovery.service.errors import run_model, unprocessable
-from recovery.service.schemas import CohortOut, FitIn, JobOut, ModelOut
+from recovery.service.monitor import drift_report, reference_of
+from recovery.service.schemas import CohortOut, FitIn, JobOut, ModelOut, MonitorOut
 from recovery.service.tables import CohortRow, Job, ModelRow, Served, User
 
 router = APIRouter(prefix="/v1", tags=["cohorts, fits and models"], responses=COMMON_RESPONSES)
@@ -223,3 +225,14 @@ def _cohort_out(c: CohortRow) -> CohortOut:
 def _model_out(m: ModelRow, served: str | None) -> ModelOut:
     return ModelOut(id=m.id, passed=m.passed, served=m.id == served, diagnostics=m.diagnostics,
                     evaluation=m.evaluation, cohort_id=m.cohort_id, created_at=m.created_at)
+
+
+@router.get("/monitor", response_model=MonitorOut)
+def monitor(state: State, s: DbSession, _: Analyst,
+            weeks: Annotated[int, Query(ge=1, le=104)] = 12) -> MonitorOut:
+    """The served model's forecasts scored against the scores entered after them: coverage of
+    the 50 % and 90 % bands and the quantile score by week and by therapist, and an alert with
+    a refit suggestion when recent coverage leaves what chance allows."""
+    loaded = served(state)
+    return drift_report(s, loaded.model_id, reference_of(loaded.forecaster), date.today(),
+                        weeks)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select, text
 
 from recovery.service.deps import State
+from recovery.service.monitor import RECENT_WEEKS, drift_report, reference_of
 from recovery.service.tables import Job
 
 router = APIRouter(tags=["operations"])
@@ -37,9 +40,18 @@ def readyz(state: State) -> JSONResponse:
 
 @router.get("/metrics", response_class=Response)
 def metrics(state: State) -> Response:
-    """Prometheus text format: requests, latencies, forecast time, jobs by status."""
+    """Prometheus text format: requests, latencies, forecast time, jobs by status, and the
+    drift monitor's recent coverage, quantile score and refit flag."""
+    m, loaded = state.metrics, state.registry.current
     with state.db.session() as s:
         counts = dict(s.execute(select(Job.status, func.count()).group_by(Job.status)).all())
+        drift = None if loaded is None else drift_report(
+            s, loaded.model_id, reference_of(loaded.forecaster), date.today(), RECENT_WEEKS)
     for status in ("queued", "running", "succeeded", "failed"):
-        state.metrics.jobs.labels(status).set(counts.get(status, 0))
+        m.jobs.labels(status).set(counts.get(status, 0))
+    if drift is not None and drift.recent is not None:
+        m.coverage.labels("50").set(drift.recent.coverage_50)
+        m.coverage.labels("90").set(drift.recent.coverage_90)
+        m.quantile_score.set(drift.recent.crps)
+    m.refit.set(int(drift is not None and drift.refit_suggested))
     return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -19,3 +19,10 @@ class Metrics:
                                   registry=self.registry)
         self.jobs = Gauge("recovery_jobs", "refit jobs by status", ["status"],
                           registry=self.registry)
+        self.coverage = Gauge("recovery_monitor_coverage", "share of scores entered in the "
+                              "last 4 weeks inside the served model's bands", ["band"],
+                              registry=self.registry)
+        self.quantile_score = Gauge("recovery_monitor_quantile_score", "mean quantile score "
+                                    "of those scores (NRS points)", registry=self.registry)
+        self.refit = Gauge("recovery_monitor_refit_suggested", "1 when the drift monitor "
+                           "suggests a refit", registry=self.registry)

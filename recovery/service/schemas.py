@@ -26,6 +26,8 @@ __all__ = [
     "HistoryOut",
     "JobOut",
     "ModelOut",
+    "MonitorOut",
+    "MonitorWindow",
     "PasswordIn",
     "PatientForecastIn",
     "PatientIn",
@@ -337,3 +339,31 @@ class BookingOut(BookingResponse):
     start_date: dt.date = Field(description="the record's day 0")
     book_by_date: dt.date | None
     median_return_date: dt.date | None
+
+
+class MonitorWindow(BaseModel):
+    """The served model's forecasts against the scores entered after them, in one window."""
+
+    label: str
+    scores: int
+    patients: int
+    coverage_50: float
+    coverage_90: float
+    crps: float = Field(description="mean quantile score (a CRPS approximation), NRS points")
+
+
+class MonitorOut(BaseModel):
+    """Drift of the served model: by week and by therapist, the recent window, and a flag."""
+
+    model_version: str
+    scores: int
+    weeks: list[MonitorWindow]
+    therapists: list[MonitorWindow]
+    recent: MonitorWindow | None
+    reference_50: float = Field(description="the 50 % bands' coverage on held-out patients")
+    reference_90: float = Field(description="the 90 % bands' coverage on held-out patients")
+    judged: bool = Field(description="the recent window holds enough scores and patients to "
+                         "judge")
+    alert: bool
+    refit_suggested: bool
+    reasons: list[str]

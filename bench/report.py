@@ -207,6 +207,17 @@ def latency() -> list[str]:
     return out
 
 
+def answers() -> list[str]:
+    a = _load("answers.json")
+    if not a:
+        return []
+    out = [f"### Why, when and how much (`bench/answers.py`, the forecast benchmark's 30-score "
+           f"patient, {a['draws']} draws, after warm-up)", ""]
+    out += _table(["answer", "median s", "p95 s"],
+                  [[r["answer"], r["median_s"], r["p95_s"]] for r in a["rows"]])
+    return [*out, "Target: the frontier under 5 s.", "", f"Machine: {a['machine']}.", ""]
+
+
 def load() -> list[str]:
     b = _load("load.json")
     if not b:
@@ -268,7 +279,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--readme", type=Path, default=Path("README.md"))
     args = ap.parse_args()
-    body = [*fits(), *scale(), *quick_look(), *batch(), *latency(), *load(), *recovery()]
+    body = [*fits(), *scale(), *quick_look(), *batch(), *latency(), *answers(), *load(), *recovery()]
     text = args.readme.read_text()
     head, rest = text.split(START, 1)
     _, tail = rest.split(END, 1)

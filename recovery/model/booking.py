@@ -82,7 +82,7 @@ def _words(req: BookingRequest, gain: float, median: float | None, day: float | 
         back = (f"If sessions stop now, pain is unlikely to come back within "
                 f"{req.window_days // 7} weeks.")
     else:
-        back = (f"If sessions stop now, half the chance is that pain is back (half the gain "
+        back = (f"If sessions stop now, pain is as likely as not to be back (half the gain "
                 f"lost) by day {median:g}, {median - req.start_day:g} days from now.")
     if day is None:
         book = f"No session is needed in the next {req.window_days // 7} weeks to keep {target}."

@@ -279,7 +279,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--readme", type=Path, default=Path("README.md"))
     args = ap.parse_args()
-    body = [*fits(), *scale(), *quick_look(), *batch(), *latency(), *answers(), *load(), *recovery()]
+    body = [*fits(), *scale(), *quick_look(), *batch(), *latency(), *answers(), *load(),
+            *recovery()]
     text = args.readme.read_text()
     head, rest = text.split(START, 1)
     _, tail = rest.split(END, 1)

@@ -145,14 +145,17 @@ class ForecastRequest(BaseModel):
         if len(set(names)) != len(names):
             raise ValueError(f"schedule names must be unique: {names}")
         for i, s in enumerate(self.schedules):
-            if s.session_days is not None and any(d < self.start_day for d in s.session_days):
-                raise ValueError(f"schedules[{i}].session_days: days before start_day "
-                                 f"{self.start_day:g}")
-            if s.custom and not len(s.to_schedule(self.start_day).expand(self.start_day)
-                                    .until(self.start_day + self.horizon_days)):
-                raise ValueError(f"schedules[{i}] ({s.name!r}) has no sessions within the "
-                                 "horizon; use the preset 'none' for no care")
+            _check_schedule(f"schedules[{i}]", s, self.start_day, self.horizon_days)
         return self
+
+
+def _check_schedule(where: str, s: ScheduleSpec, start_day: float, horizon_days: int) -> None:
+    if s.session_days is not None and any(d < start_day for d in s.session_days):
+        raise ValueError(f"{where}.session_days: days before start_day {start_day:g}")
+    if s.custom and not len(s.to_schedule(start_day).expand(start_day)
+                            .until(start_day + horizon_days)):
+        raise ValueError(f"{where} ({s.name!r}) has no sessions within the horizon; use the "
+                         "preset 'none' for no care")
 
 
 def _check_start(history: History, start_day: float) -> None:
@@ -312,6 +315,15 @@ class ExplainRequest(PatientQuestion):
     horizon_days: int = Field(default=180, ge=1, le=MAX_HORIZON_DAYS)
     since: str = Field(default="the first record", max_length=40,
                        description="how the words name the first record's day, e.g. a date")
+
+    @model_validator(mode="after")
+    def _bounded(self) -> Self:
+        _check_schedule("schedule", self.schedule, self.start_day, self.horizon_days)
+        cells = self.draws * (self.start_day + self.horizon_days + 1)
+        if cells > MAX_FORECAST_CELLS:
+            raise ValueError(f"draws x (start_day + horizon_days + 1) = {cells:,.0f} is over "
+                             f"the limit of {MAX_FORECAST_CELLS:,}; ask for fewer draws or days")
+        return self
 
 
 class Band(BaseModel):

@@ -578,6 +578,39 @@ def _change_user(username: str, change: Callable[[Any], None], done: str) -> Non
     out.print(f"[green]{done}[/]: {username!r}")
 
 
+@app.command()
+def monitor(
+    weeks: Annotated[int, typer.Option(min=1, max=104, help="weeks to show")] = 12,
+    out_json: Annotated[Path | None, typer.Option("--out", help="write the report JSON")] = None,
+) -> None:
+    """The drift monitor of the served model (RECOVERY_DATABASE_URL): coverage of its bands
+    by week and by therapist; exits 1 when a refit is suggested."""
+    from datetime import date
+
+    from recovery.service.db import Database
+    from recovery.service.monitor import served_report
+    from recovery.service.settings import Settings
+
+    db = Database(_settings(Settings).database_url)
+    db.migrate()
+    try:
+        with db.session() as s:
+            report = served_report(s, date.today(), weeks)
+    finally:
+        db.close()
+    if report is None:
+        _fail("no model is served yet (start the service once, or promote one)")
+    _write(out_json, report.model_dump_json(indent=1))
+    for w in [*report.weeks, *report.therapists]:
+        out.print(f"{w.label}: {w.scores} scores from {w.patients} patients, "
+                  f"{w.coverage_50:.0%} inside the 50 % bands, {w.coverage_90:.0%} inside the "
+                  f"90 % bands, quantile score {w.crps:.2f}")
+    style = "bold red" if report.refit_suggested else "green" if report.judged else "yellow"
+    out.print(f"[{style}]{' '.join(report.reasons)}[/]")
+    if report.refit_suggested:
+        raise typer.Exit(1)
+
+
 @app.command("seed-demo")
 def seed_demo(
     patients: Annotated[int, typer.Option(min=1, max=50)] = 3,

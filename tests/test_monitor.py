@@ -9,7 +9,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
+from recovery.cli import app
 from recovery.model import Truth, simulate_cohort
 from recovery.model.drift import band_scores, coverage_check
 from tests.conftest import Api
@@ -84,3 +86,7 @@ def test_the_flag_rises_on_drift_and_stays_down_otherwise(api: Api, truth: Truth
     metrics = api.client.get("/metrics").text
     assert f"recovery_monitor_refit_suggested {float(flagged)}" in metrics
     assert api.client.get("/v1/monitor", headers=api.as_("t1")).status_code == 403
+    cli = CliRunner().invoke(app, ["monitor", "--weeks", "12"],
+                             env={"RECOVERY_DATABASE_URL": api.settings.database_url})
+    assert cli.exit_code == int(flagged), cli.output
+    assert "t1: " in cli.output and ("refit on recent data" in cli.output) is flagged

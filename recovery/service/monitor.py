@@ -16,10 +16,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from recovery.model.drift import QUANTILE_KEYS, band_scores, coverage_check
+from recovery.model.requests import Calibration
 from recovery.service.schemas import MonitorOut, MonitorWindow
-from recovery.service.tables import ForecastRow, PainRow, Patient, SessionRow, User
+from recovery.service.tables import (
+    ForecastRow,
+    ModelRow,
+    PainRow,
+    Patient,
+    Served,
+    SessionRow,
+    User,
+)
 
-__all__ = ["RECENT_WEEKS", "drift_report", "reference_of", "scored_entries"]
+__all__ = ["RECENT_WEEKS", "drift_report", "reference_of", "scored_entries", "served_report"]
 
 RECENT_WEEKS = 4
 MIN_SCORES = 30  # fewer recent scores than this raise no alert
@@ -78,6 +87,18 @@ def reference_of(forecaster: Any) -> tuple[float, float]:
     else their nominal levels."""
     cal = forecaster.calibration
     return (0.5, 0.9) if cal is None else (cal.coverage_50, cal.coverage_90)
+
+
+def served_report(s: Session, today: date, weeks: int = 12) -> MonitorOut | None:
+    """The drift report of the model the database says is served (None before any is), with
+    the held-out coverage its evaluation recorded as the reference (for the CLI)."""
+    model_id = s.scalars(select(Served.model_id).limit(1)).first()
+    if model_id is None:
+        return None
+    ev = s.get(ModelRow, model_id)
+    cal = None if ev is None or not ev.evaluation else Calibration.from_report(ev.evaluation)
+    reference = (0.5, 0.9) if cal is None else (cal.coverage_50, cal.coverage_90)
+    return drift_report(s, model_id, reference, today, weeks)
 
 
 def _window(label: str, frame: pd.DataFrame) -> MonitorWindow:

@@ -45,9 +45,15 @@ def fan_chart(history: dict[str, Any], response: dict[str, Any], target: float) 
                 ms=5, label="past sessions")
     ax.axhline(target, color="grey", ls="--", lw=1, label=f"target {target:g}")
     ax.set_ylim(-0.5 - 0.25 * len(forecasts), 10.2)
-    ax.set_xlabel("day")
-    ax.set_ylabel("pain (0-10)")
-    ax.set_title("Forecast: median, 50 % and 90 % bands (ticks below: planned sessions)")
+    return _finished(fig, ax, "Forecast: median, 50 % and 90 % bands (ticks below: planned "
+                     "sessions)")
+
+
+def _finished(fig: Figure, ax: Any, title: str, x: str = "day",
+              y: str = "pain (0-10)") -> Figure:
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    ax.set_title(title)
     ax.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
     return fig
@@ -83,12 +89,7 @@ def parts_chart(explained: dict[str, Any]) -> Figure:
     ax.plot(days, explained["total"], color="crimson", lw=2, label="expected pain (sum)")
     ax.axvline(explained["start_day"], color="grey", ls=":", lw=1)
     ax.set_ylim(0, 10)
-    ax.set_xlabel("day")
-    ax.set_ylabel("pain (0-10)")
-    ax.set_title("Why the forecast looks as it does (dotted: today)")
-    ax.legend(loc="upper right", fontsize=8)
-    fig.tight_layout()
-    return fig
+    return _finished(fig, ax, "Why the forecast looks as it does (dotted: today)")
 
 
 def frontier_chart(result: dict[str, Any]) -> Figure:
@@ -110,12 +111,8 @@ def frontier_chart(result: dict[str, Any]) -> Figure:
         if p["on_frontier"]:
             ax.annotate(p["schedule"]["name"], (xi, yi), fontsize=7, xytext=(4, 4),
                         textcoords="offset points")
-    ax.set_xlabel(by)
-    ax.set_ylabel("expected pain at the horizon (0-10)")
-    ax.set_title("Sessions against pain: schedules on the red line are not beaten on both")
-    ax.legend(loc="upper right", fontsize=8)
-    fig.tight_layout()
-    return fig
+    return _finished(fig, ax, "Sessions against pain: schedules on the red line are not "
+                     "beaten on both", by, "expected pain at the horizon (0-10)")
 
 
 def save(fig: Figure, path: Path) -> Path:

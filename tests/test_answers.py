@@ -4,13 +4,17 @@ lasts longer, and the frontier keeps exactly the schedules no other beats on bot
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import date, timedelta
 from itertools import pairwise
+from pathlib import Path
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
+from recovery.cli import app
 from recovery.model import (
     BookingRequest,
     ExplainRequest,
@@ -31,6 +35,7 @@ DIARY = {"pain": [{"day": d, "score": s} for d, s in
                   ((0, 7), (3, 7), (7, 6), (10, 5), (14, 5), (17, 4), (21, 4), (24, 3), (28, 3))],
          "sessions": [{"day": d, "kind": "massage"} for d in (0, 3, 7, 10, 14, 17, 21, 24)]}
 PATIENT = {"covariates": {"chronic": 1}}
+ROOT = Path(__file__).parents[1]
 
 
 def test_parts_add_up_to_the_kernel(default_forecaster: Forecaster) -> None:
@@ -177,3 +182,23 @@ def test_the_answers_over_http(api: Api) -> None:
     assert bad.status_code == 422 and "unknown preset" in bad.text
     assert c.post(f"/v1/patients/{api.other}/explain", json={},
                   headers=api.as_("t1")).status_code == 404
+
+
+@pytest.mark.parametrize(("command", "request_file", "said"), [
+    ("explain", "explain_request.json", "improvement since the first visit"),
+    ("booking", "booking_request.json", "Book the next session"),
+    ("frontier", "optimise_request.json", "sessions, cost")])
+def test_the_answers_on_the_command_line(tmp_path: Path, command: str, request_file: str,
+                                         said: str) -> None:
+    args = [command, "--model", str(ROOT / "data" / "default_model"), "--request",
+            str(ROOT / "examples" / request_file), "--out", str(tmp_path / "out.json")]
+    if command != "booking":
+        args += ["--plot", str(tmp_path / "chart.png")]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert said in res.output and json.loads((tmp_path / "out.json").read_text())
+    if command != "booking":
+        assert (tmp_path / "chart.png").read_bytes()[:4] == b"\x89PNG"
+    bad = CliRunner().invoke(app, [command, "--model", str(ROOT / "data" / "default_model"),
+                                   "--request", str(tmp_path / "out.json")])
+    assert bad.exit_code == 2 and "is not a valid request" in bad.output

@@ -97,7 +97,7 @@ def _booking_day(fc: Forecaster, relief_shift: float) -> float | None:
     days = req.start_day + np.arange(0.0, req.window_days + 1.0)
     stop = paths(post, pd, SessionPlan(np.zeros(0), np.zeros(0, dtype=str)), days, len(days),
                  fc.config, fc.kinds)
-    return book_by(post, pd, req, p_at_target(stop.m, stop.s, req.target_score), fc)
+    return book_by(post, pd, req, p_at_target(stop.m, stop.s, req.target_score), fc)[0]
 
 
 def test_the_booking_day_moves_later_when_relief_lasts_longer(
@@ -111,7 +111,7 @@ def test_booking_answers_in_days_and_words(default_forecaster: Forecaster) -> No
     res = booking(default_forecaster, BookingRequest.model_validate(
         {"patient": PATIENT, "history": DIARY, "start_day": 29, "level": 0.5, "draws": 400}))
     assert res.gain > 1 and len(res.p_target) == len(res.days) == 183
-    assert res.book_by_day is not None and 29 <= res.book_by_day <= 29 + 182
+    assert res.book_by_day is not None and 29 <= res.book_by_day <= 29 + 182 and res.keeps_level
     p = np.asarray(res.p_target)
     assert (p[: int(res.book_by_day - 29) + 1] >= 0.5).all()  # held until the booked day
     assert res.p_returned is not None and np.all(np.diff(res.p_returned) >= 0)

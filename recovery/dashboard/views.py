@@ -198,8 +198,9 @@ def booking_words(booked: dict[str, Any], target: float, level: float) -> str:
                 f"lost) by **{booked['median_return_date']}**.")
     if booked["book_by_date"] is None:
         book = f"No session is needed in that time to keep {goal}."
-    elif booked["book_by_day"] <= booked["days"][0] and booked["p_target"][0] < level:
-        book = f"Book the next session now: {goal} is not held even today."
+    elif not booked["keeps_level"]:
+        book = (f"Book the next session now: {goal} is not held today, or not for all of the "
+                "four weeks after a session.")
     else:
         book = (f"Book the next session by **{booked['book_by_date']}** to keep {goal} until "
                 "then and for four weeks after it.")

@@ -37,11 +37,11 @@ def booking(fc: Forecaster, req: BookingRequest) -> BookingResponse:
         median = float(days[int(med)]) if med < len(days) else None
         level = round(float((stop.mu[:, 0] + req.lost_fraction * gain_d).mean()), 3)
     p_none = p_at_target(stop.m, stop.s, req.target_score)
-    day = book_by(post, pd, req, p_none, fc)
+    day, kept = book_by(post, pd, req, p_none, fc)
     return BookingResponse(
         days=days.tolist(), gain=round(gain, 3), return_level=level, p_returned=curve,
         median_return_day=median, p_target=np.round(p_none, 4).tolist(), book_by_day=day,
-        words=_words(req, gain, median, day, float(p_none[0])),
+        keeps_level=kept, words=_words(req, gain, median, day, kept),
         model_version=fc.model_version, update=how)
 
 
@@ -51,22 +51,23 @@ def p_at_target(m: np.ndarray, s: np.ndarray, target: float) -> np.ndarray:
 
 
 def book_by(post: PatientDraws, pd: PatientData, req: BookingRequest, p_none: np.ndarray,
-            fc: Forecaster) -> float | None:
+            fc: Forecaster) -> tuple[float | None, bool]:
     """The latest day x such that, with one session on x and none after, P(score <= target)
-    stays >= level from start to x + follow_days. None when no session is needed within the
-    window; start when even the earliest session cannot keep it."""
+    stays >= level from start to x + follow_days, and whether one was found: (None, True)
+    when no session is needed within the window; (start, False) when the level is not held
+    today or no day tried keeps it."""
     start = req.start_day
     below = np.flatnonzero(p_none < req.level)
     if not len(below):
-        return None
+        return None, True
     drop = int(below[0])  # a session on day x acts from the day after it
     for x in range(drop - 1, max(drop - 1 - LOOK_BACK, -1), -1):
         day = start + x
         grid = start + np.arange(x, x + req.follow_days + 1.0)
         p = paths(post, pd, _plan([day], req.kind), grid, len(grid), fc.config, fc.kinds)
         if (p_at_target(p.m, p.s, req.target_score) >= req.level).all():
-            return day
-    return start
+            return day, True
+    return start, False
 
 
 def _plan(days: list[float], kind: str) -> SessionPlan:
@@ -74,7 +75,7 @@ def _plan(days: list[float], kind: str) -> SessionPlan:
 
 
 def _words(req: BookingRequest, gain: float, median: float | None, day: float | None,
-           p_now: float) -> str:
+           kept: bool) -> str:
     target = f"P(score <= {req.target_score:g}) at {req.level:.0%} or more"
     if gain < MIN_GAIN:
         back = "There is under half a point of gain to lose yet."
@@ -86,8 +87,9 @@ def _words(req: BookingRequest, gain: float, median: float | None, day: float | 
                 f"lost) by day {median:g}, {median - req.start_day:g} days from now.")
     if day is None:
         book = f"No session is needed in the next {req.window_days // 7} weeks to keep {target}."
-    elif day <= req.start_day and p_now < req.level:
-        book = f"Book the next session now: {target} is not held even today."
+    elif not kept:
+        book = (f"Book the next session now: {target} is not held today, or not for all of "
+                f"the {req.follow_days} days after a session.")
     else:
         book = (f"Book the next session by day {day:g} ({day - req.start_day:g} days from now) "
                 f"to keep {target} for {req.follow_days} days after it.")

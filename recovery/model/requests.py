@@ -385,6 +385,8 @@ class BookingResponse(BaseModel):
                                       "keeps P(score <= target) >= level until it and for "
                                       "follow_days after; None when none is needed in the "
                                       "window")
+    keeps_level: bool = Field(description="false when no session day tried keeps the level "
+                              "(then book_by_day is start_day: as soon as possible)")
     words: str
     model_version: str
     update: UpdateInfo

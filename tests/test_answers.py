@@ -89,15 +89,15 @@ def test_relief_is_zero_without_sessions(default_forecaster: Forecaster) -> None
 def _booking_day(fc: Forecaster, relief_shift: float) -> float | None:
     req = BookingRequest.model_validate({"patient": PATIENT, "history": DIARY, "start_day": 29,
                                          "level": 0.5, "draws": 400})
-    pd, post, _ = fc.patient(req.patient, req.history, req.start_day, req.draws,
+    patient, post, _ = fc.patient(req.patient, req.history, req.start_day, req.draws,
                              np.random.default_rng(0))
     theta = post.theta.copy()
     theta[:, 3] += relief_shift  # log of the course relief's time scale
     post = replace(post, theta=theta)
     days = req.start_day + np.arange(0.0, req.window_days + 1.0)
-    stop = paths(post, pd, SessionPlan(np.zeros(0), np.zeros(0, dtype=str)), days, len(days),
+    stop = paths(post, patient, SessionPlan(np.zeros(0), np.zeros(0, dtype=str)), days, len(days),
                  fc.config, fc.kinds)
-    return book_by(post, pd, req, p_at_target(stop.m, stop.s, req.target_score), fc)[0]
+    return book_by(post, patient, req, p_at_target(stop.m, stop.s, req.target_score), fc)[0]
 
 
 def test_the_booking_day_moves_later_when_relief_lasts_longer(

@@ -94,10 +94,10 @@ def _expected_pain_width(fc: Forecaster, n_scores: int) -> float:
     """Width of the 90 % band of the kernel's expected pain on day 60 of the "none" schedule,
     for a history of n_scores daily scores around 6."""
     req = ForecastRequest.model_validate(history_request(n_scores=n_scores, level=6.0))
-    pd, post, _ = fc.patient(req.patient, req.history, req.start_day, req.draws,
+    patient, post, _ = fc.patient(req.patient, req.history, req.start_day, req.draws,
                              np.random.default_rng(req.seed))
     plan = req.schedules[1].to_schedule(req.start_day).expand(req.start_day)
-    p = paths(post, pd, plan, forecast_days(req.start_day, 60, plan), 61, fc.config, fc.kinds)
+    p = paths(post, patient, plan, forecast_days(req.start_day, 60, plan), 61, fc.config, fc.kinds)
     q5, q95 = np.quantile(p.mu[:, 60], [0.05, 0.95])
     return float(q95 - q5)
 

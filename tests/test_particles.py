@@ -14,25 +14,25 @@ from recovery.model.update import _Target, log_likelihood, patient_data
 
 def test_the_prior_is_each_draws_population_prior(default_forecaster: Forecaster) -> None:
     fc, rng = default_forecaster, np.random.default_rng(1)
-    pd = patient_data({"chronic": 1, "stress": 7}, History(), fc.config, fc.kinds, 0.0)
-    target = _Target(fc.population, pd, fc.config, fc.kinds)
+    patient = patient_data({"chronic": 1, "stress": 7}, History(), fc.config, fc.kinds, 0.0)
+    target = _Target(fc.population, patient, fc.config, fc.kinds)
     idx = rng.integers(0, len(fc.population), 200)
     theta = target.sample_prior(idx, rng)
     sub = fc.population.take(idx)
     np.testing.assert_allclose(target.log_prior(idx, theta),
-                               sub.log_prior(theta, sub.prior_mean(pd.x_effect)), rtol=1e-9)
+                               sub.log_prior(theta, sub.prior_mean(patient.x_effect)), rtol=1e-9)
 
 
 def test_particle_loglik_equals_the_numpy_filter(default_forecaster: Forecaster) -> None:
     fc, rng = default_forecaster, np.random.default_rng(0)
     for history in (sawtooth_history(), responder_history()):
         hist = History.model_validate(history)
-        pd = patient_data({"chronic": 1, "adherence": 0.3}, hist, fc.config, fc.kinds,
+        patient = patient_data({"chronic": 1, "adherence": 0.3}, hist, fc.config, fc.kinds,
                           hist.last_day + 1)
-        target = _Target(fc.population, pd, fc.config, fc.kinds)
+        target = _Target(fc.population, patient, fc.config, fc.kinds)
         idx = rng.integers(0, len(fc.population), 300)
         theta = target.sample_prior(idx, rng)
-        want = log_likelihood(theta, fc.population.globals.take(idx), pd, fc.config, fc.kinds)
+        want = log_likelihood(theta, fc.population.globals.take(idx), patient, fc.config, fc.kinds)
         np.testing.assert_allclose(target.loglik(idx, theta), want, rtol=1e-9)
         assert np.ptp(want) > 50  # the particles differ: a real comparison
 
@@ -43,13 +43,13 @@ def test_particle_mu_equals_the_numpy_kernel_in_any_time_order(
     times out of order (a forecast's relapse points come after its grid)."""
     fc, rng = default_forecaster, np.random.default_rng(2)
     hist = History.model_validate(sawtooth_history())
-    pd = patient_data({"chronic": 1}, hist, fc.config, fc.kinds, hist.last_day + 1)
+    patient = patient_data({"chronic": 1}, hist, fc.config, fc.kinds, hist.last_day + 1)
     times = np.r_[np.arange(0.0, 90.0), 30.5, 12.0]
-    design = build_design((np.zeros(len(pd.session_t), int), pd.session_t, pd.session_kind),
-                          (np.zeros(len(times), int), times), 1, fc.kinds, fc.config)
+    sessions = (np.zeros(len(patient.session_t), int), patient.session_t, patient.session_kind)
+    design = build_design(sessions, (np.zeros(len(times), int), times), 1, fc.kinds, fc.config)
     idx = rng.integers(0, len(fc.population), 500)
-    target = _Target(fc.population, pd, fc.config, fc.kinds)
+    target = _Target(fc.population, patient, fc.config, fc.kinds)
     theta, glob = target.sample_prior(idx, rng), fc.population.globals.take(idx)
-    want = expected_pain(glob.params(theta), np.array([pd.adherence]), design, fc.config)
-    np.testing.assert_allclose(particle_mu(theta, glob, pd.adherence, design, fc.config),
+    want = expected_pain(glob.params(theta), np.array([patient.adherence]), design, fc.config)
+    np.testing.assert_allclose(particle_mu(theta, glob, patient.adherence, design, fc.config),
                                want, rtol=1e-9, atol=1e-12)

@@ -23,10 +23,10 @@ def _history(cohort: Cohort, pid: str) -> tuple[History, PatientInfo]:
     return patient_request(row, pain, ses, list(row.index))
 
 
-def _quantiles(fc: Forecaster, draws: PatientDraws, pd: object, start: float) -> np.ndarray:
+def _quantiles(fc: Forecaster, draws: PatientDraws, patient: object, start: float) -> np.ndarray:
     plan = SessionPlan(np.array([start + 7.0, start + 14.0]), np.array(["massage"] * 2, object))
     days = start + np.arange(1.0, 61.0)
-    p = paths(draws, pd, plan, days, len(days), fc.config, fc.kinds)  # type: ignore[arg-type]
+    p = paths(draws, patient, plan, days, len(days), fc.config, fc.kinds)  # type: ignore[arg-type]
     x = np.clip(p.m + p.s * residual_quantiles(len(draws), np.random.default_rng(0)), 0, 10)
     return np.quantile(x, [0.05, 0.5, 0.95], axis=0)
 
@@ -39,9 +39,10 @@ def test_update_matches_the_fit_that_included_the_patient(fitted: FittedModel) -
     for pid in fitted.data.patient_ids[:5]:
         hist, info = _history(fitted.cohort, pid)
         start = hist.last_day
-        pd, approx, _ = fc.patient(info, hist, start, 4000, np.random.default_rng(1))
+        patient, approx, _ = fc.patient(info, hist, start, 4000, np.random.default_rng(1))
         i = fitted.data.patient_ids.index(pid)
-        exact = patient_draws(theta[:, i], fc.population.globals, pd, fc.config, fc.kinds)
-        diff = np.abs(_quantiles(fc, approx, pd, start) - _quantiles(fc, exact, pd, start))
+        exact = patient_draws(theta[:, i], fc.population.globals, patient, fc.config, fc.kinds)
+        diff = np.abs(_quantiles(fc, approx, patient, start)
+                      - _quantiles(fc, exact, patient, start))
         worst.append(float(diff.max()))
     assert max(worst) < 0.3, worst

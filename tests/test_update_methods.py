@@ -23,8 +23,8 @@ def test_importance_and_smc_agree_where_importance_holds(default_forecaster: For
     """Four weeks at 6.5: importance sampling is healthy; SMC on the same diary gives the same
     posterior of every parameter within Monte Carlo error (3 standard errors of the two)."""
     fc = default_forecaster
-    pd = _patient(fc, flat_history(weeks=4))
-    target = update._Target(fc.population, pd, fc.config, fc.kinds)
+    patient = _patient(fc, flat_history(weeks=4))
+    target = update._Target(fc.population, patient, fc.config, fc.kinds)
     first = update._Proposal(target)
     ess, _, theta, logw, _ = update._importance(target, first, np.random.default_rng(0), 6)
     assert ess >= update.ESS_TARGET
@@ -46,8 +46,8 @@ def test_the_laplace_frame_keeps_importance_sampling_healthy_on_a_long_diary(
     """Seventeen weeks at 8 (119 scores): proposals from the population prior are worth a
     handful of draws; in the Laplace frame, hundreds."""
     fc = default_forecaster
-    pd = _patient(fc, flat_history(weeks=17, level=8.0))
-    target = update._Target(fc.population, pd, fc.config, fc.kinds)
+    patient = _patient(fc, flat_history(weeks=17, level=8.0))
+    target = update._Target(fc.population, patient, fc.config, fc.kinds)
     laplace = update._Proposal(target)
     assert laplace.frame.fitted
     prior = update._Proposal(target)
@@ -65,8 +65,8 @@ def test_the_laplace_frame_gives_the_prior_frames_answer_where_that_held(
     Monte Carlo error (3 standard errors of the two)."""
     fc = default_forecaster
     history = flat_history(weeks=2, level=5.0)
-    pd = _patient(fc, {"pain": history["pain"][:10], "sessions": []})
-    target = update._Target(fc.population, pd, fc.config, fc.kinds)
+    patient = _patient(fc, {"pain": history["pain"][:10], "sessions": []})
+    target = update._Target(fc.population, patient, fc.config, fc.kinds)
     laplace = update._Proposal(target)
     prior = update._Proposal(target)
     prior.frame = target.prior

@@ -21,11 +21,11 @@ LOOK_BACK = 14  # candidate days tried before the first drop, latest first
 def booking(fc: Forecaster, req: BookingRequest) -> BookingResponse:
     """The return curve and the booking day for one patient, on shared posterior draws."""
     rng = np.random.default_rng(req.seed)
-    pd, post, how = fc.patient(req.patient, req.history, req.start_day, req.draws, rng)
+    patient, post, how = fc.patient(req.patient, req.history, req.start_day, req.draws, rng)
     start = req.start_day
     days = start + np.arange(0.0, req.window_days + 1.0)
-    stop = paths(post, pd, _plan([], req.kind), days, len(days), fc.config, fc.kinds)
-    gain_d = baseline_of(pd, stop.mu[:, 0]) - stop.mu[:, 0]
+    stop = paths(post, patient, _plan([], req.kind), days, len(days), fc.config, fc.kinds)
+    gain_d = baseline_of(patient, stop.mu[:, 0]) - stop.mu[:, 0]
     gain = float(gain_d.mean())
     curve, median, level = None, None, None
     if gain >= MIN_GAIN:
@@ -37,7 +37,7 @@ def booking(fc: Forecaster, req: BookingRequest) -> BookingResponse:
         median = float(days[int(med)]) if med < len(days) else None
         level = round(float((stop.mu[:, 0] + req.lost_fraction * gain_d).mean()), 3)
     p_none = p_at_target(stop.m, stop.s, req.target_score)
-    day, kept = book_by(post, pd, req, p_none, fc)
+    day, kept = book_by(post, patient, req, p_none, fc)
     return BookingResponse(
         days=days.tolist(), gain=round(gain, 3), return_level=level, p_returned=curve,
         median_return_day=median, p_target=np.round(p_none, 4).tolist(), book_by_day=day,
@@ -50,7 +50,7 @@ def p_at_target(m: np.ndarray, s: np.ndarray, target: float) -> np.ndarray:
     return np.asarray(ndtr((np.floor(target) + 0.5 - m) / s).mean(axis=0))
 
 
-def book_by(post: PatientDraws, pd: PatientData, req: BookingRequest, p_none: np.ndarray,
+def book_by(post: PatientDraws, patient: PatientData, req: BookingRequest, p_none: np.ndarray,
             fc: Forecaster) -> tuple[float | None, bool]:
     """The latest day x such that, with one session on x and none after, P(score <= target)
     stays >= level from start to x + follow_days, and whether one was found: (None, True)
@@ -64,7 +64,7 @@ def book_by(post: PatientDraws, pd: PatientData, req: BookingRequest, p_none: np
     for x in range(drop - 1, max(drop - 1 - LOOK_BACK, -1), -1):
         day = start + x
         grid = start + np.arange(x, x + req.follow_days + 1.0)
-        p = paths(post, pd, _plan([day], req.kind), grid, len(grid), fc.config, fc.kinds)
+        p = paths(post, patient, _plan([day], req.kind), grid, len(grid), fc.config, fc.kinds)
         if (p_at_target(p.m, p.s, req.target_score) >= req.level).all():
             return day, True
     return start, False

@@ -29,14 +29,14 @@ MIN_RELIEF = 0.2  # NRS points of relief worth a fade time
 def explain(fc: Forecaster, req: ExplainRequest) -> ExplainResponse:
     """The parts of one schedule's forecast, on the draws and residuals fc.forecast uses."""
     rng = np.random.default_rng(req.seed)
-    pd, post, how = fc.patient(req.patient, req.history, req.start_day, req.draws, rng)
+    patient, post, how = fc.patient(req.patient, req.history, req.start_day, req.draws, rng)
     eps = residual_quantiles(len(post), rng)
     start, h = req.start_day, req.horizon_days + 1
     plan = req.schedule.to_schedule(start).expand(start).until(start + req.horizon_days + 1e-9)
-    p = paths(post, pd, plan, forecast_days(start, req.horizon_days, plan), h, fc.config,
+    p = paths(post, patient, plan, forecast_days(start, req.horizon_days, plan), h, fc.config,
               fc.kinds)
-    days = np.r_[np.arange(np.ceil(pd.t0), start), p.days[:h]]
-    parts = _parts(post, pd, plan, days, fc)
+    days = np.r_[np.arange(np.ceil(patient.t0), start), p.days[:h]]
+    parts = _parts(post, patient, plan, days, fc)
     recent = np.zeros((len(post), len(days)))
     recent[:, -h:] = np.clip(p.m[:, :h] + p.s[:, :h] * eps, 0.0, 10.0) - p.mu[:, :h]
     parts["recent_scores"] = recent
@@ -44,7 +44,7 @@ def explain(fc: Forecaster, req: ExplainRequest) -> ExplainResponse:
     now = len(days) - h
     improvement = total[:, 0] - total[:, now]
     shares = _shares(parts, now, float(improvement.mean()))
-    fade = relief_fade_days(post, pd, start, fc)
+    fade = relief_fade_days(post, patient, start, fc)
     return ExplainResponse(
         days=days.tolist(), start_day=start, parts={k: _band(v) for k, v in parts.items()},
         total=np.round(total.mean(axis=0), 4).tolist(),
@@ -54,19 +54,19 @@ def explain(fc: Forecaster, req: ExplainRequest) -> ExplainResponse:
         model_version=fc.model_version, update=how)
 
 
-def _parts(post: PatientDraws, pd: PatientData, plan: SessionPlan, days: np.ndarray,
+def _parts(post: PatientDraws, patient: PatientData, plan: SessionPlan, days: np.ndarray,
            fc: Forecaster) -> dict[str, np.ndarray]:
-    design = plan_design(pd, plan, days, fc.config, fc.kinds)
-    return pain_parts(post.globals.params(post.theta), np.array([pd.adherence]), design,
+    design = plan_design(patient, plan, days, fc.config, fc.kinds)
+    return pain_parts(post.globals.params(post.theta), np.array([patient.adherence]), design,
                       fc.config)
 
 
-def relief_fade_days(post: PatientDraws, pd: PatientData, start: float, fc: Forecaster,
+def relief_fade_days(post: PatientDraws, patient: PatientData, start: float, fc: Forecaster,
                      window: int = 365) -> float | None:
     """Median days after `start` until relief (course + short) falls to a quarter of its
     level on `start` if no more sessions are given; None with under MIN_RELIEF of relief."""
     days = start + np.arange(0.0, window + 1.0)
-    parts = _parts(post, pd, SessionPlan(np.zeros(0), np.zeros(0, dtype=str)), days, fc)
+    parts = _parts(post, patient, SessionPlan(np.zeros(0), np.zeros(0, dtype=str)), days, fc)
     relief = -(parts["course_relief"] + parts["short_relief"])
     if relief[:, 0].mean() < MIN_RELIEF:
         return None

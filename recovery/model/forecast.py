@@ -81,23 +81,24 @@ def forecast_days(start_day: float, horizon_days: int, plan: SessionPlan) -> np.
     return np.r_[grid, last, last + RELAPSE_WINDOW_DAYS]
 
 
-def paths(draws: PatientDraws, pd: PatientData, plan: SessionPlan, days: np.ndarray,
+def paths(draws: PatientDraws, patient: PatientData, plan: SessionPlan, days: np.ndarray,
           horizon: int, cfg: ModelConfig, kinds: list[str]) -> Paths:
     """Kernel trajectories for every draw at absolute `days` (vectorised over draws and days);
     the first `horizon` days are the forecast, the rest only serve the relapse summary."""
     g = draws.globals
-    mu = particle_mu(draws.theta, g, pd.adherence, plan_design(pd, plan, days, cfg, kinds), cfg)
-    t_last = pd.pain_t[-1] if len(pd.y) else 0.0
-    m, s = predictive_moments(mu, *draws.residual, days - pd.t0 - t_last, g.noise())
+    design = plan_design(patient, plan, days, cfg, kinds)
+    mu = particle_mu(draws.theta, g, patient.adherence, design, cfg)
+    t_last = patient.pain_t[-1] if len(patient.y) else 0.0
+    m, s = predictive_moments(mu, *draws.residual, days - patient.t0 - t_last, g.noise())
     return Paths(days, mu, np.asarray(m), np.asarray(s), plan, horizon)
 
 
-def plan_design(pd: PatientData, plan: SessionPlan, days: np.ndarray, cfg: ModelConfig,
+def plan_design(patient: PatientData, plan: SessionPlan, days: np.ndarray, cfg: ModelConfig,
                 kinds: list[str]) -> EventDesign:
     """The kernel's design for the patient's past sessions plus a plan, at absolute `days`."""
-    times = days - pd.t0
-    s_kind = np.r_[pd.session_kind, kind_indices(kinds, list(plan.kinds), "schedules.kind")]
-    s_t = np.r_[pd.session_t, plan.days - pd.t0]
+    times = days - patient.t0
+    s_kind = np.r_[patient.session_kind, kind_indices(kinds, list(plan.kinds), "schedules.kind")]
+    s_t = np.r_[patient.session_t, plan.days - patient.t0]
     return build_design((np.zeros(len(s_t), int), s_t, s_kind.astype(int)),
                         (np.zeros(len(times), int), times), 1, kinds, cfg)
 
@@ -122,10 +123,10 @@ def column_quantiles(x: np.ndarray, probs: np.ndarray) -> np.ndarray:
     return xs[lo] + frac * (xs[hi] - xs[lo])
 
 
-def baseline_of(pd: PatientData, mu_start: np.ndarray) -> float:
+def baseline_of(patient: PatientData, mu_start: np.ndarray) -> float:
     """Mean of the scores in the first week of the diary; without scores, the expected pain."""
-    if len(pd.y):
-        return float(pd.y[pd.pain_t <= pd.pain_t[0] + 7.0].mean())
+    if len(patient.y):
+        return float(patient.y[patient.pain_t <= patient.pain_t[0] + 7.0].mean())
     return float(mu_start.mean())
 
 
@@ -235,23 +236,24 @@ class Forecaster:
     def patient(self, info: PatientInfo, history: History, origin: float, draws: int,
                 rng: np.random.Generator) -> tuple[PatientData, PatientDraws, UpdateInfo]:
         """Validate and condition a patient on their history (see update.py)."""
-        pd = patient_data(info.covariates, history, self.config, self.kinds, origin)
-        post, info_ = condition(self.population, pd, self.config, self.kinds, draws, rng)
-        return pd, post, info_
+        patient = patient_data(info.covariates, history, self.config, self.kinds, origin)
+        post, info_ = condition(self.population, patient, self.config, self.kinds, draws, rng)
+        return patient, post, info_
 
     def forecast(self, req: ForecastRequest) -> ForecastResponse:
         """The forecast JSON for every schedule of the request."""
         rng = np.random.default_rng(req.seed)
-        pd, post, how = self.patient(req.patient, req.history, req.start_day, req.draws, rng)
+        patient, post, how = self.patient(req.patient, req.history, req.start_day, req.draws, rng)
         for i, spec in enumerate(req.schedules):
             kind_indices(self.kinds, [spec.kind, *(p.kind for p in spec.phases or [])],
                          f"schedules.{i}.kind")
         plans = [s.to_schedule(req.start_day).expand(req.start_day)
                  .until(req.start_day + req.horizon_days + 1e-9) for s in req.schedules]
-        all_paths = [paths(post, pd, plan, forecast_days(req.start_day, req.horizon_days, plan),
+        all_paths = [paths(post, patient, plan,
+                           forecast_days(req.start_day, req.horizon_days, plan),
                            req.horizon_days + 1, self.config, self.kinds) for plan in plans]
         eps = residual_quantiles(len(post), rng)
-        baseline = baseline_of(pd, all_paths[0].mu[:, 0])
+        baseline = baseline_of(patient, all_paths[0].mu[:, 0])
         results, pains = [], []
         for spec, p in zip(req.schedules, all_paths, strict=True):
             f, pain = summarise(p, eps, req.target_score, baseline, req.prices)

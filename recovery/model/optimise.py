@@ -52,7 +52,7 @@ def scored(fc: Forecaster, req: OptimiseRequest, specs: list[ScheduleSpec]
     """Each schedule's summary and per-draw expected score on the horizon's last day, all on
     the same posterior draws and residuals."""
     rng = np.random.default_rng(req.seed)
-    pd, post, _ = fc.patient(req.patient, req.history, req.start_day, req.draws, rng)
+    patient, post, _ = fc.patient(req.patient, req.history, req.start_day, req.draws, rng)
     eps = residual_quantiles(len(post), rng)
     end = req.start_day + req.horizon_days + 1e-9
     out = []
@@ -60,8 +60,8 @@ def scored(fc: Forecaster, req: OptimiseRequest, specs: list[ScheduleSpec]
     for spec in specs:
         plan = spec.to_schedule(req.start_day).expand(req.start_day).until(end)
         days = forecast_days(req.start_day, req.horizon_days, plan)
-        p = paths(post, pd, plan, days, req.horizon_days + 1, fc.config, fc.kinds)
-        baseline = baseline_of(pd, p.mu[:, 0]) if baseline is None else baseline
+        p = paths(post, patient, plan, days, req.horizon_days + 1, fc.config, fc.kinds)
+        baseline = baseline_of(patient, p.mu[:, 0]) if baseline is None else baseline
         f, _ = summarise(p, eps, req.target_score, baseline, req.prices)
         out.append((spec, f.summary, np.clip(p.m[:, req.horizon_days], 0.0, 10.0)))
     return out

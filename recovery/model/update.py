@@ -131,39 +131,39 @@ def patient_data(covariates: dict[str, float | None], history: History, cfg: Mod
                        cfg.adherence_default if adherence is None else float(adherence), x)
 
 
-def history_design(pd: PatientData, cfg: ModelConfig, kinds: list[str]
+def history_design(patient: PatientData, cfg: ModelConfig, kinds: list[str]
                    ) -> tuple[EventDesign, ScoreGrid]:
     """The patient's diary as the kernel's design and the residual filter's grid."""
-    n = len(pd.y)
-    design = build_design((np.zeros(len(pd.session_t), int), pd.session_t, pd.session_kind),
-                          (np.zeros(n, int), pd.pain_t), 1, kinds, cfg)
-    return design, score_grid(np.zeros(n, int), pd.pain_t, 1)
+    n = len(patient.y)
+    sessions = (np.zeros(len(patient.session_t), int), patient.session_t, patient.session_kind)
+    design = build_design(sessions, (np.zeros(n, int), patient.pain_t), 1, kinds, cfg)
+    return design, score_grid(np.zeros(n, int), patient.pain_t, 1)
 
 
-def history_filter(theta: np.ndarray, glob: Globals, pd: PatientData, cfg: ModelConfig,
+def history_filter(theta: np.ndarray, glob: Globals, patient: PatientData, cfg: ModelConfig,
                    kinds: list[str]) -> Filtered:
     """The residual filter run along the patient's diary for each draw (theta (S, 8))."""
-    design, grid = history_design(pd, cfg, kinds)
-    mu = expected_pain(glob.params(theta), np.array([pd.adherence]), design, cfg)  # (S, n)
-    return filter_scores(np.asarray(mu), pd.y, grid, glob.noise())
+    design, grid = history_design(patient, cfg, kinds)
+    mu = expected_pain(glob.params(theta), np.array([patient.adherence]), design, cfg)  # (S, n)
+    return filter_scores(np.asarray(mu), patient.y, grid, glob.noise())
 
 
-def log_likelihood(theta: np.ndarray, glob: Globals, pd: PatientData, cfg: ModelConfig,
+def log_likelihood(theta: np.ndarray, glob: Globals, patient: PatientData, cfg: ModelConfig,
                    kinds: list[str]) -> np.ndarray:
     """log p(history scores | theta_s, phi_s) for each draw: theta (S, 8) -> (S,)."""
-    if not len(pd.y):
+    if not len(patient.y):
         return np.zeros(len(theta))
-    return history_filter(theta, glob, pd, cfg, kinds).logp.sum(axis=1)
+    return history_filter(theta, glob, patient, cfg, kinds).logp.sum(axis=1)
 
 
-def patient_draws(theta: np.ndarray, glob: Globals, pd: PatientData, cfg: ModelConfig,
+def patient_draws(theta: np.ndarray, glob: Globals, patient: PatientData, cfg: ModelConfig,
                   kinds: list[str]) -> PatientDraws:
     """Draws with the residual filtered to the last score, so forecasts start from where the
     diary left it (without a diary: the residual's stationary distribution)."""
     sigma, share, _ = glob.noise()
-    if not len(pd.y):
+    if not len(patient.y):
         return PatientDraws(theta, glob, (np.zeros_like(sigma), share * sigma * sigma))
-    f = history_filter(theta, glob, pd, cfg, kinds)
+    f = history_filter(theta, glob, patient, cfg, kinds)
     return PatientDraws(theta, glob, (f.x_mean, f.x_var))
 
 
@@ -198,12 +198,12 @@ class _Target:
     """The patient's prior and the history's likelihood at particles (population draw index,
     theta); the design and each draw's prior (as a frame) built once."""
 
-    def __init__(self, pop: PopulationDraws, pd: PatientData, cfg: ModelConfig,
+    def __init__(self, pop: PopulationDraws, patient: PatientData, cfg: ModelConfig,
                  kinds: list[str]) -> None:
-        self.pop, self.pd, self.cfg = pop, pd, cfg
-        self.design, grid = history_design(pd, cfg, kinds)
+        self.pop, self.patient, self.cfg = pop, patient, cfg
+        self.design, grid = history_design(patient, cfg, kinds)
         self.gap = grid.flat_gap
-        self.mean = pop.prior_mean(pd.x_effect)  # (S, 8)
+        self.mean = pop.prior_mean(patient.x_effect)  # (S, 8)
         self.average = pop.globals.average()
         self.prior = prior_frame(self.mean, pop.chol, pop.chol_inv)
 
@@ -229,15 +229,15 @@ class _Target:
         return self._loglik(theta, self.average.take(np.zeros(len(theta), dtype=int)))
 
     def _loglik(self, theta: np.ndarray, glob: Globals) -> np.ndarray:
-        if not len(self.pd.y):
+        if not len(self.patient.y):
             return np.zeros(len(theta))
-        return particle_loglik(theta, glob, self.pd.adherence, self.design, self.pd.y,
+        return particle_loglik(theta, glob, self.patient.adherence, self.design, self.patient.y,
                                self.gap, self.cfg)
 
     def frame(self) -> Frame:
         """Where importance sampling centres its proposals: the Laplace frame for a history,
         the prior's own without one."""
-        if not len(self.pd.y):
+        if not len(self.patient.y):
             return self.prior
         return laplace_frame(self.average_loglik, self.mean, self.pop.chol, self.pop.chol_inv)
 
@@ -364,7 +364,7 @@ def _smc(target: _Target, first: _Proposal, rng: np.random.Generator
     """Tempered SMC from the first proposal q to the posterior; returns equally weighted
     (idx, theta) and how it went. Its `ess` counts the distinct particles after the last
     moves."""
-    n = int(np.clip(PARTICLES * FULL_SCORES / max(len(target.pd.y), 1), MIN_PARTICLES,
+    n = int(np.clip(PARTICLES * FULL_SCORES / max(len(target.patient.y), 1), MIN_PARTICLES,
                     PARTICLES))
     idx, theta = first.draw(n, rng)
     p = _Particles(idx, theta, first.log_q(idx, theta), target.log_post(idx, theta))
@@ -384,12 +384,12 @@ def _smc(target: _Target, first: _Proposal, rng: np.random.Generator
                             "acceptance": round(float(np.mean(rates)), 3)}
 
 
-def condition(pop: PopulationDraws, pd: PatientData, cfg: ModelConfig, kinds: list[str],
+def condition(pop: PopulationDraws, patient: PatientData, cfg: ModelConfig, kinds: list[str],
               n_draws: int, rng: np.random.Generator, max_stages: int = 6,
               ) -> tuple[PatientDraws, UpdateInfo]:
     """Posterior draws for a new patient; also how: the method ("importance" or "smc"), its
     stages, the effective sample size and its share of the particles."""
-    target = _Target(pop, pd, cfg, kinds)
+    target = _Target(pop, patient, cfg, kinds)
     first = _Proposal(target)
     ess, idx, theta, logw, stages = _importance(target, first, rng, max_stages)
     how: dict[str, Any]
@@ -406,7 +406,7 @@ def condition(pop: PopulationDraws, pd: PatientData, cfg: ModelConfig, kinds: li
     info = UpdateInfo(**how, low_ess=low, warning=(
         f"this forecast rests on only {how['ess']:.0f} effective posterior draws "
         f"(fewer than {TRUST_ESS:.0f}): its bands are unreliable" if low else None))
-    return patient_draws(theta, pop.globals.take(idx), pd, cfg, kinds), info
+    return patient_draws(theta, pop.globals.take(idx), patient, cfg, kinds), info
 
 
 def _systematic(w: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:

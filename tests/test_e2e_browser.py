@@ -201,6 +201,27 @@ def _why_when_and_how_much(page: Any) -> None:
     drawn.scroll_into_view_if_needed()
     page.mouse.wheel(0, 200)
     page.screenshot(path=str(SHOTS / "frontier.png"))
+    _click_the_cheapest_point(page, page.locator("[data-testid='stVegaLiteChart']").last)
+    picked = page.get_by_role("button", name="Forecast “none”")
+    expect(picked).to_be_visible()
+    picked.click()  # the frontier's point becomes the forecast on screen
+    expect(page.get_by_role("combobox", name="Schedule to explain")).to_have_value(
+        "no sessions")
+
+
+def _click_the_cheapest_point(page: Any, chart: Any) -> None:
+    """Find the no-care schedule (cost 0: the plot's left edge) by its tooltip and click it;
+    the chart is a canvas, so its points are found by hovering."""
+    chart.scroll_into_view_if_needed()
+    box = chart.bounding_box()
+    tip = page.locator("#vg-tooltip-element")
+    for x in range(int(box["x"]) + 30, int(box["x"]) + 130, 4):
+        for y in range(int(box["y"]) + 4, int(box["y"] + box["height"]) - 60, 4):
+            page.mouse.move(x, y)
+            if tip.is_visible() and "cost" in tip.inner_text():
+                page.mouse.click(x, y)
+                return
+    raise AssertionError("no point of the frontier answered a hover")
 
 
 def _blank_kind_is_named_and_blocks_the_forecast(page: Any) -> None:

@@ -95,7 +95,7 @@ def _booking_day(fc: Forecaster, relief_shift: float) -> float | None:
     theta[:, 3] += relief_shift  # log of the course relief's time scale
     post = replace(post, theta=theta)
     days = req.start_day + np.arange(0.0, req.window_days + 1.0)
-    stop = paths(post, patient, SessionPlan(np.zeros(0), np.zeros(0, dtype=str)), days, len(days),
+    stop = paths(post, patient, SessionPlan.of([], "massage"), days, len(days),
                  fc.config, fc.kinds)
     return book_by(post, patient, req, p_at_target(stop.m, stop.s, req.target_score), fc)[0]
 

@@ -24,7 +24,8 @@ def booking(fc: Forecaster, req: BookingRequest) -> BookingResponse:
     patient, post, how = fc.patient(req.patient, req.history, req.start_day, req.draws, rng)
     start = req.start_day
     days = start + np.arange(0.0, req.window_days + 1.0)
-    stop = paths(post, patient, _plan([], req.kind), days, len(days), fc.config, fc.kinds)
+    stop = paths(post, patient, SessionPlan.of([], req.kind), days, len(days), fc.config,
+                 fc.kinds)
     gain_d = baseline_of(patient, stop.mu[:, 0]) - stop.mu[:, 0]
     gain = float(gain_d.mean())
     curve, median, level = None, None, None
@@ -64,14 +65,11 @@ def book_by(post: PatientDraws, patient: PatientData, req: BookingRequest, p_non
     for x in range(drop - 1, max(drop - 1 - LOOK_BACK, -1), -1):
         day = start + x
         grid = start + np.arange(x, x + req.follow_days + 1.0)
-        p = paths(post, patient, _plan([day], req.kind), grid, len(grid), fc.config, fc.kinds)
+        p = paths(post, patient, SessionPlan.of([day], req.kind), grid, len(grid), fc.config,
+                  fc.kinds)
         if (p_at_target(p.m, p.s, req.target_score) >= req.level).all():
             return day, True
     return start, False
-
-
-def _plan(days: list[float], kind: str) -> SessionPlan:
-    return SessionPlan(np.array(days, dtype=float), np.array([kind] * len(days), dtype=str))
 
 
 def _words(req: BookingRequest, gain: float, median: float | None, day: float | None,

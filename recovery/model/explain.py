@@ -66,7 +66,7 @@ def relief_fade_days(post: PatientDraws, patient: PatientData, start: float, fc:
     """Median days after `start` until relief (course + short) falls to a quarter of its
     level on `start` if no more sessions are given; None with under MIN_RELIEF of relief."""
     days = start + np.arange(0.0, window + 1.0)
-    parts = _parts(post, patient, SessionPlan(np.zeros(0), np.zeros(0, dtype=str)), days, fc)
+    parts = _parts(post, patient, SessionPlan.of([], ""), days, fc)
     relief = -(parts["course_relief"] + parts["short_relief"])
     if relief[:, 0].mean() < MIN_RELIEF:
         return None

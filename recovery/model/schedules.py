@@ -101,6 +101,11 @@ class SessionPlan:
     days: np.ndarray
     kinds: np.ndarray
 
+    @classmethod
+    def of(cls, days: list[float], kind: str) -> SessionPlan:
+        """Sessions of one kind on the given days (none: no sessions)."""
+        return cls(np.array(days, dtype=float), np.array([kind] * len(days), dtype=str))
+
     def __len__(self) -> int:
         return len(self.days)
 

@@ -9,6 +9,7 @@ import numpy as np
 from fastapi import APIRouter, HTTPException, Response, status
 from sqlalchemy import select
 
+from recovery.model.drift import QUANTILE_KEYS, band_scores
 from recovery.service.api_patients import Therapist, refuse_unknown_kinds
 from recovery.service.deps import COMMON_RESPONSES, CurrentUser, DbSession, State, patient_for
 from recovery.service.schemas import PlanIn, PlanOut
@@ -76,15 +77,13 @@ def outcome(patient_id: str, forecast_id: str, s: DbSession, user: CurrentUser
 
 def _against(f: dict[str, Any], actual: Sequence[Any]) -> dict[str, Any]:
     """One schedule's bands on the days scores were recorded, and the share inside them."""
-    days, q = np.asarray(f["days"]), {k: np.asarray(v) for k, v in f["quantiles"].items()}
+    days = np.asarray(f["days"])
     at = np.clip(np.searchsorted(days, [d for d, _ in actual]), 0, len(days) - 1)
-    y = np.asarray([v for _, v in actual], dtype=float)
-
-    def inside(lo: str, hi: str) -> float | None:
-        return float(np.mean((q[lo][at] <= y) & (y <= q[hi][at]))) if len(y) else None
-
+    q = np.column_stack([np.asarray(f["quantiles"][k])[at] for k in QUANTILE_KEYS])
+    scored = band_scores(q, np.asarray([v for _, v in actual], dtype=float))
+    share = {b: float(scored[f"in_{b}"].mean()) if len(actual) else None for b in ("50", "90")}
     return {"name": f["name"], "days": f["days"], "quantiles": f["quantiles"],
-            "inside_50": inside("25", "75"), "inside_90": inside("5", "95")}
+            "inside_50": share["50"], "inside_90": share["90"]}
 
 
 def _plan_out(r: PlanRow) -> PlanOut:

@@ -24,5 +24,7 @@ class Metrics:
                               registry=self.registry)
         self.quantile_score = Gauge("recovery_monitor_quantile_score", "mean quantile score "
                                     "of those scores (NRS points)", registry=self.registry)
+        self.drift_of: str | None = None  # model and monotonic time of the last drift report
+        self.drift_at = 0.0
         self.refit = Gauge("recovery_monitor_refit_suggested", "1 when the drift monitor "
                            "suggests a refit", registry=self.registry)

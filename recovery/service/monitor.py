@@ -54,12 +54,13 @@ def scored_entries(s: Session, model_version: str) -> pd.DataFrame:
     for pid, day in s.execute(select(SessionRow.patient_id, SessionRow.day)
                               .where(SessionRow.patient_id.in_(ids))):
         sessions[pid].append(day)
+    made_at = {pid: [f.created_at for f in made] for pid, made in forecasts.items()}
     out = []
     for pid, day, score, entered in s.execute(
             select(PainRow.patient_id, PainRow.day, PainRow.score, PainRow.created_at)
             .where(PainRow.patient_id.in_(ids))):
         made = forecasts[pid]
-        i = bisect_left([f.created_at for f in made], entered) - 1
+        i = bisect_left(made_at[pid], entered) - 1
         if i < 0 or (q := _bands_on(made[i].response, day, sessions[pid])) is None:
             continue
         therapist, start = who[pid]
@@ -82,10 +83,9 @@ def _bands_on(response: dict[str, Any], day: float, sessions: list[float]
     return [f["quantiles"][k][at] for k in QUANTILE_KEYS]
 
 
-def reference_of(forecaster: Any) -> tuple[float, float]:
+def reference_of(cal: Calibration | None) -> tuple[float, float]:
     """The 50 % and 90 % bands' coverage on held-out patients, when the model was evaluated;
     else their nominal levels."""
-    cal = forecaster.calibration
     return (0.5, 0.9) if cal is None else (cal.coverage_50, cal.coverage_90)
 
 
@@ -97,8 +97,7 @@ def served_report(s: Session, today: date, weeks: int = 12) -> MonitorOut | None
         return None
     ev = s.get(ModelRow, model_id)
     cal = None if ev is None or not ev.evaluation else Calibration.from_report(ev.evaluation)
-    reference = (0.5, 0.9) if cal is None else (cal.coverage_50, cal.coverage_90)
-    return drift_report(s, model_id, reference, today, weeks)
+    return drift_report(s, model_id, reference_of(cal), today, weeks)
 
 
 def _window(label: str, frame: pd.DataFrame) -> MonitorWindow:

@@ -25,6 +25,7 @@ from recovery.model import (
     frontier,
 )
 from recovery.model.booking import book_by, p_at_target
+from recovery.model.explain import relief_fade_days
 from recovery.model.forecast import Forecaster, paths
 from recovery.model.frontier import family, non_dominated
 from recovery.model.kernel import PARTS, build_design, expected_pain, pain_parts
@@ -202,3 +203,14 @@ def test_the_answers_on_the_command_line(tmp_path: Path, command: str, request_f
     bad = CliRunner().invoke(app, [command, "--model", str(ROOT / "data" / "default_model"),
                                    "--request", str(tmp_path / "out.json")])
     assert bad.exit_code == 2 and "is not a valid request" in bad.output
+
+
+def test_relief_that_outlasts_the_window_gets_no_fade_time(
+        default_forecaster: Forecaster) -> None:
+    """A fade time past the window it was looked for in is not reported as that window."""
+    fc = default_forecaster
+    req = ExplainRequest.model_validate({"patient": PATIENT, "history": DIARY, "start_day": 29})
+    patient, post, _ = fc.patient(req.patient, req.history, 29, 300, np.random.default_rng(0))
+    within_a_year = relief_fade_days(post, patient, 29, fc)
+    assert within_a_year is not None and within_a_year > 7
+    assert relief_fade_days(post, patient, 29, fc, window=7) is None

@@ -64,7 +64,8 @@ def _parts(post: PatientDraws, patient: PatientData, plan: SessionPlan, days: np
 def relief_fade_days(post: PatientDraws, patient: PatientData, start: float, fc: Forecaster,
                      window: int = 365) -> float | None:
     """Median days after `start` until relief (course + short) falls to a quarter of its
-    level on `start` if no more sessions are given; None with under MIN_RELIEF of relief."""
+    level on `start` if no more sessions are given; None with under MIN_RELIEF of relief, or
+    when most draws keep it beyond the window."""
     days = start + np.arange(0.0, window + 1.0)
     parts = _parts(post, patient, SessionPlan.of([], ""), days, fc)
     relief = -(parts["course_relief"] + parts["short_relief"])
@@ -72,7 +73,8 @@ def relief_fade_days(post: PatientDraws, patient: PatientData, start: float, fc:
         return None
     faded = relief <= FADE_LEFT * relief[:, :1]
     first = np.where(faded.any(axis=1), faded.argmax(axis=1), window + 1)
-    return float(np.median(first))
+    median = float(np.median(first))
+    return median if median <= window else None
 
 
 def _band(x: np.ndarray) -> Band:
@@ -123,4 +125,6 @@ def _words(improvement: float, shares: dict[str, float], fade: float | None, sin
         weeks = max(1, round(fade / 7))
         text += (f" The relief fades within about {weeks} week{'s' * (weeks != 1)} if the "
                  "sessions stop.")
+    elif points["relief"] >= 0.2:
+        text += " The relief is expected to last over a year even if the sessions stop."
     return text

@@ -352,7 +352,7 @@ class ExplainResponse(BaseModel):
                                      "soreness (negative when it adds pain)")
     relief_fades_days: float | None = Field(
         description="median days until three quarters of today's relief is gone if sessions "
-        "stop (None when there is under 0.2 points of relief)")
+        "stop (None when there is under 0.2 points of relief, or it lasts beyond a year)")
     words: str = Field(description="the explanation in one or two plain sentences")
     model_version: str
     update: UpdateInfo

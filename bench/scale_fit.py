@@ -1,121 +1,131 @@
-"""Benchmark: one large cohort (default 2,000 patients x 26 weeks) fitted by the project's fit
-(nutpie, numba), against the 30-minute target with diagnostics passing.
+"""Benchmark: a large cohort fitted end to end by the subsample strategy (NUTS on a stratified
+subsample until its gate passes, then every patient updated and forecast on a local Dask
+cluster of 2 workers), and, with --full, by NUTS on every patient of the same cohort.
 
-Prints progress (iterations done, elapsed, projected total) every 30 s. With --deadline it
-aborts at that many minutes and records how far it got and the projected total instead of a
-result, so a run that cannot make the target still reports what it measured.
-Writes bench/results/scale_fit.json.
-Usage: python bench/scale_fit.py [--patients 2000] [--weeks 26] [--draws 500] [--deadline 45]
-       [--maxdepth 10]
+Both are judged on the same things: wall time, the population posterior (means and SDs of the
+population means, between-patient SDs and covariate effects; effects' 90 % interval widths),
+and held-out forecasts of new patients (their last 6 weeks hidden): CRPS and 90 % coverage.
+Rows are added to bench/results/scale_fit.json, keyed by patients, weeks and method.
+Usage: python bench/scale_fit.py --patients 2000 --weeks 26 [--subsample 300] [--full]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 import time
 import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common import commit, machine
+from common import commit, machine, model_description
 
-from recovery.model import ModelConfig, SamplerConfig, simulate_cohort
-from recovery.model.build import build_model, prepare, starting_values
-from recovery.model.fit import (
-    checked_names,
-    compile_nutpie,
-    iterations_done,
-    nutpie_options,
-    summarise_diagnostics,
-)
+from recovery.engine.cohort_fit import CohortFitPlan, fit_cohort
+from recovery.model import PARAMS, ModelConfig, SamplerConfig, simulate_cohort
+from recovery.model.cohort import Cohort
+from recovery.model.evaluate import evaluate
+from recovery.model.fit import FittedModel, fit
+from recovery.model.forecast import Forecaster
+from recovery.model.population import PopulationDraws
 
 warnings.filterwarnings("ignore")
 TARGET_MINUTES = 30.0
+OUT = Path("bench/results/scale_fit.json")
 
 
-def steps_so_far(sampler: Any) -> float | None:
-    """Mean leapfrog steps (gradients) per iteration so far, warm-up included."""
-    trace = sampler.inspect()
-    steps = [trace[g]["n_steps"].values.ravel() for g in ("warmup_sample_stats", "sample_stats")
-             if g in trace.groups() and "n_steps" in trace[g]]
-    return round(float(np.concatenate(steps).mean()), 1) if steps else None
+def population(fitted: FittedModel) -> dict[str, np.ndarray]:
+    """Posterior draws of the population quantities, one column per named quantity."""
+    pop = PopulationDraws.from_fitted(fitted)
+    sd = np.sqrt(np.einsum("sij,sij->si", pop.chol, pop.chol))  # sqrt(diag(L L^T))
+    effects = [f"beta[{p}, {c}]" for p, c in fitted.config.effect_pairs()]
+    cols = {f"mu_pop[{p}]": pop.mu_pop[:, i] for i, p in enumerate(PARAMS)}
+    cols |= {f"patient_sd[{p}]": sd[:, i] for i, p in enumerate(PARAMS)}
+    return cols | {name: pop.beta[:, j] for j, name in enumerate(effects)}
 
 
-def projected(elapsed: float, compile_s: float, done: int, total: int) -> float:
-    """Seconds the whole run would take at the sampling rate so far (linear extrapolation)."""
-    return compile_s + (elapsed - compile_s) * total / max(done, 1)
+def judged(fitted: FittedModel, heldout: Cohort, wall: float, n: int) -> dict[str, Any]:
+    """Wall time, diagnostics, held-out forecast quality and the population's summary."""
+    report = evaluate(Forecaster(fitted), heldout, holdout_days=42, draws=500, seed=1)
+    model = report.methods["model"]
+    pop = population(fitted)
+    d = fitted.diagnostics
+    return {
+        "wall_seconds": round(wall, 1), "seconds_per_patient": round(wall / n, 3),
+        "nuts_patients": d.n_patients, "draws": d.draws, "max_rhat": round(d.max_rhat or 0, 4),
+        "min_ess_bulk": round(d.min_ess_bulk or 0, 1),
+        "min_ess_tail": round(d.min_ess_tail or 0, 1),
+        "divergences": d.divergences, "gate_passed": d.passed, "nuts_seconds": d.wall_seconds,
+        "cohort_update": None if d.cohort_update is None else d.cohort_update.model_dump(),
+        "heldout": {"patients": report.patients, "scores": report.held_out_scores,
+                    "crps": round(model.crps, 4), "coverage_90": round(model.coverage_90, 4),
+                    "coverage_50": round(model.coverage_50, 4)},
+        "population": {k: [round(float(v.mean()), 4), round(float(v.std()), 4),
+                           round(float(np.diff(np.quantile(v, [0.05, 0.95]))[0]), 4)]
+                       for k, v in pop.items()},  # mean, sd, 90 % interval width
+    }
+
+
+def compare(sub: dict[str, Any], full: dict[str, Any]) -> dict[str, Any]:
+    """The subsample fit against full NUTS: mean shifts in full-NUTS SDs, SD ratios, CRPS."""
+    shift, ratio = {}, {}
+    for k, (m_full, s_full, _) in full["population"].items():
+        m_sub, s_sub, _ = sub["population"][k]
+        shift[k] = round((m_sub - m_full) / max(s_full, 1e-9), 2)
+        ratio[k] = round(s_sub / max(s_full, 1e-9), 2)
+    crps_full = full["heldout"]["crps"]
+    return {"crps_relative_difference": round(sub["heldout"]["crps"] / crps_full - 1, 4),
+            "max_abs_mean_shift_in_full_sds": max(abs(v) for v in shift.values()),
+            "median_sd_ratio": round(float(np.median(list(ratio.values()))), 2),
+            "mean_shift_in_full_sds": shift, "sd_ratio": ratio}
+
+
+def save(row: dict[str, Any]) -> None:
+    rows = json.loads(OUT.read_text()).get("rows", []) if OUT.exists() else []
+    key = (row["patients"], row["weeks"], row["subsample"])
+    rows = [r for r in rows if (r["patients"], r["weeks"], r.get("subsample")) != key] + [row]
+    rows.sort(key=lambda r: (r["weeks"], r["patients"]))
+    OUT.write_text(json.dumps({"machine": machine(), "model": model_description(),
+                               "target_minutes": TARGET_MINUTES, "rows": rows}, indent=1))
 
 
 def main() -> None:
-    import nutpie
-
     ap = argparse.ArgumentParser()
     ap.add_argument("--patients", type=int, default=2000)
     ap.add_argument("--weeks", type=float, default=26)
-    ap.add_argument("--draws", type=int, default=500)
-    ap.add_argument("--tune", type=int, default=500)
-    ap.add_argument("--maxdepth", type=int, default=10, help="NUTS tree depth cap (nutpie's 10)")
-    ap.add_argument("--deadline", type=float, default=None, help="minutes; abort after")
-    ap.add_argument("--out", type=Path, default=Path("bench/results/scale_fit.json"))
+    ap.add_argument("--subsample", type=int, default=300)
+    ap.add_argument("--heldout", type=int, default=60, help="new patients for held-out scores")
+    ap.add_argument("--full", action="store_true", help="also NUTS on every patient (500+500)")
+    ap.add_argument("--draws", type=int, default=1000, help="the CLI's default; lower to try")
+    ap.add_argument("--max-minutes", type=float, default=None, help="the NUTS part's budget")
     args = ap.parse_args()
-    code = commit()
-    cfg = ModelConfig()
-    s = SamplerConfig(draws=args.draws, tune=args.tune, random_seed=1, progress_bar=False,
-                      max_tree_depth=args.maxdepth)
-    cohort, _ = simulate_cohort(args.patients, args.weeks, np.random.default_rng(args.patients))
+    rng = np.random.default_rng(args.patients)
+    cohort, _ = simulate_cohort(args.patients, args.weeks, rng)
+    heldout, _ = simulate_cohort(args.heldout, args.weeks, np.random.default_rng(7))
+    row: dict[str, Any] = {"commit": commit(), "patients": args.patients, "weeks": args.weeks,
+                           "scores": len(cohort.pain), "subsample": args.subsample}
+    sampler = SamplerConfig(draws=args.draws, tune=args.draws, max_draws=10 * args.draws,
+                            max_minutes=args.max_minutes, progress_bar=False)
     t0 = time.perf_counter()
-    data = prepare(cohort, cfg)
-    model = build_model(data, cfg)
-    compiled = compile_nutpie(model, starting_values(data, cfg))
-    compile_s = time.perf_counter() - t0
-    print(f"{args.patients} patients, {len(data.y)} scores; compiled in {compile_s:.0f} s",
+    with tempfile.TemporaryDirectory() as tmp:
+        fitted = fit_cohort(cohort, sampler, CohortFitPlan("subsample", args.subsample,
+                                                           workers=2), Path(tmp) / "patients")
+    wall = time.perf_counter() - t0
+    row["subsample_fit"] = judged(fitted, heldout, wall, args.patients)
+    row["met_target"] = bool(fitted.diagnostics.passed and wall < 60 * TARGET_MINUTES)
+    print(json.dumps({k: v for k, v in row["subsample_fit"].items() if k != "population"}),
           flush=True)
-    sampler = nutpie.sample(compiled, blocking=False, progress_bar=False, save_warmup=True,
-                            **nutpie_options(s))
-    total = s.draws + s.tune
-    aborted = False
-    while True:
-        try:
-            if sampler.is_finished:
-                break
-        except TimeoutError:
-            pass
-        time.sleep(30)
-        elapsed = time.perf_counter() - t0
-        done = iterations_done(sampler)
-        print(f"{elapsed / 60:5.1f} min: {done}/{total} iterations, projected total "
-              f"{projected(elapsed, compile_s, done, total) / 60:.0f} min", flush=True)
-        if args.deadline and elapsed > 60 * args.deadline:
-            aborted = True
-            break
-    out: dict[str, Any] = {"machine": machine(), "commit": code, "patients": args.patients,
-                           "weeks": args.weeks,
-                           "scores": len(data.y), "draws": s.draws, "tune": s.tune,
-                           "chains": s.chains, "maxdepth": s.max_tree_depth,
-                           "compile_seconds": round(compile_s, 1),
-                           "target_minutes": TARGET_MINUTES}
-    if aborted:
-        done, steps = iterations_done(sampler), steps_so_far(sampler)
-        sampler.cancel()
-        elapsed = time.perf_counter() - t0
-        out.update(aborted_after_minutes=round(elapsed / 60, 1), iterations_done=done,
-                   projected_minutes=round(projected(elapsed, compile_s, done, total) / 60, 1),
-                   mean_steps_so_far=steps, met_target=False)
-    else:
-        idata = sampler.wait()
-        wall = time.perf_counter() - t0
-        d = summarise_diagnostics(idata, checked_names(model), s, (wall, compile_s),
-                                  (len(data.patient_ids), len(data.y), len(cohort.sessions)))
-        out.update(wall_minutes=round(wall / 60, 1), diagnostics=d.model_dump(),
-                   met_target=bool(d.passed and wall < 60 * TARGET_MINUTES))
-        print(f"wall {wall / 60:.1f} min; R-hat {d.max_rhat:.3f}, min ESS bulk "
-              f"{d.min_ess_bulk:.0f} / tail {d.min_ess_tail:.0f}, {d.divergences} divergences, "
-              f"{d.steps_per_draw} steps per draw; passed: {d.passed}", flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(out, indent=1))
-    print(json.dumps({k: v for k, v in out.items() if k != "diagnostics"}), flush=True)
+    if args.full:
+        t0 = time.perf_counter()
+        half = min(500, args.draws)
+        full = fit(cohort, ModelConfig(), SamplerConfig(draws=half, tune=half, progress_bar=False))
+        row["full_nuts"] = judged(full, heldout, time.perf_counter() - t0, args.patients)
+        row["subsample_vs_full"] = compare(row["subsample_fit"], row["full_nuts"])
+        print(json.dumps({k: v for k, v in row["full_nuts"].items() if k != "population"}),
+              json.dumps({k: v for k, v in row["subsample_vs_full"].items()
+                          if not isinstance(v, dict)}), flush=True)
+    save(row)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -77,9 +78,24 @@ def fit_cmd(
     iterations: Annotated[int, typer.Option(min=100, help="ADVI iterations (--quick)")] = 6000,
     allow_bad_diagnostics: Annotated[bool, typer.Option(
         help="exit 0 even when R-hat, ESS or divergences fail the gate")] = False,
+    strategy: Annotated[str, typer.Option(
+        help="full: NUTS on every patient; subsample: NUTS on a stratified subsample, then "
+             "every patient updated on Dask (cost linear in patients); auto: subsample above "
+             "600 patients")] = "auto",
+    subsample: Annotated[int, typer.Option(
+        min=20, help="patients NUTS samples with --strategy subsample")] = 300,
+    scheduler: Annotated[str | None, typer.Option(
+        help="Dask scheduler address for the per-patient updates; default: a local cluster")
+    ] = None,
+    workers: Annotated[int | None, typer.Option(
+        min=1, help="local cluster size for the updates (default one per CPU)")] = None,
 ) -> None:
-    """Validate a cohort, fit the hierarchical model, write posterior, diagnostics and plots."""
-    from recovery.model import Cohort, CohortError, SamplerConfig, fit
+    """Validate a cohort, fit the hierarchical model, write posterior, diagnostics and plots;
+    a subsample fit also writes every patient's posterior and forecasts (patients/*.parquet)."""
+    import tempfile
+
+    from recovery.engine.cohort_fit import STRATEGIES, CohortFitPlan, chosen_strategy
+    from recovery.model import Cohort, CohortError, SamplerConfig
     from recovery.model.budget import BudgetError
     from recovery.model.config import SAMPLERS, Sampler
     from recovery.model.plots import save_with_plots
@@ -87,35 +103,67 @@ def fit_cmd(
 
     if sampler not in SAMPLERS:
         _fail(f"--sampler must be one of {', '.join(SAMPLERS)}, not {sampler!r}")
+    if strategy not in STRATEGIES:
+        _fail(f"--strategy must be one of {', '.join(STRATEGIES)}, not {strategy!r}")
     try:
         cohort = Cohort.load(cohort_dir)
     except CohortError as exc:
         _fail(str(exc))
+    plan = CohortFitPlan(cast("Any", strategy), subsample, scheduler, workers)
+    chosen = chosen_strategy(len(cohort.patients), plan.strategy, subsample)
+    if chosen == "subsample" and not quick:
+        out.print(f"NUTS on a stratified subsample of {subsample} of {len(cohort.patients)} "
+                  "patients, then every patient updated on its population")
     out.print(f"fitting {len(cohort.patients)} patients, {len(cohort.pain)} scores, "
               f"{len(cohort.sessions)} sessions with "
               + (f"ADVI ({iterations} iterations)" if quick else
                  f"{sampler} ({chains} chains x {draws} draws, then on to at most "
                  f"{max_draws or min(10 * draws, 100_000)} until the gate passes"
                  + (f", for at most {max_minutes:g} minutes)" if max_minutes else ")")))
-    if quick:
-        fitted = quick_fit(cohort, iterations=iterations, draws=keep_draws, seed=seed)
-    else:
-        cfg = SamplerConfig(sampler=cast("Sampler", sampler), draws=draws, tune=tune,
-                            chains=chains, random_seed=seed, keep_draws=keep_draws,
-                            max_tree_depth=max_tree_depth, max_minutes=max_minutes,
-                            max_draws=max_draws or min(10 * draws, 100_000))
-        with out.status("compiling the model (about a minute)...") as status:
-            try:
-                fitted = fit(cohort, sampler=cfg, on_progress=_progress_line(status))
-            except BudgetError as exc:
-                _fail(str(exc))
-    with out.status("posterior predictive check..."):
-        save_with_plots(fitted, out_dir, seed)
+    work = Path(tempfile.mkdtemp(prefix="recovery-fit-"))
+    try:
+        if quick:
+            fitted = quick_fit(cohort, iterations=iterations, draws=keep_draws, seed=seed)
+        else:
+            cfg = SamplerConfig(sampler=cast("Sampler", sampler), draws=draws, tune=tune,
+                                chains=chains, random_seed=seed, keep_draws=keep_draws,
+                                max_tree_depth=max_tree_depth, max_minutes=max_minutes,
+                                max_draws=max_draws or min(10 * draws, 100_000))
+            fitted = _fit_cohort(cohort, cfg, plan, work / "patients")
+        patients = work / "patients"
+        with out.status("posterior predictive check..."):
+            save_with_plots(fitted, out_dir, seed,
+                            {"patients": patients} if patients.is_dir() else None)
+    except BudgetError as exc:
+        _fail(str(exc))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     _report(fitted.diagnostics.model_dump(), out_dir)
     if quick:
         return
     if not fitted.diagnostics.passed and not allow_bad_diagnostics:
         raise typer.Exit(EXIT_BAD_DIAGNOSTICS)
+
+
+def _fit_cohort(cohort: Any, cfg: Any, plan: Any, patients: Path) -> Any:
+    """The fit with a status line for NUTS and a progress bar for the per-patient updates."""
+    from rich.progress import Progress
+
+    from recovery.engine.cohort_fit import fit_cohort
+
+    with Progress(transient=True) as bar:
+        nuts = bar.add_task("compiling the model (about a minute)", total=1.0)
+        each = bar.add_task("updating every patient", total=len(cohort.patients), visible=False)
+
+        def on_progress(done: float, phase: str) -> None:
+            bar.update(nuts, completed=done, description=phase)
+
+        def on_patients(n: int) -> None:
+            bar.update(nuts, visible=False)
+            bar.update(each, advance=n, visible=True)
+
+        return fit_cohort(cohort, cfg, plan, patients, on_progress=on_progress,
+                          on_patients=on_patients)
 
 
 @app.command()
@@ -684,6 +732,14 @@ def _report(d: dict[str, object], where: Path) -> None:
     out.print(f"max R-hat {d['max_rhat']:.3f} | min ESS bulk {d['min_ess_bulk']:.0f}, "
               f"tail {d['min_ess_tail']:.0f} | divergences {d['divergences']} | "
               f"{d['wall_seconds']:.0f} s")
+    update = d.get("cohort_update")
+    if isinstance(update, dict):
+        out.print(f"R-hat and ESS are of NUTS on {d['n_patients']} of {update['patients']} "
+                  f"patients (stratified subsample); every patient was then updated on its "
+                  f"population in {update['seconds']:.0f} s on {update['workers']} worker(s): "
+                  f"update ESS min {update['ess_min']:.0f}, median {update['ess_median']:.0f}; "
+                  f"{update['low_ess']} with too few effective draws to trust, "
+                  f"{update['failed']} failed (patients/updates.parquet, errors.parquet)")
     capped = d.get("depth_capped")
     if isinstance(capped, float) and capped > 0:
         out.print(f"{capped:.0%} of draws stopped at the tree depth cap "
@@ -695,11 +751,6 @@ def _report(d: dict[str, object], where: Path) -> None:
             err.print(f"[red]DIAGNOSTICS FAILED:[/] {problem}")
         err.print(f"[red]Do not trust or serve this posterior.[/] It was written to {where} "
                   "for inspection; refit with more draws/tuning or fix the model.")
-
-
-def _progress_line(status: Any) -> Callable[[float, str], None]:
-    """A fit's progress on the console's status line: share done, phase, R-hat and ESS."""
-    return lambda done, phase: status.update(f"{done:.0%} {phase}")
 
 
 def _fail(message: str) -> NoReturn:

@@ -23,9 +23,7 @@ import pyarrow.parquet as pq
 from distributed import Client, as_completed
 
 from recovery.model.batch import (
-    ERROR_COLUMNS,
-    SUMMARY_COLUMNS,
-    TRAJECTORY_COLUMNS,
+    TABLE_COLUMNS,
     BatchSpec,
     Tables,
     forecast_patients,
@@ -37,10 +35,10 @@ from recovery.model.forecast import Forecaster
 __all__ = ["SCHEMAS", "BatchResult", "run_batch"]
 
 _TYPES = {"patient_id": pa.string(), "schedule": pa.string(), "error": pa.string(),
-          "rank": pa.int64(), "sessions": pa.int64()}  # every other column is float64
+          "parameter": pa.string(), "method": pa.string(), "rank": pa.int64(),
+          "sessions": pa.int64(), "scores": pa.int64(), "low_ess": pa.bool_()}
 SCHEMAS = {name: pa.schema([(c, _TYPES.get(c, pa.float64())) for c in columns])
-           for name, columns in (("trajectories", TRAJECTORY_COLUMNS),
-                                 ("summaries", SUMMARY_COLUMNS), ("errors", ERROR_COLUMNS))}
+           for name, columns in TABLE_COLUMNS.items()}  # columns not typed above: float64
 
 
 @dataclass(frozen=True)
@@ -125,6 +123,6 @@ def _on_cluster(client: Client, fc: Forecaster, chunks: Any, spec: BatchSpec,
         tables = future.result()
         future.release()
         writers.write(tables)
-        on_chunk(tables.summaries["patient_id"].nunique() + len(tables.errors))
+        on_chunk(len(tables.updates) + len(tables.errors))
         for c in islice(chunks, 1):
             running.add(client.submit(forecast_patients, model, c, spec, pure=False))

@@ -1,4 +1,5 @@
-"""Cohort-wide forecasts: every patient of a cohort under every schedule, as tidy tables.
+"""Cohort-wide forecasts: every patient of a cohort under every schedule, as tidy tables,
+with each patient's posterior parameters and how well their update went.
 
 Pure and engine-free: `forecast_patients` turns one chunk of patients into rows; the Dask
 layer (recovery.engine) only decides where chunks run. Each patient's random seed comes from
@@ -11,17 +12,21 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
 from recovery.model.cohort import Cohort
+from recovery.model.config import PARAMS, ModelConfig
 from recovery.model.errors import RecoveryError
 from recovery.model.evaluate import patient_request
 from recovery.model.forecast import Forecaster
+from recovery.model.kernel import transform
 from recovery.model.requests import QUANTILES, ForecastRequest, ForecastResponse, ScheduleSpec
 
-__all__ = ["ERROR_COLUMNS", "SUMMARY_COLUMNS", "TRAJECTORY_COLUMNS", "BatchSpec", "PatientTables",
-           "Tables", "forecast_patients", "split_cohort"]
+__all__ = ["ERROR_COLUMNS", "PARAMETER_COLUMNS", "SUMMARY_COLUMNS", "TABLE_COLUMNS",
+           "TRAJECTORY_COLUMNS", "UPDATE_COLUMNS", "BatchSpec", "PatientTables", "Tables",
+           "forecast_patients", "split_cohort"]
 
 
 @dataclass(frozen=True)
@@ -46,10 +51,13 @@ class PatientTables:
 
 @dataclass(frozen=True)
 class Tables:
-    """Tidy output of a chunk: per-day quantiles, per-schedule summaries, per-patient errors."""
+    """Tidy output of a chunk: per-day quantiles, per-schedule summaries, each patient's
+    posterior parameters (natural scale) and update, per-patient errors."""
 
     trajectories: pd.DataFrame
     summaries: pd.DataFrame
+    parameters: pd.DataFrame
+    updates: pd.DataFrame
     errors: pd.DataFrame
 
 
@@ -73,7 +81,7 @@ def patient_seed(patient_id: str, seed: int) -> int:
 
 def forecast_patients(fc: Forecaster, chunk: PatientTables, spec: BatchSpec) -> Tables:
     """Forecast every patient of a chunk from the day after their last record."""
-    traj, summ, errs = [], [], []
+    traj, summ, params, updates, errs = [], [], [], [], []
     covs = [c for c in fc.config.covariates if c in chunk.patients.columns]
     pain, sessions = chunk.pain.groupby("patient_id"), chunk.sessions.groupby("patient_id")
     empty_p, empty_s = chunk.pain.iloc[:0], chunk.sessions.iloc[:0]
@@ -88,13 +96,18 @@ def forecast_patients(fc: Forecaster, chunk: PatientTables, spec: BatchSpec) -> 
                                   start_day=float(last) + 1.0 if pd.notna(last) else 0.0,
                                   horizon_days=spec.horizon_days, target_score=spec.target_score,
                                   draws=spec.draws, seed=patient_seed(pid, spec.seed))
-            res = fc.forecast(req)
+            res, post = fc.forecast_with_draws(req)
         except (RecoveryError, ValidationError, ValueError) as exc:
             errs.append({"patient_id": pid, "error": f"{type(exc).__name__}: {exc}"[:500]})
             continue
         traj.append(_trajectory_rows(pid, res))
         summ.append(_summary_rows(pid, req.start_day, res))
+        params.append(_parameter_rows(pid, post.theta, fc.config))
+        updates.append({"patient_id": pid, "scores": len(p), "method": res.update.method,
+                        "ess": res.update.ess, "low_ess": res.update.low_ess})
     return Tables(_concat(traj, TRAJECTORY_COLUMNS), _concat(summ, SUMMARY_COLUMNS),
+                  _concat(params, PARAMETER_COLUMNS),
+                  pd.DataFrame(updates, columns=list(UPDATE_COLUMNS)),
                   pd.DataFrame(errs, columns=list(ERROR_COLUMNS)))
 
 
@@ -103,7 +116,21 @@ TRAJECTORY_COLUMNS = ("patient_id", "schedule", "day", "mean", *QUANTILE_COLUMNS
 SUMMARY_COLUMNS = ("patient_id", "schedule", "start_day", "rank", "baseline",
                    "p_target_at_horizon", "p_improvement", "improvement_day", "p_relapse",
                    "mean_pain", "sessions", "cost")
+PARAMETER_COLUMNS = ("patient_id", "parameter", "mean", "sd", "q05", "q50", "q95")
+UPDATE_COLUMNS = ("patient_id", "scores", "method", "ess", "low_ess")
 ERROR_COLUMNS = ("patient_id", "error")
+TABLE_COLUMNS = {"trajectories": TRAJECTORY_COLUMNS, "summaries": SUMMARY_COLUMNS,
+                 "parameters": PARAMETER_COLUMNS, "updates": UPDATE_COLUMNS,
+                 "errors": ERROR_COLUMNS}
+
+
+def _parameter_rows(pid: str, theta: np.ndarray, cfg: ModelConfig) -> pd.DataFrame:
+    """A patient's eight parameters on their natural scale: mean, SD and 5/50/95 % quantiles."""
+    natural = transform(theta, cfg)
+    x = np.stack([np.asarray(natural[name]) for name in PARAMS], axis=1)  # (M, 8)
+    q = np.quantile(x, [0.05, 0.5, 0.95], axis=0)
+    return pd.DataFrame({"patient_id": pid, "parameter": PARAMS, "mean": x.mean(axis=0),
+                         "sd": x.std(axis=0), "q05": q[0], "q50": q[1], "q95": q[2]})
 
 
 def _trajectory_rows(pid: str, res: ForecastResponse) -> pd.DataFrame:

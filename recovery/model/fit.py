@@ -31,11 +31,27 @@ from recovery.model.cohort import Cohort
 from recovery.model.config import ModelConfig, SamplerConfig
 from recovery.model.kernel import Params, build_design, expected_pain
 
-__all__ = ["Diagnostics", "FittedModel", "checked_names", "compile_nutpie", "fit", "gate_of",
-           "iterations_done", "nutpie_options", "posterior_params", "stacked_draws",
+__all__ = ["CohortUpdate", "Diagnostics", "FittedModel", "checked_names", "compile_nutpie", "fit",
+           "gate_of", "iterations_done", "nutpie_options", "posterior_params", "stacked_draws",
            "stored_names", "summarise_diagnostics"]
 
 RHAT_MAX, ESS_MIN = 1.01, 400.0
+
+
+class CohortUpdate(BaseModel):
+    """How a subsample fit's population reached every patient: the new-patient update's
+    effective draws per patient (each patient's own in patients/updates.parquet)."""
+
+    model_config = ConfigDict(frozen=True)
+    patients: int
+    updated: int
+    failed: int
+    ess_min: float
+    ess_median: float
+    low_ess: int  # patients whose update rests on too few effective draws to trust
+    smc: int  # patients whose update needed tempered SMC
+    seconds: float
+    workers: int
 
 
 class Diagnostics(BaseModel):
@@ -69,6 +85,10 @@ class Diagnostics(BaseModel):
     steps_per_draw: float | None = None  # mean leapfrog steps (gradients) per draw, if recorded
     max_tree_depth: int = 10  # the NUTS depth cap the fit ran with
     depth_capped: float | None = None  # share of draws whose tree stopped at that cap
+    # "full": NUTS sampled every patient. "subsample": NUTS sampled n_patients of a larger
+    # cohort (R-hat and ESS are of that fit); every patient was then updated on its population
+    strategy: Literal["full", "subsample"] = "full"
+    cohort_update: CohortUpdate | None = None
 
 
 def gate_of(idata: az.InferenceData, var_names: list[str]) -> tuple[bool, str]:

@@ -242,6 +242,10 @@ class Forecaster:
 
     def forecast(self, req: ForecastRequest) -> ForecastResponse:
         """The forecast JSON for every schedule of the request."""
+        return self.forecast_with_draws(req)[0]
+
+    def forecast_with_draws(self, req: ForecastRequest) -> tuple[ForecastResponse, PatientDraws]:
+        """The forecast, and the patient's posterior draws it rests on."""
         rng = np.random.default_rng(req.seed)
         patient, post, how = self.patient(req.patient, req.history, req.start_day, req.draws, rng)
         for i, spec in enumerate(req.schedules):
@@ -263,4 +267,4 @@ class Forecaster:
                                        req.meaningful_difference)
         return ForecastResponse(forecasts=results, comparisons=comparisons, ranking=ranking,
                                 baseline=round(baseline, 3), model_version=self.model_version,
-                                update=how, calibration=self.calibration)
+                                update=how, calibration=self.calibration), post

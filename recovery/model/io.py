@@ -28,7 +28,8 @@ FORMAT_VERSION = "2"  # 2: eight patient parameters (course and short relief)
 
 
 def save(fitted: FittedModel, directory: Path | str, extra: dict[str, Path] | None = None) -> Path:
-    """Write the model directory atomically; `extra` files (plots) are copied in by name."""
+    """Write the model directory atomically; `extra` files (plots) and folders (a subsample
+    fit's patients/) are copied in by name."""
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
@@ -47,7 +48,10 @@ def save(fitted: FittedModel, directory: Path | str, extra: dict[str, Path] | No
         (tmp / "diagnostics.json").write_text(fitted.diagnostics.model_dump_json(indent=2))
         fitted.cohort.save(tmp / "cohort")
         for name, path in (extra or {}).items():
-            shutil.copy(path, tmp / name)
+            if path.is_dir():
+                shutil.copytree(path, tmp / name)
+            else:
+                shutil.copy(path, tmp / name)
         if directory.exists():
             shutil.rmtree(directory)
         tmp.rename(directory)

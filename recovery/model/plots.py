@@ -138,16 +138,17 @@ def plot_trace(fitted: FittedModel, path: Path) -> Path:
     return path
 
 
-def save_with_plots(fitted: FittedModel, directory: Path, seed: int) -> Path:
+def save_with_plots(fitted: FittedModel, directory: Path, seed: int,
+                    extra: dict[str, Path] | None = None) -> Path:
     """Draw the PPC, population and trace plots, record the PPC coverage in the diagnostics,
-    and save the model directory with the plots (the CLI's fit and the refit worker)."""
+    and save the model directory with the plots and `extra` (the CLI's fit and the worker)."""
     from recovery.model.io import save
 
     with tempfile.TemporaryDirectory() as tmp:
         ppc, pop, trace = (Path(tmp) / n for n in ("ppc.png", "population.png", "trace.png"))
-        extra = plot_ppc(fitted, ppc, np.random.default_rng(seed))
+        coverage = plot_ppc(fitted, ppc, np.random.default_rng(seed))
         plot_population(fitted, pop)
         plot_trace(fitted, trace)
-        fitted.diagnostics = fitted.diagnostics.model_copy(update=extra)
+        fitted.diagnostics = fitted.diagnostics.model_copy(update=coverage)
         return save(fitted, directory,
-                    {"ppc.png": ppc, "population.png": pop, "trace.png": trace})
+                    {"ppc.png": ppc, "population.png": pop, "trace.png": trace, **(extra or {})})

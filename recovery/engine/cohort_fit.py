@@ -1,0 +1,90 @@
+"""A cohort of any size: NUTS on every patient, or, above a size, NUTS on a stratified
+subsample for the population, then every patient conditioned on it in chunks on Dask.
+
+The second strategy's cost grows linearly with patients: the NUTS part has a fixed size and
+each patient's update is independent of the others. It writes each patient's posterior
+parameters, update and forecasts as tidy Parquet (the tables of `forecast-batch`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from recovery.engine.cluster import connect
+from recovery.engine.fit_remote import fit_on_engine
+from recovery.engine.forecast_batch import run_batch
+from recovery.model.batch import BatchSpec
+from recovery.model.cohort import Cohort
+from recovery.model.config import ModelConfig, SamplerConfig
+from recovery.model.fit import CohortUpdate, FittedModel, Progress, fit
+from recovery.model.forecast import Forecaster
+from recovery.model.requests import ScheduleSpec
+from recovery.model.subsample import stratified_subsample
+
+__all__ = ["STRATEGIES", "SUBSAMPLE_ABOVE", "CohortFitPlan", "chosen_strategy", "fit_cohort"]
+
+Strategy = Literal["auto", "full", "subsample"]
+STRATEGIES: tuple[str, ...] = Strategy.__args__  # type: ignore[attr-defined]
+SUBSAMPLE_ABOVE = 600  # patients; above this "auto" samples a subsample (bench/scale_fit.py)
+
+
+def _patient_forecasts() -> BatchSpec:
+    return BatchSpec((ScheduleSpec(name="none"), ScheduleSpec(name="recovery_then_maintenance")),
+                     horizon_days=90, draws=500)
+
+
+@dataclass(frozen=True)
+class CohortFitPlan:
+    """How to fit: the strategy, the subsample's size, and where the per-patient work runs."""
+
+    strategy: Strategy = "auto"
+    subsample: int = 300
+    address: str | None = None  # Dask scheduler; None: a local cluster of `workers`
+    workers: int | None = None
+    chunk_size: int = 25
+    spec: BatchSpec = field(default_factory=_patient_forecasts)
+
+
+def chosen_strategy(n_patients: int, strategy: Strategy, subsample: int
+                    ) -> Literal["full", "subsample"]:
+    """"auto" samples a subsample above SUBSAMPLE_ABOVE patients (and only if it is smaller)."""
+    if strategy == "auto":
+        return "subsample" if n_patients > max(SUBSAMPLE_ABOVE, subsample) else "full"
+    return strategy
+
+
+def fit_cohort(cohort: Cohort, sampler: SamplerConfig, plan: CohortFitPlan,
+               patients_out: Path, config: ModelConfig | None = None,
+               on_progress: Progress | None = None,
+               on_patients: Callable[[int], None] = lambda n: None) -> FittedModel:
+    """Fit by the plan's strategy. With "subsample", every patient's tables go to
+    `patients_out` and the diagnostics say which part NUTS sampled and how the updates went."""
+    cfg = config or ModelConfig()
+    if chosen_strategy(len(cohort.patients), plan.strategy, plan.subsample) == "full":
+        if plan.address:
+            return fit_on_engine(plan.address, cohort, sampler, on_progress or (lambda f, p: None))
+        return fit(cohort, cfg, sampler, on_progress=on_progress)
+    sub = stratified_subsample(cohort, plan.subsample, cfg, sampler.random_seed)
+    if plan.address:
+        fitted = fit_on_engine(plan.address, sub, sampler, on_progress or (lambda f, p: None))
+    else:
+        fitted = fit(sub, cfg, sampler, on_progress=on_progress)
+    with connect(plan.address, plan.workers) as client:
+        result = run_batch(Forecaster(fitted), cohort, plan.spec, patients_out, client,
+                           plan.chunk_size, on_patients)
+    updates = pd.read_parquet(patients_out / "updates.parquet")
+    ess = updates["ess"].to_numpy(float) if len(updates) else np.array([np.nan])
+    summary = CohortUpdate(
+        patients=len(cohort.patients), updated=len(updates), failed=result.failed,
+        ess_min=round(float(np.min(ess)), 1), ess_median=round(float(np.median(ess)), 1),
+        low_ess=int(updates["low_ess"].sum()), smc=int((updates["method"] == "smc").sum()),
+        seconds=result.seconds, workers=result.workers)
+    fitted.diagnostics = fitted.diagnostics.model_copy(update={
+        "strategy": "subsample", "cohort_update": summary})
+    return fitted

@@ -109,36 +109,82 @@ def _length(r: dict[str, Any]) -> tuple[int, int]:
 
 
 def scale() -> list[str]:
-    runs = [r for r in (_load(p.name) for p in sorted(RESULTS.glob("scale_fit*.json"))) if r]
+    return [*_subsample_fits(), *_full_nuts_at_2000()]
+
+
+def _subsample_fits() -> list[str]:
+    d = _load("scale_fit.json")
+    if not d:
+        return []
+    rows = d["rows"]
+    out = ["### Cohorts of any size (`bench/scale_fit.py`: NUTS on a stratified subsample "
+           "until its gate passes or 20 min run out, then every patient updated and forecast "
+           "on a local Dask cluster of 2 workers; held out: 60 new patients' last 6 weeks)", ""]
+    table = []
+    for r in rows:
+        f, u = r["subsample_fit"], r["subsample_fit"]["cohort_update"]
+        h = f["heldout"]
+        table.append([r["patients"], f"{r['weeks']:g}", r["scores"], f["nuts_patients"],
+                      f"{f['wall_seconds'] / 60:.1f}", f"{f['nuts_seconds'] / 60:.1f}",
+                      f"{u['seconds'] / 60:.1f}", f"{f['seconds_per_patient']:.2f}",
+                      f"{f['max_rhat']:.3f} / {min(f['min_ess_bulk'], f['min_ess_tail']):.0f}"
+                      f" / {f['divergences']}", "passed" if f["gate_passed"] else "FAILED",
+                      f"{u['ess_min']:.0f} / {u['ess_median']:.0f}",
+                      f"{h['crps']:.3f}", f"{h['coverage_90']:.1%}"])
+    out += _table(["patients", "weeks", "scores", "NUTS on", "end to end min", "NUTS min",
+                   "updates min", "s / patient", "R-hat / min ESS / div.", "gate",
+                   "update ESS min / median", "held-out CRPS", "90 % cov."], table)
+    same = [r for r in rows if r["weeks"] == 12 and r["patients"] >= 1600]
+    if len(same) >= 2:
+        x = np.log([r["patients"] for r in same])
+        y = np.log([r["subsample_fit"]["wall_seconds"] for r in same])
+        out += [f"Growth of the end-to-end time from {same[0]['patients']} to "
+                f"{same[-1]['patients']} patients (12 weeks): exponent "
+                f"{np.polyfit(x, y, 1)[0]:.2f} (1 is linear; target at most 1.1).", ""]
+    target = [r for r in rows if r["patients"] == 2000 and r["weeks"] == 26]
+    for r in target:
+        out += [f"2000 patients x 26 weeks: {'met' if r['met_target'] else 'NOT met'} "
+                f"(target: under {d['target_minutes']:g} min with the gate passing).", ""]
+    compared = [r for r in rows if "subsample_vs_full" in r]
+    if compared:
+        out += ["Against NUTS on every patient of the same cohort (2 chains, 500 tuning + 500 "
+                "draws; it does not pass the gate at these sizes):", ""]
+        out += _table(["patients", "full NUTS min", "full R-hat / min ESS", "CRPS subsample / "
+                       "full", "90 % cov. subsample / full", "largest mean shift (full SDs)",
+                       "posterior SD ratio (median)", "effect 90 % width ratio (median)"],
+                      [_versus(r) for r in compared])
+    return [*out, f"Commit {rows[-1]['commit']}; machine {d['machine']}.", ""]
+
+
+def _versus(r: dict[str, Any]) -> list[Any]:
+    f, s, v = r["full_nuts"], r["subsample_fit"], r["subsample_vs_full"]
+    widths = [s["population"][k][2] / f["population"][k][2] for k in f["population"]
+              if k.startswith("beta")]
+    return [r["patients"], f"{f['wall_seconds'] / 60:.1f}",
+            f"{f['max_rhat']:.3f} / {min(f['min_ess_bulk'], f['min_ess_tail']):.0f}",
+            f"{s['heldout']['crps']:.3f} / {f['heldout']['crps']:.3f} "
+            f"({v['crps_relative_difference']:+.1%})",
+            f"{s['heldout']['coverage_90']:.1%} / {f['heldout']['coverage_90']:.1%}",
+            f"{v['max_abs_mean_shift_in_full_sds']:.2f}", f"{v['median_sd_ratio']:.2f}",
+            f"{np.median(widths):.2f}"]
+
+
+def _full_nuts_at_2000() -> list[str]:
+    runs = [r for r in (_load(p.name) for p in sorted(RESULTS.glob("scale_fit_*.json"))) if r]
     if not runs:
         return []
     r = runs[0]
-    out = [f"### A large cohort (`bench/scale_fit.py`, {r['patients']} patients x "
-           f"{r['weeks']:g} weeks, {r['scores']} scores, {r['chains']} chains, {r['tune']} "
-           f"tuning + {r['draws']} draws; target: under {r['target_minutes']:g} min with "
-           "diagnostics passing)", ""]
+    out = [f"NUTS on every patient of {r['patients']} x {r['weeks']:g} weeks ({r['scores']} "
+           f"scores, {r['chains']} chains, {r['tune']} tuning + {r['draws']} draws), measured "
+           "before the subsample strategy:", ""]
     for r in runs:
-        depth = f"tree depth cap {r.get('maxdepth', 10)}" \
-            + (f"; {r['note']}" if "note" in r else "")
-        if "aborted_after_minutes" in r:
-            steps = r.get("mean_steps_so_far")
-            text = (f"Not met ({depth}). Stopped after {r['aborted_after_minutes']:g} min with "
-                    f"{r['iterations_done']} of {r['tune'] + r['draws']} iterations done "
-                    + (f"({steps:g} leapfrog steps per iteration so far) " if steps else "")
-                    + f"(compile {r['compile_seconds']:.0f} s). Extrapolated linearly, the run "
-                    f"would take {r['projected_minutes']:g} min, "
-                    f"{r['projected_minutes'] / r['target_minutes']:.1f}x the target; early "
-                    "warm-up is the slowest part, so that overstates it.")
-        else:
-            d = r["diagnostics"]
-            text = (f"{'Met' if r['met_target'] else 'Not met'} ({depth}): "
-                    f"{r['wall_minutes']:g} min (compile {r['compile_seconds']:.0f} s); max "
-                    f"R-hat {d['max_rhat']:.3f}, min ESS bulk {d['min_ess_bulk']:.0f} / tail "
-                    f"{d['min_ess_tail']:.0f}, {d['divergences']} divergences, "
-                    f"{d['steps_per_draw']} leapfrog steps per draw"
-                    + ("" if d["passed"] else f"; gate failed: {'; '.join(d['problems'])}")
-                    + ".")
-        out += [f"- {text} Commit {r.get('commit', 'not recorded')}; machine {r['machine']}."]
+        steps = r.get("mean_steps_so_far")
+        out += [f"- Tree depth cap {r.get('maxdepth', 10)}: stopped after "
+                f"{r['aborted_after_minutes']:g} min with {r['iterations_done']} of "
+                f"{r['tune'] + r['draws']} iterations done"
+                + (f" ({steps:g} leapfrog steps per iteration so far)" if steps else "")
+                + f"; extrapolated {r['projected_minutes']:g} min. Commit "
+                f"{r.get('commit', 'not recorded')}; machine {r['machine']}."]
     return [*out, ""]
 
 

@@ -6,7 +6,7 @@ Both are judged on the same things: wall time, the population posterior (means a
 population means, between-patient SDs and covariate effects; effects' 90 % interval widths),
 and held-out forecasts of new patients (their last 6 weeks hidden): CRPS and 90 % coverage.
 Rows are added to bench/results/scale_fit.json, keyed by patients, weeks and method.
-Usage: python bench/scale_fit.py --patients 2000 --weeks 26 [--subsample 300] [--full]
+Usage: python bench/scale_fit.py --patients 2000 --weeks 26 [--subsample N] [--full]
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from common import commit, machine, model_description
 
-from recovery.engine.cohort_fit import CohortFitPlan, fit_cohort
+from recovery.engine.cohort_fit import CohortFitPlan, fit_cohort, subsample_size
 from recovery.model import PARAMS, ModelConfig, SamplerConfig, simulate_cohort
 from recovery.model.cohort import Cohort
 from recovery.model.evaluate import evaluate
@@ -94,7 +94,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--patients", type=int, default=2000)
     ap.add_argument("--weeks", type=float, default=26)
-    ap.add_argument("--subsample", type=int, default=300)
+    ap.add_argument("--subsample", type=int, default=None, help="default: the CLI's")
     ap.add_argument("--heldout", type=int, default=60, help="new patients for held-out scores")
     ap.add_argument("--full", action="store_true", help="also NUTS on every patient (500+500)")
     ap.add_argument("--draws", type=int, default=1000, help="the CLI's default; lower to try")
@@ -104,7 +104,9 @@ def main() -> None:
     cohort, _ = simulate_cohort(args.patients, args.weeks, rng)
     heldout, _ = simulate_cohort(args.heldout, args.weeks, np.random.default_rng(7))
     row: dict[str, Any] = {"commit": commit(), "patients": args.patients, "weeks": args.weeks,
-                           "scores": len(cohort.pain), "subsample": args.subsample}
+                           "scores": len(cohort.pain),
+                           "subsample": subsample_size(cohort, CohortFitPlan(
+                               "subsample", args.subsample))}
     sampler = SamplerConfig(draws=args.draws, tune=args.draws, max_draws=10 * args.draws,
                             max_minutes=args.max_minutes, progress_bar=False)
     t0 = time.perf_counter()

@@ -82,8 +82,9 @@ def fit_cmd(
         help="full: NUTS on every patient; subsample: NUTS on a stratified subsample, then "
              "every patient updated on Dask (cost linear in patients); auto: subsample above "
              "600 patients")] = "auto",
-    subsample: Annotated[int, typer.Option(
-        min=20, help="patients NUTS samples with --strategy subsample")] = 300,
+    subsample: Annotated[int | None, typer.Option(
+        min=5, help="patients NUTS samples with --strategy subsample (default: about 8,000 "
+                    "scores' worth, 60 to 300)")] = None,
     scheduler: Annotated[str | None, typer.Option(
         help="Dask scheduler address for the per-patient updates; default: a local cluster")
     ] = None,
@@ -94,7 +95,12 @@ def fit_cmd(
     a subsample fit also writes every patient's posterior and forecasts (patients/*.parquet)."""
     import tempfile
 
-    from recovery.engine.cohort_fit import STRATEGIES, CohortFitPlan, chosen_strategy
+    from recovery.engine.cohort_fit import (
+        STRATEGIES,
+        CohortFitPlan,
+        chosen_strategy,
+        subsample_size,
+    )
     from recovery.model import Cohort, CohortError, SamplerConfig
     from recovery.model.budget import BudgetError
     from recovery.model.config import SAMPLERS, Sampler
@@ -109,10 +115,10 @@ def fit_cmd(
         cohort = Cohort.load(cohort_dir)
     except CohortError as exc:
         _fail(str(exc))
-    plan = CohortFitPlan(cast("Any", strategy), subsample, scheduler, workers)
-    chosen = chosen_strategy(len(cohort.patients), plan.strategy, subsample)
-    if chosen == "subsample" and not quick:
-        out.print(f"NUTS on a stratified subsample of {subsample} of {len(cohort.patients)} "
+    plan = CohortFitPlan(cast("Any", strategy), subsample, address=scheduler, workers=workers)
+    if chosen_strategy(cohort, plan) == "subsample" and not quick:
+        out.print(f"NUTS on a stratified subsample of {subsample_size(cohort, plan)} of "
+                  f"{len(cohort.patients)} "
                   "patients, then every patient updated on its population")
     out.print(f"fitting {len(cohort.patients)} patients, {len(cohort.pain)} scores, "
               f"{len(cohort.sessions)} sessions with "

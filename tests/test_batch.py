@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from recovery.cli import app
 from recovery.engine import connect, run_batch
 from recovery.engine import forecast_batch as engine_batch
-from recovery.model import Cohort, Forecaster, simulate_cohort
+from recovery.model import PARAMS, Cohort, Forecaster, simulate_cohort
 from recovery.model.batch import BatchSpec
 from recovery.model.requests import ScheduleSpec
 from tests.conftest import DEFAULT_MODEL
@@ -45,6 +45,15 @@ def test_in_process_batch_writes_tidy_tables(default_forecaster: Forecaster, coh
     q = traj[["q05", "q25", "q50", "q75", "q95"]].to_numpy()
     assert (np.diff(q, axis=1) >= -1e-9).all() and q.min() >= 0 and q.max() <= 10
     assert (summ.groupby("patient_id")["rank"].apply(sorted).map(list) == [[1, 2]] * 9).all()
+    params = pd.read_parquet(tmp_path / "out" / "parameters.parquet")
+    assert len(params) == 9 * len(PARAMS) and set(params["parameter"]) == set(PARAMS)
+    q = params[["q05", "q50", "q95"]].to_numpy()
+    assert (np.diff(q, axis=1) >= 0).all() and (params["sd"] > 0).all()
+    base = params[params["parameter"] == "base"]
+    assert base["mean"].between(0, 10).all()  # the natural scale: a pain level
+    updates = pd.read_parquet(tmp_path / "out" / "updates.parquet")
+    assert sorted(updates["patient_id"]) == sorted(cohort.patient_ids)
+    assert (updates["ess"] > 0).all() and updates["method"].isin(["importance", "smc"]).all()
 
 
 @pytest.mark.slow

@@ -351,3 +351,20 @@ def test_a_failed_refit_says_what_failed_and_what_to_try() -> None:
     table = models_side_by_side([{"id": "m", "served": False, "passed": False,
                                   "diagnostics": d, "evaluation": None}])
     assert table.loc[0, "min ESS bulk"] == 540 and table.loc[0, "min ESS tail"] == 384
+
+
+def test_a_subsample_fit_says_what_its_diagnostics_are_of() -> None:
+    from recovery.dashboard.views import models_side_by_side, subsample_line
+
+    d = {"method": "nuts", "passed": True, "max_rhat": 1.004, "min_ess_bulk": 540.0,
+         "min_ess_tail": 450.0, "divergences": 0, "n_patients": 300, "strategy": "subsample",
+         "cohort_update": {"patients": 2000, "updated": 2000, "failed": 0, "ess_min": 212.4,
+                           "ess_median": 960.0, "low_ess": 0, "smc": 3, "seconds": 300.0,
+                           "workers": 2}}
+    line = subsample_line(d)
+    assert line is not None and "NUTS on a stratified 300 of 2000 patients" in line
+    assert "at least 212 (median 960)" in line
+    assert subsample_line(d | {"cohort_update": None, "strategy": "full"}) is None
+    table = models_side_by_side([{"id": "m", "served": True, "passed": True,
+                                  "diagnostics": d, "evaluation": None}])
+    assert table.loc[0, "patients"] == "300 of 2000 by NUTS"

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -73,8 +74,16 @@ def test_fit_cli_writes_everything_and_fails_the_gate_on_a_short_run(
                                       "--draws", "40", "--max-draws", "40", "--tune", "60",
                                       "--seed", "2",
                                       "--sampler", "nutpie-jax",  # compiles fastest
-                                      "--max-tree-depth", "4"])
+                                      "--max-tree-depth", "4",
+                                      "--strategy", "subsample", "--subsample", "8",
+                                      "--workers", "1"])
     assert result.exit_code == 3, result.output
+    d = load(out).diagnostics
+    assert d.strategy == "subsample" and 8 <= d.n_patients < 12  # at least one per stratum
+    assert d.cohort_update is not None and d.cohort_update.updated == 12
+    assert f"R-hat and ESS are of NUTS on {d.n_patients} of 12 patients" in result.output
+    params = pd.read_parquet(out / "patients" / "parameters.parquet")
+    assert sorted(params["patient_id"].unique()) == sorted(small_cohort.patient_ids)
     assert "DIAGNOSTICS FAILED" in result.output and "ESS" in result.output
     assert "of draws stopped at the tree depth cap (4)" in result.output
     for name in ("posterior.nc", "diagnostics.json", "ppc.png", "population.png",
@@ -84,3 +93,6 @@ def test_fit_cli_writes_everything_and_fails_the_gate_on_a_short_run(
     bad = CliRunner().invoke(app, ["fit", str(tmp_path / "cohort"), "--out", str(out),
                                    "--max-tree-depth", "2"])
     assert bad.exit_code == 2 and "--max-tree-depth" in bad.output
+    bad = CliRunner().invoke(app, ["fit", str(tmp_path / "cohort"), "--out", str(out),
+                                   "--strategy", "shards"])
+    assert bad.exit_code == 2 and "--strategy must be one of auto, full, subsample" in bad.output

@@ -8,9 +8,11 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
-from recovery.model import Cohort, load, save
+from recovery.model import PARAMS, Cohort, load, save, simulate_cohort
 from recovery.service.db import Database
 from recovery.service.registry import register_model
 from recovery.service.tables import CohortRow, Job
@@ -62,24 +64,36 @@ def test_dead_workers_job_is_retried_then_failed(api: Api) -> None:
 
 
 @pytest.mark.slow
-def test_a_real_refit_through_the_queue(api: Api, small_cohort: Cohort) -> None:
+def test_a_real_refit_through_the_queue(api: Api) -> None:
+    """A cohort above the subsample size: NUTS on a stratified 16 of 40 patients, every patient
+    updated on Dask, the evaluation on the 24 patients NUTS did not see."""
     if api.settings.database_url.startswith("postgresql"):
         pytest.skip("one real refit is enough; claiming on PostgreSQL is tested above")
     c, h = api.client, api.as_("a1")
-    files = {t: (f"{t}.csv", getattr(small_cohort, t).to_csv(index=False).encode())
+    cohort_40, _ = simulate_cohort(40, 6, np.random.default_rng(5))
+    files = {t: (f"{t}.csv", getattr(cohort_40, t).to_csv(index=False).encode())
              for t in ("patients", "sessions", "pain")}
     cohort = c.post("/v1/cohorts", files=files, headers=h).json()
     job = c.post("/v1/fits", json={"cohort_id": cohort["id"], "draws": 100, "tune": 100,
                                    "max_draws": 300}, headers=h).json()
-    worker = Worker(api.settings)
+    worker = Worker(api.settings.model_copy(update={"fit_subsample": 16,
+                                                     "fit_subsample_above": 20}))
     assert worker.run_one()
     worker.close()
     done = c.get(f"/v1/jobs/{job['id']}", headers=h).json()
     assert done["status"] == "succeeded" and done["progress"] == 1.0, done
-    assert 100 <= done["diagnostics"]["draws"] <= 300  # on past 100 until the gate passes
+    d = done["diagnostics"]
+    assert 100 <= d["draws"] <= 300  # on past 100 until the gate passes
+    assert d["strategy"] == "subsample" and d["n_patients"] < 40
+    assert d["cohort_update"]["patients"] == d["cohort_update"]["updated"] == 40
     assert "diagnostics" in done["message"].lower()
     model = c.get(f"/v1/models/{done['model_id']}", headers=h).json()
     assert model["evaluation"]["methods"]["model"]["crps"] > 0
+    assert model["evaluation"]["patients"] == 40 - d["n_patients"]
+    assert not model["evaluation"]["overlaps_training_cohort"]
+    params = pd.read_parquet(api.settings.models_dir / done["model_id"] / "patients"
+                             / "parameters.parquet")
+    assert params["patient_id"].nunique() == 40 and len(params) == 40 * len(PARAMS)
     assert not model["passed"]  # 100 draws cannot reach ESS 400: refused for serving
     r = c.post(f"/v1/models/{done['model_id']}/promote", headers=h)
     assert r.status_code == 409 and "diagnostics" in r.json()["detail"]

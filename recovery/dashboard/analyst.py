@@ -18,6 +18,7 @@ from recovery.dashboard.views import (
     phenomena_table,
     problems_table,
     refit_advice,
+    subsample_line,
 )
 
 __all__ = ["analyst_page"]
@@ -87,6 +88,8 @@ def analyst_page() -> None:
         with st.expander(diagnostics_line(m)):
             if d.get("problems"):
                 st.error("; ".join(d["problems"]))
+            if (scope := subsample_line(d)) is not None:
+                st.info(scope)
             for tip in refit_advice(d):
                 st.info(tip)
             if m["evaluation"]:

@@ -132,6 +132,17 @@ def diagnostics_line(m: dict[str, Any]) -> str:
             f"divergences {d['divergences']}")
 
 
+def subsample_line(d: dict[str, Any]) -> str | None:
+    """What a subsample fit's R-hat and ESS are of, and how every patient's update went."""
+    u = d.get("cohort_update")
+    if not u:
+        return None
+    return (f"R-hat and ESS are of NUTS on a stratified {d['n_patients']} of {u['patients']} "
+            f"patients. Every patient was then updated on that population: effective draws "
+            f"per patient at least {u['ess_min']:.0f} (median {u['ess_median']:.0f}); "
+            f"{u['low_ess']} too few to trust; {u['failed']} could not be updated.")
+
+
 def models_side_by_side(models: list[dict[str, Any]]) -> pd.DataFrame:
     """Every version next to the served one: convergence and held-out forecast quality."""
     rows = []
@@ -144,7 +155,9 @@ def models_side_by_side(models: list[dict[str, Any]]) -> pd.DataFrame:
                      "max R-hat": None if quick else round(d["max_rhat"], 3),
                      "min ESS bulk": None if quick else round(d["min_ess_bulk"]),
                      "min ESS tail": None if quick else round(d["min_ess_tail"]),
-                     "divergences": d["divergences"], "patients": d["n_patients"],
+                     "divergences": d["divergences"],
+                     "patients": str(d["n_patients"]) if not d.get("cohort_update") else
+                     f"{d['n_patients']} of {d['cohort_update']['patients']} by NUTS",
                      "90 % coverage": ev.get("coverage_90"), "CRPS": ev.get("crps")})
     return pd.DataFrame(rows)
 

@@ -27,11 +27,15 @@ from recovery.model.forecast import Forecaster
 from recovery.model.requests import ScheduleSpec
 from recovery.model.subsample import stratified_subsample
 
-__all__ = ["STRATEGIES", "SUBSAMPLE_ABOVE", "CohortFitPlan", "chosen_strategy", "fit_cohort"]
+__all__ = ["STRATEGIES", "SUBSAMPLE_ABOVE", "CohortFitPlan", "chosen_strategy", "fit_cohort",
+           "subsample_size"]
 
 Strategy = Literal["auto", "full", "subsample"]
 STRATEGIES: tuple[str, ...] = Strategy.__args__  # type: ignore[attr-defined]
 SUBSAMPLE_ABOVE = 600  # patients; above this "auto" samples a subsample (bench/scale_fit.py)
+# The subsample's default size: about this many scores' worth of patients, within the bounds.
+# NUTS on 300 patients' 17,500 scores (12 weeks) missed the gate in 20 minutes (decision 0007).
+SUBSAMPLE_SCORES, SUBSAMPLE_BOUNDS = 8_000, (60, 300)
 
 
 def _patient_forecasts() -> BatchSpec:
@@ -44,19 +48,29 @@ class CohortFitPlan:
     """How to fit: the strategy, the subsample's size, and where the per-patient work runs."""
 
     strategy: Strategy = "auto"
-    subsample: int = 300
+    subsample: int | None = None  # patients NUTS samples; None: `subsample_size`
+    above: int = SUBSAMPLE_ABOVE  # "auto" samples a subsample above this many patients
     address: str | None = None  # Dask scheduler; None: a local cluster of `workers`
     workers: int | None = None
     chunk_size: int = 25
     spec: BatchSpec = field(default_factory=_patient_forecasts)
 
 
-def chosen_strategy(n_patients: int, strategy: Strategy, subsample: int
-                    ) -> Literal["full", "subsample"]:
-    """"auto" samples a subsample above SUBSAMPLE_ABOVE patients (and only if it is smaller)."""
-    if strategy == "auto":
-        return "subsample" if n_patients > max(SUBSAMPLE_ABOVE, subsample) else "full"
-    return strategy
+def subsample_size(cohort: Cohort, plan: CohortFitPlan) -> int:
+    """The plan's subsample, else SUBSAMPLE_SCORES' worth of the cohort's average patient."""
+    if plan.subsample is not None:
+        return plan.subsample
+    per_patient = max(len(cohort.pain) / max(len(cohort.patients), 1), 1.0)
+    low, high = SUBSAMPLE_BOUNDS
+    return int(np.clip(round(SUBSAMPLE_SCORES / per_patient), low, high))
+
+
+def chosen_strategy(cohort: Cohort, plan: CohortFitPlan) -> Literal["full", "subsample"]:
+    """"auto" samples a subsample above `plan.above` patients (and only if it is smaller)."""
+    n = len(cohort.patients)
+    if plan.strategy == "auto":
+        return "subsample" if n > max(plan.above, subsample_size(cohort, plan)) else "full"
+    return plan.strategy
 
 
 def fit_cohort(cohort: Cohort, sampler: SamplerConfig, plan: CohortFitPlan,
@@ -66,11 +80,11 @@ def fit_cohort(cohort: Cohort, sampler: SamplerConfig, plan: CohortFitPlan,
     """Fit by the plan's strategy. With "subsample", every patient's tables go to
     `patients_out` and the diagnostics say which part NUTS sampled and how the updates went."""
     cfg = config or ModelConfig()
-    if chosen_strategy(len(cohort.patients), plan.strategy, plan.subsample) == "full":
+    if chosen_strategy(cohort, plan) == "full":
         if plan.address:
             return fit_on_engine(plan.address, cohort, sampler, on_progress or (lambda f, p: None))
         return fit(cohort, cfg, sampler, on_progress=on_progress)
-    sub = stratified_subsample(cohort, plan.subsample, cfg, sampler.random_seed)
+    sub = stratified_subsample(cohort, subsample_size(cohort, plan), cfg, sampler.random_seed)
     if plan.address:
         fitted = fit_on_engine(plan.address, sub, sampler, on_progress or (lambda f, p: None))
     else:

@@ -46,6 +46,11 @@ class Cohort:
         kinds = sorted(set(self.sessions["kind"]))
         return sorted(kinds, key=lambda k: (k != "massage", k))
 
+    def only(self, patient_ids: set[str] | list[str]) -> Cohort:
+        """The cohort of these patients, with their scores and sessions."""
+        keep = lambda f: f[f["patient_id"].isin(patient_ids)].reset_index(drop=True)  # noqa: E731
+        return Cohort(keep(self.patients), keep(self.sessions), keep(self.pain))
+
     def fingerprint(self) -> str:
         """SHA-256 of the canonical CSV form of the three tables (provenance of a fit)."""
         h = hashlib.sha256()

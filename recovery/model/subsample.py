@@ -63,5 +63,4 @@ def stratified_subsample(cohort: Cohort, n: int, cfg: ModelConfig, seed: int = 0
     extra = max(0, n - len(first))
     picks = (rng.random() + np.arange(extra)) * len(rest) / max(extra, 1)  # systematic
     chosen = set(first) | set(rest.index[picks.astype(int)]) if extra else set(first)
-    keep = lambda f: f[f["patient_id"].isin(chosen)].reset_index(drop=True)  # noqa: E731
-    return Cohort(keep(cohort.patients), keep(cohort.sessions), keep(cohort.pain))
+    return cohort.only(chosen)

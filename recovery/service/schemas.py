@@ -282,6 +282,10 @@ class FitIn(_In):
     max_minutes: float | None = Field(
         default=None, gt=0, le=24 * 60, description="stop sampling after this long and keep "
         "what was drawn (default: the service's fit_max_minutes)")
+    strategy: Literal["auto", "full", "subsample"] = Field(
+        default="auto", description="full: NUTS on every patient; subsample: NUTS on a "
+        "stratified subsample (the service's fit_subsample), then every patient updated on "
+        "its population; auto: subsample above the service's fit_subsample_above patients")
 
 
 class JobOut(BaseModel):

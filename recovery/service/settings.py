@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     forecast_queue: int = Field(default=16, ge=1)
     # a refit's sampling stops after this many minutes unless the request sets its own budget
     fit_max_minutes: float = Field(default=120.0, gt=0)
+    # refits of cohorts above `fit_subsample_above` patients sample `fit_subsample` of them by
+    # NUTS, then update every patient on that population (cost linear in patients)
+    fit_subsample: int | None = Field(default=None, ge=5)  # None: about 8,000 scores' worth
+    fit_subsample_above: int = Field(default=600, ge=5)
     job_heartbeat_seconds: float = Field(default=10.0, gt=0)
     job_stale_seconds: float = Field(default=120.0, gt=0)
     job_max_attempts: int = Field(default=2, ge=1)

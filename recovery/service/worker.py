@@ -14,18 +14,21 @@ import logging
 import os
 import shutil
 import socket
+import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select, update
 
-from recovery.engine import fit_on_engine
-from recovery.model import Cohort, Forecaster, SamplerConfig, evaluate, fit
+from recovery.engine.cohort_fit import CohortFitPlan, fit_cohort
+from recovery.model import Cohort, FittedModel, Forecaster, SamplerConfig, evaluate
 from recovery.model.plots import save_with_plots
 from recovery.model.quick import quick_fit
+from recovery.model.subsample import stratified_subsample
 from recovery.service.db import Database
 from recovery.service.registry import model_row
 from recovery.service.settings import Settings
@@ -34,6 +37,28 @@ from recovery.service.tables import CohortRow, Job, ModelRow
 __all__ = ["Worker"]
 
 log = logging.getLogger("recovery.worker")
+
+
+EVALUATED_PATIENTS = 200  # held-out patients a subsample fit's evaluation forecasts
+
+
+def _counter(report: Callable[[int], None]) -> Callable[[int], None]:
+    """Turn "k more done" callbacks into running totals."""
+    done = [0]
+
+    def add(k: int) -> None:
+        done[0] += k
+        report(done[0])
+    return add
+
+
+def _evaluated(cohort: Cohort, fitted: FittedModel) -> Cohort:
+    """The patients a refit is evaluated on: those NUTS did not see when it sampled a
+    subsample (up to EVALUATED_PATIENTS of them, stratified), else the whole cohort."""
+    rest = set(cohort.patient_ids) - set(fitted.cohort.patient_ids)
+    if not rest:
+        return cohort
+    return stratified_subsample(cohort.only(rest), EVALUATED_PATIENTS, fitted.config)
 
 
 def _now() -> datetime:
@@ -172,18 +197,27 @@ class Worker:
                             max_minutes=params.get("max_minutes")
                             or self.settings.fit_max_minutes)
         self.beat(job_id, 0.0, "compiling the model")
-        progress = lambda f, phase: self.beat(job_id, 0.9 * f, phase)  # noqa: E731
-        if params.get("method") == "advi":
-            fitted = quick_fit(cohort, seed=cfg.random_seed, progress_bar=False,
-                               on_progress=progress)
-        elif self.settings.engine_address:
-            fitted = fit_on_engine(self.settings.engine_address, cohort, cfg, progress)
-        else:
-            fitted = fit(cohort, sampler=cfg, on_progress=progress)
-        self.beat(job_id, 0.9, "checking: posterior predictive and held-out evaluation")
-        directory = self.settings.models_dir / fitted.model_id
-        save_with_plots(fitted, directory, cfg.random_seed)
-        report = evaluate(Forecaster(fitted), cohort, holdout_days=42, draws=500)
+        progress = lambda f, phase: self.beat(job_id, 0.8 * f, phase)  # noqa: E731
+        n = len(cohort.patients)
+        updated = lambda k: self.beat(job_id, 0.8, f"updating every patient ({k} of {n})")  # noqa: E731
+        plan = CohortFitPlan(strategy=params.get("strategy", "auto"),
+                             subsample=self.settings.fit_subsample,
+                             above=self.settings.fit_subsample_above,
+                             address=self.settings.engine_address)
+        with tempfile.TemporaryDirectory() as tmp:
+            patients = Path(tmp) / "patients"
+            if params.get("method") == "advi":
+                fitted = quick_fit(cohort, seed=cfg.random_seed, progress_bar=False,
+                                   on_progress=progress)
+            else:
+                fitted = fit_cohort(cohort, cfg, plan, patients, on_progress=progress,
+                                    on_patients=_counter(updated))
+            self.beat(job_id, 0.9, "checking: posterior predictive and held-out evaluation")
+            directory = self.settings.models_dir / fitted.model_id
+            save_with_plots(fitted, directory, cfg.random_seed,
+                            {"patients": patients} if patients.is_dir() else None)
+        report = evaluate(Forecaster(fitted), _evaluated(cohort, fitted), holdout_days=42,
+                          draws=500)
         (directory / "evaluation.json").write_text(report.model_dump_json(indent=1))
         d = fitted.diagnostics
         verdict = "" if d.method == "advi" else "DIAGNOSTICS FAILED: "  # problems say QUICK LOOK

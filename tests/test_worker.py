@@ -70,7 +70,7 @@ def test_a_real_refit_through_the_queue(api: Api) -> None:
     if api.settings.database_url.startswith("postgresql"):
         pytest.skip("one real refit is enough; claiming on PostgreSQL is tested above")
     c, h = api.client, api.as_("a1")
-    cohort_40, _ = simulate_cohort(40, 6, np.random.default_rng(5))
+    cohort_40, _ = simulate_cohort(40, 10, np.random.default_rng(5))
     files = {t: (f"{t}.csv", getattr(cohort_40, t).to_csv(index=False).encode())
              for t in ("patients", "sessions", "pain")}
     cohort = c.post("/v1/cohorts", files=files, headers=h).json()

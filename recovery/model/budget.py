@@ -81,8 +81,9 @@ def sample_in_background(nutpie: Any, compiled: Any, kwargs: dict[str, Any], s: 
                 now - last_check >= check_every):
             last_check = now
             passed, status = gate(kept)
-            if passed:
-                return complete_draws(_quietly(sampler.abort)), "gate passed"
+            if passed:  # keep the draws the gate judged: later ones could fail it again
+                _quietly(sampler.abort)
+                return kept, "gate passed"
         if s.max_minutes and now - t0 >= 60 * s.max_minutes:
             got, n = _kept(_quietly(sampler.abort))
             if got is None or n < 4:

@@ -143,8 +143,9 @@ def _subsample_fits() -> list[str]:
                 f"{np.polyfit(x, y, 1)[0]:.2f} (1 is linear; target at most 1.1).", ""]
     target = [r for r in rows if r["patients"] == 2000 and r["weeks"] == 26]
     for r in target:
-        out += [f"2000 patients x 26 weeks: {'met' if r['met_target'] else 'NOT met'} "
-                f"(target: under {d['target_minutes']:g} min with the gate passing).", ""]
+        out += [f"2000 patients x 26 weeks, NUTS on {r['subsample_fit']['nuts_patients']}: "
+                f"{'met' if r['met_target'] else 'NOT met'} (target: under "
+                f"{d['target_minutes']:g} min with the gate passing; commit {r['commit']}).", ""]
     compared = [r for r in rows if "subsample_vs_full" in r]
     if compared:
         out += ["Against NUTS on every patient of the same cohort (2 chains, 500 tuning + 500 "
@@ -153,7 +154,12 @@ def _subsample_fits() -> list[str]:
                        "full", "90 % cov. subsample / full", "largest mean shift (full SDs)",
                        "posterior SD ratio (median)", "effect 90 % width ratio (median)"],
                       [_versus(r) for r in compared])
-    return [*out, f"Commit {rows[-1]['commit']}; machine {d['machine']}.", ""]
+    notes = [f"- {r['patients']} x {r['weeks']:g} on {r['subsample']}: {r['note']}."
+             for r in rows if "note" in r]
+    out += ["Beside the runs:", "", *notes, ""] if notes else []
+    commits = ", ".join(f"{r['patients']} x {r['weeks']:g} on {r['subsample']}: {r['commit']}"
+                        for r in rows)
+    return [*out, f"Commits: {commits}. Machine: {d['machine']}.", ""]
 
 
 def _versus(r: dict[str, Any]) -> list[Any]:

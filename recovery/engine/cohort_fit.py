@@ -80,15 +80,17 @@ def fit_cohort(cohort: Cohort, sampler: SamplerConfig, plan: CohortFitPlan,
     """Fit by the plan's strategy. With "subsample", every patient's tables go to
     `patients_out` and the diagnostics say which part NUTS sampled and how the updates went."""
     cfg = config or ModelConfig()
-    if chosen_strategy(cohort, plan) == "full":
+
+    def nuts(patients: Cohort) -> FittedModel:  # on the cluster when there is one
         if plan.address:
-            return fit_on_engine(plan.address, cohort, sampler, on_progress or (lambda f, p: None))
-        return fit(cohort, cfg, sampler, on_progress=on_progress)
-    sub = stratified_subsample(cohort, subsample_size(cohort, plan), cfg, sampler.random_seed)
-    if plan.address:
-        fitted = fit_on_engine(plan.address, sub, sampler, on_progress or (lambda f, p: None))
-    else:
-        fitted = fit(sub, cfg, sampler, on_progress=on_progress)
+            return fit_on_engine(plan.address, patients, sampler,
+                                 on_progress or (lambda f, p: None))
+        return fit(patients, cfg, sampler, on_progress=on_progress)
+
+    if chosen_strategy(cohort, plan) == "full":
+        return nuts(cohort)
+    fitted = nuts(stratified_subsample(cohort, subsample_size(cohort, plan), cfg,
+                                       sampler.random_seed))
     with connect(plan.address, plan.workers) as client:
         result = run_batch(Forecaster(fitted), cohort, plan.spec, patients_out, client,
                            plan.chunk_size, on_patients)

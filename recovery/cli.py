@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -126,8 +125,8 @@ def fit_cmd(
                  f"{sampler} ({chains} chains x {draws} draws, then on to at most "
                  f"{max_draws or min(10 * draws, 100_000)} until the gate passes"
                  + (f", for at most {max_minutes:g} minutes)" if max_minutes else ")")))
-    work = Path(tempfile.mkdtemp(prefix="recovery-fit-"))
-    try:
+    with tempfile.TemporaryDirectory(prefix="recovery-fit-") as work:
+        patients = Path(work) / "patients"
         if quick:
             fitted = quick_fit(cohort, iterations=iterations, draws=keep_draws, seed=seed)
         else:
@@ -135,15 +134,13 @@ def fit_cmd(
                                 chains=chains, random_seed=seed, keep_draws=keep_draws,
                                 max_tree_depth=max_tree_depth, max_minutes=max_minutes,
                                 max_draws=max_draws or min(10 * draws, 100_000))
-            fitted = _fit_cohort(cohort, cfg, plan, work / "patients")
-        patients = work / "patients"
+            try:
+                fitted = _fit_cohort(cohort, cfg, plan, patients)
+            except BudgetError as exc:
+                _fail(str(exc))
         with out.status("posterior predictive check..."):
             save_with_plots(fitted, out_dir, seed,
                             {"patients": patients} if patients.is_dir() else None)
-    except BudgetError as exc:
-        _fail(str(exc))
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     _report(fitted.diagnostics.model_dump(), out_dir)
     if quick:
         return

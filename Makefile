@@ -33,7 +33,7 @@ test-fast: $(STAMP)
 	$(BIN)/pytest -q -m "not slow"
 
 lint: $(STAMP)
-	$(BIN)/ruff check recovery tests bench
+	$(BIN)/ruff check model engine service dashboard cli tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

@@ -20,8 +20,8 @@ from common import machine
 from forecast import request
 
 from recovery.model import BookingRequest, ExplainRequest, OptimiseRequest, booking, explain
-from recovery.model.forecast import Forecaster
-from recovery.model.frontier import family, frontier
+from recovery.model.predict.forecast import Forecaster
+from recovery.model.predict.frontier import family, frontier
 
 warnings.filterwarnings("ignore")
 

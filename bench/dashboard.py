@@ -27,8 +27,9 @@ from common import machine
 ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT))
 
-from recovery.service.settings import Settings  # noqa: E402
 from tests.live import add_user, free_port, token, wait_ok  # noqa: E402
+
+from recovery.service.settings import Settings  # noqa: E402
 
 PW = "benchmark password"
 

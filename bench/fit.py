@@ -23,8 +23,8 @@ import numpyro_model
 from common import commit, growth, machine, model_description
 
 from recovery.model import ModelConfig, SamplerConfig, fit, simulate_cohort
-from recovery.model.build import prepare
-from recovery.model.fit import Diagnostics, summarise_diagnostics
+from recovery.model.inference.fit import Diagnostics, summarise_diagnostics
+from recovery.model.likelihood.build import prepare
 
 warnings.filterwarnings("ignore")
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from common import machine
 
-from recovery.model.forecast import Forecaster
+from recovery.model.predict.forecast import Forecaster
 from recovery.model.requests import ForecastRequest
 
 warnings.filterwarnings("ignore")

@@ -21,7 +21,7 @@ from common import machine
 
 from recovery.engine import connect, run_batch
 from recovery.model import Forecaster, load, simulate_cohort
-from recovery.model.batch import BatchSpec
+from recovery.model.predict.batch import BatchSpec
 from recovery.model.requests import ScheduleSpec
 
 warnings.filterwarnings("ignore")

@@ -58,7 +58,7 @@ def start_server(workdir: Path, workers: int, port: int) -> subprocess.Popen[byt
 
 def seed(workdir: Path, clients: int) -> None:
     """One therapist account per client."""
-    from recovery.service.api_auth import create
+    from recovery.service.api.routes.auth import create
     from recovery.service.db import Database
     from recovery.service.schemas import UserIn
 

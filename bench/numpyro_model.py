@@ -1,6 +1,6 @@
 """The hierarchical model written directly in NumPyro, for bench/fit.py's comparison.
 
-Same priors, parameterisation and likelihood as recovery.model.build: the kernel is
+Same priors, parameterisation and likelihood as recovery.model.likelihood.build: the kernel is
 array-namespace generic, so this file passes `jax.numpy` where build.py passes PyTensor, and
 the residual filter is jax_ops.grid_loglik (a jax.lax.scan), which the JAX backends also use.
 """
@@ -20,10 +20,10 @@ import numpyro
 import numpyro.distributions as dist
 from numpyro.infer import MCMC, NUTS, init_to_value
 
-from recovery.model.build import KIND_WEIGHTS, CohortData, beta_prior, starting_values
 from recovery.model.config import PARAMS, ModelConfig
-from recovery.model.jax_ops import grid_loglik
-from recovery.model.kernel import LOG_SCALE, Params, expected_pain
+from recovery.model.likelihood.build import KIND_WEIGHTS, CohortData, beta_prior, starting_values
+from recovery.model.likelihood.jax_ops import grid_loglik
+from recovery.model.likelihood.kernel import LOG_SCALE, Params, expected_pain
 
 jax.config.update("jax_enable_x64", True)
 

@@ -16,9 +16,9 @@ import numpy as np
 from common import machine
 
 from recovery.model import PARAMS, SamplerConfig, fit, simulate_cohort
-from recovery.model.fit import FittedModel
-from recovery.model.population import PopulationDraws
-from recovery.model.simulate import truth_table
+from recovery.model.data.simulate import truth_table
+from recovery.model.inference.fit import FittedModel
+from recovery.model.predict.population import PopulationDraws
 
 warnings.filterwarnings("ignore")
 

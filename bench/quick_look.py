@@ -3,8 +3,8 @@
 Measures what an analyst needs to know before trusting a quick look: its time against NUTS,
 the error of population-level posterior means (in NUTS posterior SDs), the width of its 90 %
 intervals relative to NUTS's, and held-out 90 % coverage and CRPS of both on a fresh cohort.
-Writes bench/results/quick_look.json and recovery/model/quick_look_error.json, which every
-quick-look model quotes in its diagnostics.
+Writes bench/results/quick_look.json and model/recovery/model/inference/quick_look_error.json,
+which every quick-look model quotes in its diagnostics.
 Usage: python bench/quick_look.py [--patients 100] [--draws 1000]
 """
 
@@ -20,8 +20,8 @@ import numpy as np
 from common import machine
 
 from recovery.model import Forecaster, SamplerConfig, evaluate, fit, simulate_cohort
-from recovery.model.fit import FittedModel, stacked_draws
-from recovery.model.quick import ERROR_FILE, quick_fit
+from recovery.model.inference.fit import FittedModel, stacked_draws
+from recovery.model.inference.quick import ERROR_FILE, quick_fit
 
 warnings.filterwarnings("ignore")
 POPULATION = ["mu_pop", "beta", "tau_nat", "synergy", "sigma", "share", "ell", "log_relief_w",

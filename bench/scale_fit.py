@@ -24,11 +24,11 @@ from common import commit, machine, model_description
 
 from recovery.engine.cohort_fit import CohortFitPlan, fit_cohort, subsample_size
 from recovery.model import PARAMS, ModelConfig, SamplerConfig, simulate_cohort
-from recovery.model.cohort import Cohort
-from recovery.model.evaluate import evaluate
-from recovery.model.fit import FittedModel, fit
-from recovery.model.forecast import Forecaster
-from recovery.model.population import PopulationDraws
+from recovery.model.checks.evaluate import evaluate
+from recovery.model.data.cohort import Cohort
+from recovery.model.inference.fit import FittedModel, fit
+from recovery.model.predict.forecast import Forecaster
+from recovery.model.predict.population import PopulationDraws
 
 warnings.filterwarnings("ignore")
 TARGET_MINUTES = 30.0

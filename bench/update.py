@@ -29,12 +29,12 @@ import pandas as pd
 from common import commit, machine
 
 from recovery.model import Cohort, SamplerConfig, fit, load, save
-from recovery.model.evaluate import patient_request
-from recovery.model.fit import stacked_draws
-from recovery.model.forecast import Forecaster, paths, residual_quantiles
+from recovery.model.checks.evaluate import patient_request
+from recovery.model.data.schedules import SessionPlan
+from recovery.model.inference.fit import stacked_draws
+from recovery.model.predict.forecast import Forecaster, paths, residual_quantiles
+from recovery.model.predict.update import PatientData, PatientDraws, patient_draws
 from recovery.model.requests import History, PatientInfo
-from recovery.model.schedules import SessionPlan
-from recovery.model.update import PatientData, PatientDraws, patient_draws
 
 warnings.filterwarnings("ignore")
 LENGTHS = (2, 10, 30, 60, 120, 365)

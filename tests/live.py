@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from recovery.service.api_auth import create
+from recovery.service.api.routes.auth import create
 from recovery.service.db import Database
 from recovery.service.schemas import UserIn
 from recovery.service.settings import Settings

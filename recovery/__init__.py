@@ -1,1 +1,0 @@
-"""Recovery: recovery-outcome simulation and forecasting for massage and physiotherapy."""

@@ -1,0 +1,7 @@
+"""One APIRouter per area; `ROUTERS` is the order the app includes them in."""
+
+from recovery.service.api.routes import analyst, answers, auth, forecast, ops, patients, plans
+
+ROUTERS = [m.router for m in (auth, patients, plans, answers, forecast, analyst, ops)]
+
+__all__ = ["ROUTERS"]

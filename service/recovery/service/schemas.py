@@ -1,0 +1,407 @@
+"""Request and response bodies of the HTTP API (the forecast JSON lives in model.requests)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
+
+from recovery.model import KindName
+from recovery.model.requests import BookingResponse, ExplainResponse, Price, ScheduleSpec
+from recovery.service.auth import Role
+
+__all__ = [
+    "AccountIn",
+    "AuditOut",
+    "BatchResult",
+    "BookingIn",
+    "BookingOut",
+    "CohortOut",
+    "EntryOut",
+    "ExplainIn",
+    "ExplainOut",
+    "FitIn",
+    "HistoryOut",
+    "JobOut",
+    "ModelOut",
+    "MonitorOut",
+    "MonitorWindow",
+    "PasswordIn",
+    "PatientForecastIn",
+    "PatientIn",
+    "PatientOptimiseIn",
+    "PatientOut",
+    "PatientPatch",
+    "PlanIn",
+    "PlanOut",
+    "ScoreIn",
+    "ScoresIn",
+    "SessionIn",
+    "SessionsIn",
+    "TokenOut",
+    "UserIn",
+    "UserOut",
+    "UserPatch",
+]
+
+def _utc(d: datetime) -> datetime:
+    return d.replace(tzinfo=UTC) if d.tzinfo is None else d
+
+
+# The database stores naive UTC; the API says so explicitly (RFC 3339 with an offset).
+UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+
+ClientId = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$",
+                 description="client-chosen id: retrying an upload with it never duplicates")
+
+
+def _whole_number(value: object) -> object:
+    """A score sent as 6.0 is the score 6 (7.5 stays refused)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _yes_no(value: object) -> object:
+    """true/false for a yes/no covariate is 1/0."""
+    if isinstance(value, dict):
+        return {k: float(v) if isinstance(v, bool) else v for k, v in value.items()}
+    return value
+
+
+def _iso_date(value: object) -> object:
+    """A calendar date as JSON sends it, "YYYY-MM-DD" (a number is not a date)."""
+    return dt.date.fromisoformat(value) if isinstance(value, str) else value
+
+
+Score = Annotated[int, BeforeValidator(_whole_number), Field(ge=0, le=10)]
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
+Covariates = Annotated[dict[str, float | None], BeforeValidator(_yes_no)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class TokenOut(BaseModel):
+    """A bearer token and the user it signs in."""
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+
+
+class UserIn(_In):
+    """A new account."""
+    username: str = Field(min_length=2, max_length=80, pattern=r"^[A-Za-z0-9_.@-]+$")
+    password: str = Field(min_length=10, max_length=200)
+    role: Role = Field(strict=False)  # accept "therapist" from Python callers too
+    patient_id: str | None = Field(default=None, description="for role patient: their record")
+
+
+class UserOut(BaseModel):
+    """An account as the API shows it (never its password)."""
+    model_config = ConfigDict(from_attributes=True)  # built from its table row
+    id: int
+    username: str
+    role: Role
+    patient_id: str | None
+    active: bool = True
+
+
+class PasswordIn(_In):
+    """A user changes their own password; every token they hold stops working."""
+
+    current_password: str = Field(max_length=200)
+    new_password: str = Field(min_length=10, max_length=200)
+
+
+class UserPatch(_In):
+    """An admin resets a password or disables / re-enables an account (revokes its tokens)."""
+
+    password: str | None = Field(default=None, min_length=10, max_length=200)
+    active: bool | None = None
+
+
+class AuditOut(BaseModel):
+    """One audited read or change of a record."""
+    at: UtcDatetime
+    user_id: int
+    role: str
+    action: str
+    route: str
+    patient_id: str | None
+    reason: str | None
+
+
+StartDate = Field(default=None, description="day 0 of the record's calendar (default: today)")
+
+
+class PatientIn(_In):
+    """A new patient record."""
+    name: str = Field(min_length=1, max_length=120)
+    covariates: Covariates = Field(default_factory=dict)
+    start_date: IsoDate | None = StartDate
+    therapist_id: int | None = Field(default=None, description="admins only: the therapist")
+
+
+class PatientPatch(_In):
+    """Changes to a patient record."""
+    name: str | None = Field(default=None, min_length=1, max_length=120)
+    covariates: Covariates | None = None
+
+
+class AccountIn(_In):
+    """A patient's own login, created by their therapist."""
+
+    username: str = Field(min_length=2, max_length=80, pattern=r"^[A-Za-z0-9_.@-]+$")
+    password: str = Field(min_length=10, max_length=200)
+
+
+class PatientOut(BaseModel):
+    """A patient record as the API shows it."""
+    model_config = ConfigDict(from_attributes=True)  # built from its table row
+    id: str
+    name: str
+    covariates: dict[str, float | None]
+    therapist_id: int
+    created_at: UtcDatetime
+    start_date: dt.date = Field(validation_alias=AliasChoices("start_date", "start"))
+
+
+class _Dated(_In):
+    """An entry placed by `day` (days since the record's start) or by calendar `date`."""
+
+    day: float | None = Field(default=None, ge=0, le=36_500)
+    date: IsoDate | None = Field(default=None, description="instead of day (YYYY-MM-DD)")
+
+    @model_validator(mode="after")
+    def _day_or_date(self) -> Self:
+        if (self.day is None) == (self.date is None):
+            raise ValueError("give either day (days since the record's start) or date "
+                             "(YYYY-MM-DD), not both")
+        return self
+
+
+class ScoreIn(_Dated):
+    """A pain score (0-10)."""
+    score: Score
+    client_id: str = ClientId
+
+
+class SessionIn(_Dated):
+    """A session of a kind the served model knows."""
+    kind: KindName = "massage"
+    client_id: str = ClientId
+
+
+class ScoresIn(_In):
+    """Scores to add to a record."""
+    scores: list[ScoreIn] = Field(min_length=1, max_length=1000)
+
+
+class SessionsIn(_In):
+    """Sessions to add to a record."""
+    sessions: list[SessionIn] = Field(min_length=1, max_length=1000)
+
+
+class BatchResult(BaseModel):
+    """What an add did: entries stored, and those already there."""
+    created: int
+    duplicates: int = Field(description="items whose client_id was already stored (retries)")
+
+
+class EntryOut(BaseModel):
+    """One stored score or session, as entered."""
+
+    entry: Literal["score", "session"]
+    client_id: str
+    day: float
+    date: dt.date
+    value: str = Field(description="the score, or the session's kind")
+    stored_at: UtcDatetime
+
+
+class HistoryOut(BaseModel):
+    """A patient's scores and sessions, and entries the model cannot use."""
+    patient_id: str
+    start_date: dt.date = Field(description="day 0 of the record's calendar")
+    today: float = Field(description="today's day number in the record's calendar")
+    pain: list[dict[str, Any]]
+    sessions: list[dict[str, Any]]
+    left_out: list[str] = Field(default_factory=list, description="entries the served model "
+                                "cannot use (forecasts leave them out), in plain words")
+
+
+class PlanIn(_In):
+    """A schedule the therapist proposes to this patient (phases or session days)."""
+
+    schedule: ScheduleSpec
+    note: str = Field(default="", max_length=500, description="for the patient, in plain words")
+
+
+class PlanOut(BaseModel):
+    """A schedule proposed to a patient."""
+    id: str
+    name: str
+    schedule: dict[str, Any]
+    note: str
+    created_at: UtcDatetime
+
+
+class PatientForecastIn(_In):
+    """Forecast a stored patient: their history comes from the database."""
+
+    schedules: list[ScheduleSpec] = Field(min_length=1, max_length=12)
+    start_day: float | None = Field(default=None, ge=0, le=36_500,
+                                    description="default: the day after the last record")
+    horizon_days: int = Field(default=180, ge=1, le=3 * 365)
+    target_score: float = Field(default=3.0, ge=0, le=10)
+    prices: dict[str, Price] | None = None
+    draws: int = Field(default=1000, ge=100, le=5000)
+    seed: int = Field(default=0, ge=0, le=2**32 - 1, description="random seed")
+    meaningful_difference: float = Field(
+        default=1.0, gt=0, le=10, description="smallest difference in mean pain worth acting "
+        "on (NRS points)")
+
+
+class PatientOptimiseIn(_In):
+    """What an optimisation for a patient asks for."""
+    kind: KindName = "massage"
+    start_day: float | None = Field(default=None, ge=0, le=36_500)
+    horizon_days: int = Field(default=84, ge=7, le=3 * 365)
+    target_score: float = Field(default=3.0, ge=0, le=10)
+    level: float = Field(default=0.8, gt=0, lt=1)
+    minimise: str = Field(default="cost", pattern="^(cost|sessions)$")
+    draws: int = Field(default=1000, ge=100, le=5000)
+
+
+class CohortOut(BaseModel):
+    """A stored cohort."""
+    model_config = ConfigDict(from_attributes=True)  # built from its table row
+    id: str
+    name: str
+    fingerprint: str
+    n_patients: int
+    n_sessions: int
+    n_scores: int
+    created_at: UtcDatetime
+
+
+class FitIn(_In):
+    """A refit to queue."""
+    cohort_id: str = Field(min_length=1, max_length=32)
+    draws: int = Field(default=1000, ge=50, le=20_000)
+    tune: int = Field(default=1000, ge=50, le=20_000)
+    chains: int = Field(default=2, ge=1, le=8)
+    seed: int = Field(default=1, ge=0, le=2**32 - 1, description="random seed")
+    method: Literal["nuts", "advi"] = Field(
+        default="nuts", description="nuts: the full fit; advi: a quick look, never servable")
+    max_draws: int | None = Field(
+        default=None, ge=50, le=100_000, description="keep sampling past `draws`, up to this "
+        "many per chain, until the convergence gate passes (default: 10 x draws)")
+    max_minutes: float | None = Field(
+        default=None, gt=0, le=24 * 60, description="stop sampling after this long and keep "
+        "what was drawn (default: the service's fit_max_minutes)")
+    strategy: Literal["auto", "full", "subsample"] = Field(
+        default="auto", description="full: NUTS on every patient; subsample: NUTS on a "
+        "stratified subsample (the service's fit_subsample), then every patient updated on "
+        "its population; auto: subsample above the service's fit_subsample_above patients")
+
+
+class JobOut(BaseModel):
+    """A refit job and its progress."""
+    model_config = ConfigDict(from_attributes=True)  # built from its table row
+    id: str
+    cohort_id: str
+    status: str
+    progress: float
+    message: str
+    attempts: int
+    model_id: str | None
+    params: dict[str, Any]
+    created_at: UtcDatetime
+    finished_at: UtcDatetime | None
+    diagnostics: dict[str, Any] | None = None
+
+
+class ModelOut(BaseModel):
+    """A model version: diagnostics, evaluation, and whether it is served."""
+    model_config = ConfigDict(from_attributes=True)  # built from its table row
+    id: str
+    passed: bool
+    served: bool = False
+    diagnostics: dict[str, Any]
+    evaluation: dict[str, Any] | None
+    cohort_id: str | None
+    created_at: UtcDatetime
+
+
+class ExplainIn(_In):
+    """Why the forecast of one schedule looks as it does, from the record's start to the
+    horizon; the forecast starts today."""
+
+    schedule: ScheduleSpec = Field(default_factory=lambda: ScheduleSpec(name="none"))
+    horizon_days: int = Field(default=180, ge=1, le=3 * 365)
+    draws: int = Field(default=1000, ge=100, le=5000)
+    seed: int = Field(default=0, ge=0, le=2**32 - 1)
+
+
+class ExplainOut(ExplainResponse):
+    """An explanation of a patient's forecast, on the record's calendar."""
+    start_date: dt.date = Field(description="the record's day 0")
+
+
+class BookingIn(_In):
+    """If sessions stop today: when pain comes back, and by when to book the next session."""
+
+    kind: KindName = "massage"
+    target_score: float = Field(default=3.0, ge=0, le=10)
+    level: float = Field(default=0.7, gt=0, lt=1)
+    lost_fraction: float = Field(default=0.5, gt=0, le=1)
+    window_days: int = Field(default=182, ge=14, le=730)
+    follow_days: int = Field(default=28, ge=1, le=182)
+    draws: int = Field(default=1000, ge=100, le=5000)
+    seed: int = Field(default=0, ge=0, le=2**32 - 1)
+
+
+class BookingOut(BookingResponse):
+    """When to book a patient's next session, on the record's calendar."""
+    start_date: dt.date = Field(description="the record's day 0")
+    book_by_date: dt.date | None
+    median_return_date: dt.date | None
+
+
+class MonitorWindow(BaseModel):
+    """The served model's forecasts against the scores entered after them, in one window."""
+
+    label: str
+    scores: int
+    patients: int
+    coverage_50: float
+    coverage_90: float
+    crps: float = Field(description="mean quantile score (a CRPS approximation), NRS points")
+
+
+class MonitorOut(BaseModel):
+    """Drift of the served model: by week and by therapist, the recent window, and a flag."""
+
+    model_version: str
+    scores: int
+    weeks: list[MonitorWindow]
+    therapists: list[MonitorWindow]
+    recent: MonitorWindow | None
+    reference_50: float = Field(description="the 50 % bands' coverage on held-out patients")
+    reference_90: float = Field(description="the 90 % bands' coverage on held-out patients")
+    judged: bool = Field(description="the recent window holds enough scores and patients to "
+                         "judge")
+    alert: bool
+    refit_suggested: bool
+    reasons: list[str]

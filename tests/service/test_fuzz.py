@@ -1,0 +1,54 @@
+"""Property-based API fuzzing with schemathesis against the app's own OpenAPI schema, over
+real HTTP: no 5xx, and every response matches its documented schema."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from recovery.service.settings import Settings
+from tests.helpers import service_settings
+from tests.live import Server, add_user, token
+
+PASSWORD = "fuzzing password"
+SCHEMATHESIS = str(Path(sys.executable).parent / "schemathesis")
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, dict[str, str]]]:
+    s: Settings = service_settings("sqlite", tmp_path_factory.mktemp("fuzz"))
+    add_user(s, "fuzzer", PASSWORD, "therapist")
+    server = Server(s, Path(s.models_dir).parent / "server.log").start()
+    h = token(server.url, "fuzzer", PASSWORD)
+    record = {"name": "F", "start_date": "2025-01-01"}
+    pid = httpx.post(f"{server.url}/v1/patients", json=record, headers=h).json()["id"]
+    httpx.post(f"{server.url}/v1/patients/{pid}/scores", headers=h, json={"scores": [
+        {"day": d, "score": 5, "client_id": f"c{d}"} for d in range(10)]})
+    yield server, h
+    server.stop()
+
+
+def test_api_never_fails_and_matches_its_schema(live: tuple[Server, dict[str, str]],
+                                                tmp_path: Path) -> None:
+    """schemathesis's own runner (every operation, examples + generated cases, all checks)."""
+    server, headers = live
+    report = tmp_path / "junit.xml"
+    run = subprocess.run(
+        [SCHEMATHESIS, "run", f"{server.url}/openapi.json", "--checks", "all",
+         "-H", f"Authorization:{headers['Authorization']}", "--max-examples", "25",
+         "--seed", "1", "--request-timeout", "60", "--report", "junit",
+         # A freeze guard, not a speed target (bench/forecast.py measures latency): on two
+         # cores shared with the other test worker, a 0.7-s optimise once took 16.7 s.
+         "--max-response-time", "30",
+         "--report-junit-path", str(report), "--suppress-health-check", "all",
+         # Cross-field rules (start_day after the last score; session kinds the *served*
+         # model knows; known preset names) are not expressible in JSON Schema, so a
+         # schema-valid request may rightly get 422: that one check does not apply.
+         "--exclude-checks", "positive_data_acceptance"],
+        capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]

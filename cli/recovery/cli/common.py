@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -15,8 +15,8 @@ if TYPE_CHECKING:
 
     from recovery.model.predict.forecast import Forecaster
 
-__all__ = ["EXIT_BAD_DIAGNOSTICS", "EXIT_BAD_INPUT", "err", "fail", "forecaster_at", "guarded",
-           "out", "read_request", "report_fit", "settings_of", "write_out"]
+__all__ = ["EXIT_BAD_DIAGNOSTICS", "EXIT_BAD_INPUT", "ModelDir", "err", "fail", "forecaster_at",
+           "guarded", "out", "read_request", "report_fit", "settings_of", "write_out"]
 
 T = TypeVar("T")
 R = TypeVar("R", bound="BaseModel")
@@ -25,6 +25,11 @@ err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
 
 EXIT_BAD_INPUT, EXIT_BAD_DIAGNOSTICS = 2, 3
+
+# A fitted model directory: given, or the service's default model setting.
+ModelDir = Annotated[Path, typer.Option(
+    "--model", envvar="RECOVERY_DEFAULT_MODEL_DIR",
+    help="fitted model directory (default: the RECOVERY_DEFAULT_MODEL_DIR setting)")]
 
 
 def settings_of(kind: type[R]) -> R:

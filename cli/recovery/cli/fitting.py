@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 from recovery.cli.common import (
     EXIT_BAD_DIAGNOSTICS,
+    ModelDir,
     err,
     fail,
     forecaster_at,
@@ -173,7 +174,7 @@ def diagnostics(model_dir: Annotated[Path, typer.Argument()]) -> None:
 
 @app.command()
 def evaluate(
-    model_dir: Annotated[Path, typer.Option("--model", help="fitted model directory")],
+    model_dir: ModelDir,
     cohort_dir: Annotated[Path, typer.Option("--cohort", help="cohort to evaluate on")],
     out_dir: Annotated[Path, typer.Option("--out", help="report directory")],
     holdout_days: Annotated[float, typer.Option(min=1, max=365)] = 42,
@@ -207,7 +208,7 @@ def evaluate(
 
 @app.command()
 def phenomena(
-    model_dir: Annotated[Path, typer.Option("--model", help="fitted model directory")],
+    model_dir: ModelDir,
     out_dir: Annotated[Path, typer.Option("--out", help="report directory")],
     readme: Annotated[Path | None, typer.Option(
         help="also rewrite this README's table between its phenomena markers")] = None,

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from recovery.model.requests import ScheduleSpec
 
 from recovery.cli.common import (
+    ModelDir,
     err,
     fail,
     forecaster_at,
@@ -29,7 +30,7 @@ app = typer.Typer()
 
 @app.command()
 def forecast(
-    model_dir: Annotated[Path, typer.Option("--model", help="fitted model directory")],
+    model_dir: ModelDir,
     request: Annotated[Path, typer.Option(help="forecast request JSON (see README)")],
     out_json: Annotated[Path | None, typer.Option("--out", help="write the forecast JSON")] = None,
     plot: Annotated[Path | None, typer.Option(help="write a fan chart PNG")] = None,
@@ -64,7 +65,7 @@ def forecast(
 
 @app.command()
 def optimise(
-    model_dir: Annotated[Path, typer.Option("--model", help="fitted model directory")],
+    model_dir: ModelDir,
     request: Annotated[Path, typer.Option(help="optimise request JSON (see README)")],
     out_json: Annotated[Path | None, typer.Option("--out", help="write the result JSON")] = None,
 ) -> None:
@@ -88,7 +89,7 @@ def optimise(
 
 @app.command()
 def explain(
-    model_dir: Annotated[Path, typer.Option("--model", help="fitted model directory")],
+    model_dir: ModelDir,
     request: Annotated[Path, typer.Option(help="explain request JSON (see README)")],
     out_json: Annotated[Path | None, typer.Option("--out", help="write the result JSON")] = None,
     plot: Annotated[Path | None, typer.Option(help="write the parts chart PNG")] = None,
@@ -108,7 +109,7 @@ def explain(
 
 @app.command()
 def booking(
-    model_dir: Annotated[Path, typer.Option("--model", help="fitted model directory")],
+    model_dir: ModelDir,
     request: Annotated[Path, typer.Option(help="booking request JSON (see README)")],
     out_json: Annotated[Path | None, typer.Option("--out", help="write the result JSON")] = None,
 ) -> None:
@@ -124,7 +125,7 @@ def booking(
 
 @app.command()
 def frontier(
-    model_dir: Annotated[Path, typer.Option("--model", help="fitted model directory")],
+    model_dir: ModelDir,
     request: Annotated[Path, typer.Option(help="optimise request JSON (see README)")],
     out_json: Annotated[Path | None, typer.Option("--out", help="write the result JSON")] = None,
     plot: Annotated[Path | None, typer.Option(help="write the frontier chart PNG")] = None,
@@ -149,7 +150,7 @@ def frontier(
 
 @app.command("forecast-batch")
 def forecast_batch(
-    model_dir: Annotated[Path, typer.Option("--model", help="fitted model directory")],
+    model_dir: ModelDir,
     cohort_dir: Annotated[Path, typer.Option("--cohort", help="cohort whose patients to forecast")],
     out_dir: Annotated[Path, typer.Option("--out", help="directory for the Parquet tables")],
     schedule: Annotated[list[str] | None, typer.Option(

@@ -5,14 +5,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import Annotated, Any, cast
 
 import numpy as np
 import typer
-
-if TYPE_CHECKING:
-
-    pass
 
 from recovery.cli.common import (
     EXIT_BAD_DIAGNOSTICS,

@@ -8,12 +8,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-if TYPE_CHECKING:
-
-    from recovery.model.predict.batch import BatchSpec
-    from recovery.model.predict.forecast import Forecaster
-    from recovery.model.requests import ScheduleSpec
-
 from recovery.cli.common import (
     ModelDir,
     err,
@@ -24,6 +18,11 @@ from recovery.cli.common import (
     read_request,
     write_out,
 )
+
+if TYPE_CHECKING:
+    from recovery.model.predict.batch import BatchSpec
+    from recovery.model.predict.forecast import Forecaster
+    from recovery.model.requests import ScheduleSpec
 
 app = typer.Typer()
 

@@ -8,12 +8,7 @@ from typing import Annotated
 
 import typer
 
-from recovery.cli.common import (
-    fail,
-    out,
-    settings_of,
-    write_out,
-)
+from recovery.cli.common import fail, out, settings_of, write_out
 
 app = typer.Typer()
 

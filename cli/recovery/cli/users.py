@@ -7,10 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from recovery.cli.common import (
-    fail,
-    out,
-)
+from recovery.cli.common import fail, out
 
 app = typer.Typer(help="Service accounts.", no_args_is_help=True)
 

@@ -106,7 +106,8 @@ def main() -> None:
     row: dict[str, Any] = {"commit": commit(), "patients": args.patients, "weeks": args.weeks,
                            "scores": len(cohort.pain),
                            "subsample": subsample_size(cohort, CohortFitPlan(
-                               "subsample", args.subsample))}
+                               "subsample", args.subsample)),
+                           "default_subsample": args.subsample is None}
     sampler = SamplerConfig(draws=args.draws, tune=args.draws, max_draws=10 * args.draws,
                             max_minutes=args.max_minutes, progress_bar=False)
     t0 = time.perf_counter()

@@ -133,3 +133,18 @@ def test_every_route_is_in_the_matrix(shared_api: Api) -> None:
 def test_analyst_routes_refuse_other_roles(shared_api: Api, path: str, who: str) -> None:
     method = "POST" if path.endswith("promote") else "GET"
     assert _call(shared_api, who, method, path, None) == 403
+
+
+def test_account_refusals_name_the_field(api: Api) -> None:
+    """Record logic raises a domain FieldError; the API answers 422 in FastAPI's shape."""
+    body = {"username": "staff1", "password": "long enough pw", "role": "therapist",
+            "patient_id": api.own}
+    r = api.client.post("/v1/users", json=body, headers=api.as_("root"))
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["loc"] == ["body", "patient_id"]
+    r = api.client.post("/v1/users", json=body | {"role": "patient"}, headers=api.as_("root"))
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["loc"] == ["body", "role"]
+    r = api.client.post("/v1/users", json=body | {"username": "t1", "patient_id": None},
+                        headers=api.as_("root"))
+    assert r.status_code == 409, r.text

@@ -240,13 +240,29 @@ def _blank_kind_is_named_and_blocks_the_forecast(page: Any) -> None:
     expect(page.get_by_text("Row 1: choose a session kind (massage, physio).")).to_be_visible()
     expect(page.get_by_role("button", name="Forecast", exact=True)).to_be_disabled()
     _no_raw_error(page)
-    editor.dblclick(position=kind_cell)  # choose a kind again in the cell's drop-down
-    expect(page.get_by_role("option", name="physio", exact=True)).to_be_visible()
+    _settled(page)  # a rerun redraws the grid and closes a drop-down opened during it
+    _open_cell_menu(page, editor, kind_cell, option="physio")
     page.keyboard.type("massage")
     page.keyboard.press("Enter")
     expect(page.get_by_text("Row 1: choose a session kind")).to_have_count(0)
     expect(page.get_by_role("button", name="Forecast", exact=True)).to_be_enabled()
     _settled(page)
+
+
+def _open_cell_menu(page: Any, editor: Any, cell: dict, option: str) -> None:
+    """Double-click a grid cell until its drop-down shows `option` (a late rerun can close it)."""
+    from playwright.sync_api import expect
+
+    shown = page.get_by_role("option", name=option, exact=True)
+    for _ in range(3):
+        editor.dblclick(position=cell)
+        try:
+            expect(shown).to_be_visible(timeout=10_000)
+            return
+        except AssertionError:
+            page.keyboard.press("Escape")
+            _settled(page)
+    expect(shown).to_be_visible()
 
 
 @pytest.fixture(scope="module")

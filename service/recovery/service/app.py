@@ -17,9 +17,10 @@ from starlette.routing import Match, Route
 from starlette.types import Scope
 
 from recovery.service.api.deps import AppState
+from recovery.service.api.errors import refusal
 from recovery.service.api.routes import ROUTERS
 from recovery.service.db import Database
-from recovery.service.errors import FieldError, ServiceError
+from recovery.service.errors import ServiceError
 from recovery.service.guard import BodyGuard
 from recovery.service.metrics import Metrics
 from recovery.service.registry import Registry
@@ -101,10 +102,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def refused(_: Request, exc: ServiceError) -> JSONResponse:
         """A domain error from the record logic, as its HTTP status and message; a refused
         field in FastAPI's own 422 shape."""
-        if isinstance(exc, FieldError):
-            return JSONResponse({"detail": [{"loc": ["body", exc.field], "msg": str(exc),
-                                             "type": "value_error"}]}, exc.status)
-        return JSONResponse({"detail": str(exc)}, exc.status)
+        detail, status = refusal(exc)
+        return JSONResponse({"detail": detail}, status)
 
     app.add_middleware(BodyGuard, settings=settings)
     return app

@@ -3,44 +3,38 @@
 
 from __future__ import annotations
 
-__all__ = ["ConflictError", "ForbiddenError", "NotFoundError", "ServiceError", "TooLargeError"]
+__all__ = ["ConflictError", "FieldError", "ForbiddenError", "NotFoundError", "ServiceError",
+           "TooLargeError"]
+
+Place = tuple[str | int, ...]
 
 
 class ServiceError(Exception):
     """A request the service refuses, with a message for the person who sent it."""
 
-    status = 400
-
 
 class NotFoundError(ServiceError):
     """No such record, or not one this user may see (the two are not told apart)."""
-
-    status = 404
 
 
 class ForbiddenError(ServiceError):
     """The user's role may not do this."""
 
-    status = 403
-
 
 class ConflictError(ServiceError):
     """The record's state does not allow it (e.g. no earlier model to go back to)."""
-
-    status = 409
 
 
 class TooLargeError(ServiceError):
     """An upload over the configured limit."""
 
-    status = 413
-
 
 class FieldError(ServiceError):
-    """A value the record logic refuses, naming the request field it came from."""
+    """Values the record logic refuses, each naming its place in the request body, so a batch
+    names every bad entry at once."""
 
-    status = 422
-
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str | Place, message: str,
+                 more: list[tuple[Place, str]] | None = None) -> None:
         super().__init__(message)
-        self.field = field
+        first = (field,) if isinstance(field, str) else field
+        self.problems: list[tuple[Place, str]] = [(first, message), *(more or [])]

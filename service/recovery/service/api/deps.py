@@ -11,19 +11,20 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
+from recovery.model import covariate_problems
 from recovery.service.api.errors import run_model
 from recovery.service.auth import Role, TokenError, read_token
 from recovery.service.db import Database
-from recovery.service.errors import ForbiddenError, NotFoundError
+from recovery.service.errors import FieldError, ForbiddenError, NotFoundError, Place
 from recovery.service.metrics import Metrics
 from recovery.service.registry import Loaded, Registry
 from recovery.service.settings import Settings
 from recovery.service.tables import AuditRow, Patient, User
 from recovery.service.throttle import ForecastGate
 
-__all__ = ["BUSY", "COMMON_RESPONSES", "AppState", "CurrentUser", "DbSession", "audit", "gated",
-           "get_state",
-           "patient_for", "require", "settle"]
+__all__ = ["BUSY", "COMMON_RESPONSES", "NOT_YOURS", "AppState", "CurrentUser", "DbSession",
+           "Therapist", "audit", "check_covariates", "gated", "get_state", "patient_for",
+           "refuse_unknown_kinds", "require", "settle"]
 
 # Responses any /v1 route may give, documented on every one of them.
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -32,6 +33,10 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"description": "your role may not do this"},
     413: {"description": "request body over the size limit"},
 }
+
+# Routes on one patient's record (patient_for's 404 never says which of the two it was).
+NOT_YOURS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "no such patient, or not yours"}}
 
 # Forecast routes: the per-user rate and the bounded queue (recovery.service.throttle).
 BUSY: dict[int | str, dict[str, Any]] = {
@@ -124,6 +129,9 @@ def require(*roles: Role) -> Callable[[User], User]:
     return check
 
 
+Therapist = Annotated[User, Depends(require(Role.therapist))]
+
+
 def patient_for(s: Session, user: User, patient_id: str, write: bool = False) -> Patient:
     """The patient record if this user may see it (write: may change it), audited; else 404.
 
@@ -158,6 +166,24 @@ def served(state: AppState) -> Loaded:
     if loaded is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "no model loaded yet")
     return loaded
+
+
+def refuse_unknown_kinds(state: AppState, sent: list[tuple[Place, str]]) -> None:
+    """Refuse each (place in the body, kind) the served model does not know, all named."""
+    known = served(state).forecaster.kinds
+    _refuse([(loc, f"unknown session kind {kind!r}; the served model knows {known}")
+             for loc, kind in sent if kind not in known])
+
+
+def check_covariates(state: AppState, covariates: dict[str, float | None]) -> None:
+    """Refuse covariates the served model does not know or outside its configured ranges."""
+    problems = covariate_problems(covariates, served(state).forecaster.config)
+    _refuse([(tuple(field.split(".")), msg) for field, msg in problems])
+
+
+def _refuse(problems: list[tuple[Place, str]]) -> None:
+    if problems:
+        raise FieldError(*problems[0], more=problems[1:])
 
 
 T = TypeVar("T")

@@ -1,4 +1,5 @@
-"""Model errors as HTTP 422 responses that name the field; never a 500 for bad input."""
+"""Model and record errors as HTTP responses: a refused field as a 422 naming it, never a 500
+for bad input."""
 
 from __future__ import annotations
 
@@ -9,8 +10,20 @@ from fastapi import HTTPException
 from pydantic import ValidationError
 
 from recovery.model import CohortError, PatientError, RecoveryError
+from recovery.service.errors import (
+    ConflictError,
+    FieldError,
+    ForbiddenError,
+    NotFoundError,
+    ServiceError,
+    TooLargeError,
+)
 
-__all__ = ["run_model", "unprocessable"]
+__all__ = ["refusal", "run_model", "unprocessable"]
+
+STATUS: dict[type[ServiceError], int] = {NotFoundError: 404, ForbiddenError: 403,
+                                         ConflictError: 409, TooLargeError: 413,
+                                         FieldError: 422}
 
 T = TypeVar("T")
 
@@ -18,6 +31,15 @@ T = TypeVar("T")
 def unprocessable(items: list[dict[str, Any]]) -> HTTPException:
     """422 in FastAPI's own error shape: a list of {loc, msg, type}."""
     return HTTPException(422, items)
+
+
+def refusal(exc: ServiceError) -> tuple[Any, int]:
+    """A domain error's response body and status; a refused field in FastAPI's 422 shape."""
+    status = next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 400)
+    if isinstance(exc, FieldError):
+        return [{"loc": ["body", *loc], "msg": msg, "type": "value_error"}
+                for loc, msg in exc.problems], status
+    return str(exc), status
 
 
 def run_model(work: Callable[[], T]) -> T:

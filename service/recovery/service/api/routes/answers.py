@@ -22,6 +22,7 @@ from recovery.model import (
 from recovery.service.api.deps import (
     BUSY,
     COMMON_RESPONSES,
+    NOT_YOURS,
     CurrentUser,
     DbSession,
     State,
@@ -31,7 +32,7 @@ from recovery.service.api.deps import (
     settle,
 )
 from recovery.service.api.errors import run_model
-from recovery.service.api.routes.patients import NOT_YOURS, _history, _today, _usable
+from recovery.service.records import history_of, today_of, usable
 from recovery.service.schemas import (
     BookingIn,
     BookingOut,
@@ -53,8 +54,8 @@ def _ask(s: DbSession, user: CurrentUser, state: State, patient_id: str, body: d
     server; also the record's start date."""
     patient = patient_for(s, user, patient_id)
     loaded = served(state)
-    h, _ = _usable(_history(s, patient_id), loaded.forecaster.kinds)
-    start = max(_today(patient), max((p.day for p in h.pain), default=0.0))
+    h, _ = usable(history_of(s, patient_id), loaded.forecaster.kinds)
+    start = max(today_of(patient), max((p.day for p in h.pain), default=0.0))
     req = run_model(lambda: build({"patient": {"covariates": patient.covariates},
                                    "history": h.model_dump(), "start_day": start, **body,
                                    **({"since": f"{patient.start:%d %B %Y}"} if since else {})}))

@@ -2,44 +2,50 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, date, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
-from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
 from recovery.model import (
     ForecastRequest,
     ForecastResponse,
-    History,
     OptimiseRequest,
     OptimiseResponse,
-    TherapySession,
-    covariate_problems,
     optimise,
 )
-from recovery.model.requests import PainScore, PatientInfo
+from recovery.model.requests import PatientInfo
 from recovery.service.accounts import create
 from recovery.service.api.deps import (
     BUSY,
     COMMON_RESPONSES,
+    NOT_YOURS,
     CurrentUser,
     DbSession,
     State,
+    Therapist,
     audit,
+    check_covariates,
     gated,
     patient_for,
+    refuse_unknown_kinds,
     require,
     served,
     settle,
 )
-from recovery.service.api.errors import run_model, unprocessable
+from recovery.service.api.errors import run_model
 from recovery.service.auth import Role
-from recovery.service.errors import ForbiddenError, NotFoundError
+from recovery.service.errors import FieldError, ForbiddenError
+from recovery.service.records import (
+    delete_entry,
+    history_of,
+    insert_new,
+    next_day,
+    placed,
+    today_of,
+    usable,
+)
 from recovery.service.schemas import (
     AccountIn,
     BatchResult,
@@ -50,9 +56,7 @@ from recovery.service.schemas import (
     PatientOptimiseIn,
     PatientOut,
     PatientPatch,
-    ScoreIn,
     ScoresIn,
-    SessionIn,
     SessionsIn,
     UserIn,
     UserOut,
@@ -60,11 +64,6 @@ from recovery.service.schemas import (
 from recovery.service.tables import ForecastRow, PainRow, Patient, SessionRow, User
 
 router = APIRouter(prefix="/v1/patients", tags=["patients"], responses=COMMON_RESPONSES)
-NOT_YOURS: dict[int | str, dict[str, Any]] = {
-    404: {"description": "no such patient, or not yours"}}
-
-
-Therapist = Annotated[User, Depends(require(Role.therapist))]
 
 
 @router.post("", response_model=PatientOut, status_code=201)
@@ -72,10 +71,10 @@ def create_patient(body: PatientIn, s: DbSession, user: Therapist, state: State)
     """A therapist creates a record for one of their patients."""
     if body.therapist_id not in (None, user.id):
         raise ForbiddenError("therapists create their own patients")
-    _check_covariates(state, body.covariates)
+    check_covariates(state, body.covariates)
     if body.start_date is not None and body.start_date > date.today():
-        raise unprocessable([{"loc": ["body", "start_date"], "type": "value_error",
-                              "msg": f"the record cannot start in the future ({body.start_date})"}])
+        raise FieldError("start_date",
+                         f"the record cannot start in the future ({body.start_date})")
     p = Patient(name=body.name, covariates=body.covariates, therapist_id=user.id,
                 start_date=body.start_date or date.today())
     s.add(p)
@@ -107,7 +106,7 @@ def patch_patient(patient_id: str, body: PatientPatch, s: DbSession, user: Thera
         p.name = body.name
     if body.covariates is not None:
         merged = {**p.covariates, **body.covariates}
-        _check_covariates(state, merged)
+        check_covariates(state, merged)
         p.covariates = {k: v for k, v in merged.items() if v is not None}
     return PatientOut.model_validate(p)
 
@@ -127,7 +126,7 @@ def create_account(patient_id: str, body: AccountIn, s: DbSession, user: Therapi
 def delete_score(patient_id: str, client_id: str, s: DbSession, user: CurrentUser) -> Response:
     """Remove a wrong diary score (by the client id it was sent with)."""
     patient_for(s, user, patient_id, write=True)
-    _delete_one(s, PainRow, patient_id, client_id)
+    delete_entry(s, PainRow, patient_id, client_id)
     return Response(status_code=204)
 
 
@@ -136,7 +135,7 @@ def delete_session(patient_id: str, client_id: str, s: DbSession, user: Therapis
                    ) -> Response:
     """Remove a session recorded by mistake (by the client id it was sent with)."""
     patient_for(s, user, patient_id, write=True)
-    _delete_one(s, SessionRow, patient_id, client_id)
+    delete_entry(s, SessionRow, patient_id, client_id)
     return Response(status_code=204)
 
 
@@ -149,10 +148,10 @@ def get_patient(patient_id: str, s: DbSession, user: CurrentUser) -> PatientOut:
 @router.post("/{patient_id}/scores", response_model=BatchResult, responses=NOT_YOURS)
 def add_scores(patient_id: str, body: ScoresIn, s: DbSession, user: CurrentUser) -> BatchResult:
     """Diary scores, by day or date; a retried batch (same client_ids) is stored once."""
-    days = _placed(patient_for(s, user, patient_id, write=True), body.scores, "scores")
+    days = placed(patient_for(s, user, patient_id, write=True), body.scores, "scores")
     rows = [{"patient_id": patient_id, "day": d, "score": x.score, "client_id": x.client_id}
             for d, x in zip(days, body.scores, strict=True)]
-    return _insert_new(s, PainRow, rows)
+    return insert_new(s, PainRow, rows)
 
 
 @router.post("/{patient_id}/sessions", response_model=BatchResult, responses=NOT_YOURS)
@@ -161,12 +160,12 @@ def add_sessions(patient_id: str, body: SessionsIn, s: DbSession, user: Therapis
     """Sessions given (therapists only); retried batches are stored once. Only kinds the
     served model knows are taken, so no entry can leave the record unforecastable."""
     patient = patient_for(s, user, patient_id, write=True)
-    refuse_unknown_kinds(state, [(["sessions", i, "kind"], x.kind)
+    refuse_unknown_kinds(state, [(("sessions", i, "kind"), x.kind)
                                  for i, x in enumerate(body.sessions)])
-    days = _placed(patient, body.sessions, "sessions")
+    days = placed(patient, body.sessions, "sessions")
     rows = [{"patient_id": patient_id, "day": d, "kind": x.kind, "client_id": x.client_id}
             for d, x in zip(days, body.sessions, strict=True)]
-    return _insert_new(s, SessionRow, rows)
+    return insert_new(s, SessionRow, rows)
 
 
 @router.get("/{patient_id}/history", response_model=HistoryOut, responses=NOT_YOURS)
@@ -174,8 +173,8 @@ def history(patient_id: str, s: DbSession, user: CurrentUser, state: State) -> H
     """The record's diary and sessions (days since its start date), and what forecasts leave
     out."""
     patient = patient_for(s, user, patient_id)
-    h, left_out = _usable(_history(s, patient_id), served(state).forecaster.kinds)
-    return HistoryOut(patient_id=patient_id, start_date=patient.start, today=_today(patient),
+    h, left_out = usable(history_of(s, patient_id), served(state).forecaster.kinds)
+    return HistoryOut(patient_id=patient_id, start_date=patient.start, today=today_of(patient),
                       pain=[p.model_dump() for p in h.pain],
                       sessions=[x.model_dump() for x in h.sessions], left_out=left_out)
 
@@ -204,10 +203,10 @@ def forecast_patient(patient_id: str, body: PatientForecastIn, s: DbSession, use
     Sessions of kinds the served model does not know are left out, and the response says so."""
     patient = patient_for(s, user, patient_id)
     loaded = served(state)
-    h, left_out = _usable(_history(s, patient_id), loaded.forecaster.kinds)
+    h, left_out = usable(history_of(s, patient_id), loaded.forecaster.kinds)
     req_body: dict[str, Any] = {
         "patient": {"covariates": patient.covariates}, "history": h.model_dump(),
-        "start_day": body.start_day if body.start_day is not None else _next_day(h),
+        "start_day": body.start_day if body.start_day is not None else next_day(h),
         **body.model_dump(exclude={"start_day", "prices"}, exclude_none=True)}
     req_body["prices"] = body.prices if body.prices is not None else state.settings.prices
     req = run_model(lambda: ForecastRequest.model_validate(req_body))
@@ -237,102 +236,10 @@ def optimise_patient(patient_id: str, body: PatientOptimiseIn, s: DbSession, use
     """The cheapest schedule that keeps this patient's target likely enough."""
     patient = patient_for(s, user, patient_id)
     loaded = served(state)
-    h, _ = _usable(_history(s, patient_id), loaded.forecaster.kinds)
+    h, _ = usable(history_of(s, patient_id), loaded.forecaster.kinds)
     req = run_model(lambda: OptimiseRequest(
         patient=PatientInfo(covariates=patient.covariates), history=h,
-        start_day=body.start_day if body.start_day is not None else _next_day(h),
+        start_day=body.start_day if body.start_day is not None else next_day(h),
         prices=state.settings.prices, **body.model_dump(exclude={"start_day"})))
     settle(s)
     return gated(state, user.id, lambda: optimise(loaded.forecaster, req))
-
-
-def refuse_unknown_kinds(state: State, sent: list[tuple[list[Any], str]]) -> None:
-    """422 naming each (location in the body, kind) the served model does not know."""
-    known = served(state).forecaster.kinds
-    unknown = [{"loc": ["body", *loc], "type": "value_error",
-                "msg": f"unknown session kind {kind!r}; the served model knows {known}"}
-               for loc, kind in sent if kind not in known]
-    if unknown:
-        raise unprocessable(unknown)
-
-
-def _check_covariates(state: State, covariates: dict[str, float | None]) -> None:
-    """Covariates the served model knows, inside its configured ranges; else 422 per field."""
-    problems = covariate_problems(covariates, served(state).forecaster.config)
-    if problems:
-        raise unprocessable([{"loc": ["body", *field.split(".")], "msg": msg,
-                              "type": "value_error"} for field, msg in problems])
-
-
-def _delete_one(s: Session, table: type[PainRow] | type[SessionRow], patient_id: str,
-                client_id: str) -> None:
-    gone = s.execute(delete(table).where(table.patient_id == patient_id,
-                                         table.client_id == client_id).returning(table.id)).all()
-    if not gone:
-        raise NotFoundError(f"no entry {client_id!r} in this record")
-
-
-def _insert_new(s: Session, table: type[PainRow] | type[SessionRow], rows: list[dict[str, Any]]
-                ) -> BatchResult:
-    """Insert rows whose (patient_id, client_id) is new; count the rest as duplicates."""
-    unique = {r["client_id"]: r for r in rows}
-    dialect = s.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(table).values(list(unique.values())).on_conflict_do_nothing(
-        index_elements=["patient_id", "client_id"]).returning(table.id)
-    created = len(s.execute(stmt).all())
-    return BatchResult(created=created, duplicates=len(rows) - created)
-
-
-def _history(s: Session, patient_id: str) -> History:
-    """Stored history; several scores on one day keep the one recorded last."""
-    pain = s.execute(select(PainRow.day, PainRow.score).where(PainRow.patient_id == patient_id)
-                     .order_by(PainRow.day, PainRow.id)).all()
-    by_day = {day: score for day, score in pain}
-    sessions = s.execute(select(SessionRow.day, SessionRow.kind)
-                         .where(SessionRow.patient_id == patient_id)
-                         .order_by(SessionRow.day, SessionRow.id)).all()
-    return History(pain=[PainScore(day=d, score=v) for d, v in sorted(by_day.items())],
-                   sessions=[TherapySession(day=d, kind=k) for d, k in sessions])
-
-
-def _today(p: Patient) -> float:
-    return float((date.today() - p.start).days)
-
-
-def _placed(p: Patient, items: Sequence[ScoreIn | SessionIn], field: str) -> list[float]:
-    """Each entry's day in the record's calendar (from its day or its date); 422 for entries
-    before the record's start or after today (a day's grace for clinics ahead of the server's
-    time zone)."""
-    last = _today(p) + 1
-    days, problems = [], []
-    for i, x in enumerate(items):
-        day = x.day if x.day is not None else float(((x.date or p.start) - p.start).days)
-        where = "day" if x.day is not None else "date"
-        when = f"day {day:g}" if x.day is not None else str(x.date)
-        if day < 0:
-            problems.append((i, where, f"{when} is before this record's start ({p.start})"))
-        elif day > last:
-            problems.append((i, where, f"{when} is in the future: today is day {last - 1:g} of "
-                                       f"this record, which started on {p.start}"))
-        days.append(day)
-    if problems:
-        raise unprocessable([{"loc": ["body", field, i, where], "msg": msg,
-                              "type": "value_error"} for i, where, msg in problems])
-    return days
-
-
-def _usable(h: History, kinds: list[str]) -> tuple[History, list[str]]:
-    """The history without sessions of kinds the served model does not know, and a note per
-    kind left out (records from an older model stay forecastable)."""
-    unknown = sorted({x.kind for x in h.sessions} - set(kinds))
-    if not unknown:
-        return h, []
-    notes = [f"{sum(x.kind == k for x in h.sessions)} {k!r} session(s) left out: the served "
-             f"model does not know that kind (it knows {', '.join(kinds)})" for k in unknown]
-    kept = [x for x in h.sessions if x.kind in kinds]
-    return History(pain=h.pain, sessions=kept), notes
-
-
-def _next_day(h: History) -> float:
-    return float(int(h.last_day) + 1) if (h.pain or h.sessions) else 0.0

@@ -10,8 +10,15 @@ from fastapi import APIRouter, Response
 from sqlalchemy import select
 
 from recovery.model import QUANTILE_KEYS, band_scores
-from recovery.service.api.deps import COMMON_RESPONSES, CurrentUser, DbSession, State, patient_for
-from recovery.service.api.routes.patients import Therapist, refuse_unknown_kinds
+from recovery.service.api.deps import (
+    COMMON_RESPONSES,
+    CurrentUser,
+    DbSession,
+    State,
+    Therapist,
+    patient_for,
+    refuse_unknown_kinds,
+)
 from recovery.service.errors import NotFoundError
 from recovery.service.schemas import PlanIn, PlanOut
 from recovery.service.tables import ForecastRow, PainRow, PlanRow
@@ -27,8 +34,8 @@ def propose_plan(patient_id: str, body: PlanIn, s: DbSession, user: Therapist, s
     """Save a schedule to the record; the patient sees it beside the presets."""
     patient_for(s, user, patient_id, write=True)
     spec = body.schedule
-    refuse_unknown_kinds(state, [(["schedule", "kind"], spec.kind)] + [
-        (["schedule", "phases", i, "kind"], p.kind) for i, p in enumerate(spec.phases or [])])
+    refuse_unknown_kinds(state, [(("schedule", "kind"), spec.kind)] + [
+        (("schedule", "phases", i, "kind"), p.kind) for i, p in enumerate(spec.phases or [])])
     row = PlanRow(patient_id=patient_id, name=spec.name, created_by=user.id,
                   spec={"schedule": spec.model_dump(exclude_none=True), "note": body.note})
     s.add(row)

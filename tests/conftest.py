@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,15 @@ from recovery.service.settings import Settings
 from tests.helpers import DB_BACKENDS, DEFAULT_MODEL, Api, running_api, service_settings
 
 SLOW_PATIENTS, SLOW_WEEKS, SLOW_SEED = 40, 12, 5
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests on the shared fit run on one xdist worker (with `--dist loadgroup`), so the fit
+    is sampled once, not once per worker."""
+    for item in items:
+        if "fitted" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("fitted"))
 
 @pytest.fixture(scope="session")
 def small_cohort() -> Cohort:
@@ -35,16 +45,33 @@ def small_cohort_timed(request: pytest.FixtureRequest, small_cohort: Cohort) -> 
     return Cohort(small_cohort.patients, *moved)
 
 
+def _claim_the_fit(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Under xdist, fail if another worker already sampled the shared fit: its tests are
+    grouped onto one worker, and a silent break of that grouping doubles the slow run."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None:
+        return
+    claim = tmp_path_factory.getbasetemp().parent / "fitted-by"  # shared by this run's workers
+    try:
+        with claim.open("x") as f:
+            f.write(worker)
+    except FileExistsError:
+        pytest.fail(f"the shared fit was already sampled on {claim.read_text()}: the "
+                    f"xdist_group of its tests was not honoured (run with --dist loadgroup)")
+
+
 @pytest.fixture(scope="session")
 def slow_sim() -> tuple[Cohort, dict]:
     return simulate_cohort(SLOW_PATIENTS, SLOW_WEEKS, np.random.default_rng(SLOW_SEED))
 
 
 @pytest.fixture(scope="session")
-def fitted(slow_sim: tuple[Cohort, dict]) -> FittedModel:
+def fitted(slow_sim: tuple[Cohort, dict], tmp_path_factory: pytest.TempPathFactory
+           ) -> FittedModel:
     """One small real fit shared by every slow test: 2 chains x 5000 draws after 1500 tuning,
     target acceptance 0.95, which keeps the weakly informed short relief free of divergences
     on 40 patients (docs/decisions/0008-sampling-the-hierarchy.md)."""
+    _claim_the_fit(tmp_path_factory)
     cohort, _ = slow_sim
     return fit(cohort, sampler=SamplerConfig(draws=5000, tune=1500, target_accept=0.95,
                                              random_seed=3, progress_bar=False))

@@ -25,6 +25,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if "fitted" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.xdist_group("fitted"))
 
+
 @pytest.fixture(scope="session")
 def small_cohort() -> Cohort:
     cohort, _ = simulate_cohort(12, 8, np.random.default_rng(0))

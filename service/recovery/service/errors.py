@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 __all__ = ["ConflictError", "FieldError", "ForbiddenError", "NotFoundError", "ServiceError",
-           "TooLargeError"]
+           "TooLargeError", "refuse_fields"]
 
 Place = tuple[str | int, ...]
 
@@ -38,3 +38,9 @@ class FieldError(ServiceError):
         super().__init__(message)
         first = (field,) if isinstance(field, str) else field
         self.problems: list[tuple[Place, str]] = [(first, message), *(more or [])]
+
+
+def refuse_fields(problems: list[tuple[Place, str]]) -> None:
+    """Raise one FieldError naming every (place, message) in `problems`, if there are any."""
+    if problems:
+        raise FieldError(*problems[0], more=problems[1:])

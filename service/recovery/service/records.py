@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from recovery.model import History, TherapySession
 from recovery.model.requests import PainScore
-from recovery.service.errors import FieldError, NotFoundError, Place
+from recovery.service.errors import NotFoundError, Place, refuse_fields
 from recovery.service.schemas import BatchResult, ScoreIn, SessionIn
 from recovery.service.tables import PainRow, Patient, SessionRow
 
@@ -66,8 +66,7 @@ def placed(p: Patient, items: Sequence[ScoreIn | SessionIn], field: str) -> list
                                                 f"{last - 1:g} of this record, which started "
                                                 f"on {p.start}"))
         days.append(day)
-    if problems:
-        raise FieldError(*problems[0], more=problems[1:])
+    refuse_fields(problems)
     return days
 
 

@@ -15,7 +15,7 @@ from recovery.model import covariate_problems
 from recovery.service.api.errors import run_model
 from recovery.service.auth import Role, TokenError, read_token
 from recovery.service.db import Database
-from recovery.service.errors import FieldError, ForbiddenError, NotFoundError, Place
+from recovery.service.errors import ForbiddenError, NotFoundError, Place, refuse_fields
 from recovery.service.metrics import Metrics
 from recovery.service.registry import Loaded, Registry
 from recovery.service.settings import Settings
@@ -171,19 +171,14 @@ def served(state: AppState) -> Loaded:
 def refuse_unknown_kinds(state: AppState, sent: list[tuple[Place, str]]) -> None:
     """Refuse each (place in the body, kind) the served model does not know, all named."""
     known = served(state).forecaster.kinds
-    _refuse([(loc, f"unknown session kind {kind!r}; the served model knows {known}")
+    refuse_fields([(loc, f"unknown session kind {kind!r}; the served model knows {known}")
              for loc, kind in sent if kind not in known])
 
 
 def check_covariates(state: AppState, covariates: dict[str, float | None]) -> None:
     """Refuse covariates the served model does not know or outside its configured ranges."""
     problems = covariate_problems(covariates, served(state).forecaster.config)
-    _refuse([(tuple(field.split(".")), msg) for field, msg in problems])
-
-
-def _refuse(problems: list[tuple[Place, str]]) -> None:
-    if problems:
-        raise FieldError(*problems[0], more=problems[1:])
+    refuse_fields([(tuple(field.split(".")), msg) for field, msg in problems])
 
 
 T = TypeVar("T")

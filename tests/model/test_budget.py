@@ -100,6 +100,19 @@ def test_a_budget_that_ends_before_any_kept_draw_says_so() -> None:
     assert fake.sampler.aborted
 
 
+def test_a_budget_stop_reports_the_gate_on_what_it_keeps() -> None:
+    """The last poll can fall before any gate check; the stop itself says how far off it is."""
+    fake = _FakeNutpie(_FakeSampler(total=1000, per_poll=20))
+    s = SamplerConfig(draws=300, tune=10, max_draws=1000, max_minutes=1e-6)
+    phases: list[str] = []
+    _, stopped = sample_in_background(
+        fake, None, {"draws": 300}, s,
+        lambda t: (False, f"R-hat 1.2 on {t['posterior'].sizes['draw']} draws"),
+        lambda f, phase: phases.append(phase), every=0)
+    assert stopped == "time budget"
+    assert phases[-1] == "stopped by the time budget at draw 39: R-hat 1.2 on 39 draws"
+
+
 @pytest.mark.slow
 def test_a_time_budget_stops_sampling_and_says_what_more_is_needed(tmp_path: Any) -> None:
     cohort, _ = simulate_cohort(12, 8, np.random.default_rng(0))

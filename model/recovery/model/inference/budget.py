@@ -89,6 +89,8 @@ def sample_in_background(nutpie: Any, compiled: Any, kwargs: dict[str, Any], s: 
             if got is None or n < 4:
                 raise BudgetError(f"the time budget of {s.max_minutes:g} minutes ran out while "
                                  "tuning: nothing to write; allow more time")
+            if on_progress is not None:  # the last poll may have come before any gate check
+                on_progress(1.0, f"stopped by the time budget at draw {n}: {gate(got)[1]}")
             return got, "time budget"
         if on_progress is not None:
             phase = ("tuning" if done == 0 else f"sampling, draw {done}"

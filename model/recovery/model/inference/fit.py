@@ -253,9 +253,12 @@ def compile_nutpie(model: pm.Model, start: dict[str, np.ndarray], backend: str =
         model = freeze_dims_and_data(model)
     jitter = {v for v in model.free_RVs if v.name not in DATA_STARTED}
     gradient = "jax" if backend == "jax" else "pytensor"
-    return nutpie.compile_pymc_model(model, backend=backend, gradient_backend=gradient,
-                                     initial_points=start, jitter_rvs=jitter,
-                                     freeze_model=False)
+    with warnings.catch_warnings():  # PyTensor's gradient graph transposes small matrices into
+        warnings.filterwarnings(  # np.dot; numba hints at it on a cold cache, not ours to fix
+            "ignore", r"np\.dot\(\) is faster on contiguous arrays")
+        return nutpie.compile_pymc_model(model, backend=backend, gradient_backend=gradient,
+                                         initial_points=start, jitter_rvs=jitter,
+                                         freeze_model=False)
 
 
 def nutpie_options(s: SamplerConfig) -> dict[str, Any]:

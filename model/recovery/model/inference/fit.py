@@ -241,9 +241,8 @@ def _sample(model: pm.Model, s: SamplerConfig, start: dict[str, np.ndarray],
 def compile_nutpie(model: pm.Model, start: dict[str, np.ndarray], backend: str = "numba"
                    ) -> Any:
     """nutpie's compiled model, its chains started at `start` with every free variable jittered
-    U(-1, 1) except the data-started patient bases: jittered, they began up to 2.5 NRS off
-    their scores and warm-up's first 25 trees took 10x the steps of a kept draw (400
-    patients: the slower chain's warm-up 20,400 steps, 9,500 without; same ESS)."""
+    U(-1, 1) except the data-started patient bases, which jittered make warm-up slow
+    (decision 0008)."""
     import nutpie
 
     if backend == "jax":  # JAX needs static shapes: freeze here, so the jitter set names the

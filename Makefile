@@ -21,13 +21,13 @@ demo: $(STAMP)
 	BIN=$(BIN) scripts/demo.sh
 
 # Tests run against SQLite and a throwaway PostgreSQL (Debian's package, started here; the
-# PostgreSQL runs are skipped where it cannot be installed, and required in CI). Both runs
-# share the two cores (xdist); in the MCMC run, the tests on the one shared fit stay on one
-# worker (--dist loadgroup), so it is sampled once.
+# PostgreSQL runs are skipped where it cannot be installed, and required in CI). One run on
+# the two cores (xdist), fast and MCMC tests together; the tests on the one shared fit stay on
+# one worker (--dist loadgroup), so it is sampled once (decision 0010).
 test: $(STAMP)
 	@url=$$(scripts/test-postgres.sh start | sed -n 's/^export RECOVERY_TEST_PG_URL=//p'); \
 	export RECOVERY_TEST_PG_URL=$${RECOVERY_TEST_PG_URL:-$$url}; \
-	$(BIN)/pytest -q -m "not slow" -n 2 --durations=10 && $(BIN)/pytest -q -m slow -n 2 --dist loadgroup --durations=15; rc=$$?; \
+	$(BIN)/pytest -q -n 2 --dist loadgroup --durations=15; rc=$$?; \
 	scripts/test-postgres.sh stop; exit $$rc
 
 test-fast: $(STAMP)

@@ -399,7 +399,7 @@ def test_analyst_sees_a_refused_cohort_by_line(demo: tuple[str, dict, str], tmp_
         browser.close()
 
 
-@pytest.mark.slow  # an ADVI fit behind the click: it runs with the MCMC tests
+@pytest.mark.slow  # an ADVI fit behind the click: `make test-fast` leaves it out
 def test_analyst_uploads_a_cohort_and_runs_a_quick_look(demo: tuple[str, dict, str]) -> None:
     """The analyst's path: upload the three CSVs, choose the quick look, start it, and see the
     model arrive labelled QUICK LOOK (the demo's worker runs it)."""

@@ -172,7 +172,7 @@ def refuse_unknown_kinds(state: AppState, sent: list[tuple[Place, str]]) -> None
     """Refuse each (place in the body, kind) the served model does not know, all named."""
     known = served(state).forecaster.kinds
     refuse_fields([(loc, f"unknown session kind {kind!r}; the served model knows {known}")
-             for loc, kind in sent if kind not in known])
+                   for loc, kind in sent if kind not in known])
 
 
 def check_covariates(state: AppState, covariates: dict[str, float | None]) -> None:

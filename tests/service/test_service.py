@@ -54,6 +54,22 @@ def test_records_upload_is_idempotent_and_forecasts_are_audited(api: Api) -> Non
     assert opt.json()["candidates"]
 
 
+def test_a_bare_list_of_entries_is_taken_as_the_batch(api: Api) -> None:
+    c, h = api.client, api.as_("t1")
+    r = c.post(f"/v1/patients/{api.own}/scores", json=_scores(3)["scores"], headers=h)
+    assert r.json() == {"created": 3, "duplicates": 0}
+    sessions = [{"day": 1, "kind": "massage", "client_id": "m1"}]
+    r = c.post(f"/v1/patients/{api.own}/sessions", json=sessions, headers=h)
+    assert r.json() == {"created": 1, "duplicates": 0}
+    bad = c.post(f"/v1/patients/{api.own}/scores", headers=h,
+                 json=[{"day": 1, "score": 11, "client_id": "x1"}])
+    assert bad.status_code == 422
+    assert bad.json()["detail"][0]["loc"] == ["body", "scores", 0, "score"]
+    empty = c.post(f"/v1/patients/{api.own}/scores", json=[], headers=h)
+    assert empty.status_code == 422
+    assert empty.json()["detail"][0]["loc"] == ["body", "scores"]
+
+
 def test_stateless_forecast_and_bad_input(api: Api) -> None:
     c, h = api.client, api.as_("a1")
     ok = c.post("/v1/forecast", json=history_request(), headers=h)

@@ -202,12 +202,21 @@ class SessionIn(_Dated):
     client_id: str = ClientId
 
 
-class ScoresIn(_In):
+class _Batch(_In):
+    """Entries to add to a record; a bare JSON list of them is taken as the batch."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_list(cls, data: Any) -> Any:
+        return {next(iter(cls.model_fields)): data} if isinstance(data, list) else data
+
+
+class ScoresIn(_Batch):
     """Scores to add to a record."""
     scores: list[ScoreIn] = Field(min_length=1, max_length=1000)
 
 
-class SessionsIn(_In):
+class SessionsIn(_Batch):
     """Sessions to add to a record."""
     sessions: list[SessionIn] = Field(min_length=1, max_length=1000)
 

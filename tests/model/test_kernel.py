@@ -3,12 +3,13 @@ direct sum."""
 
 import numpy as np
 import pytensor.tensor as pt
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from recovery.model import ModelConfig, preset
 from recovery.model.likelihood.kernel import (
+    SAME_TIME,
     Params,
     build_design,
     expected_pain,
@@ -147,8 +148,21 @@ def test_expected_pain_stays_inside_0_10(theta: np.ndarray, tau_nat: float,
     assert np.all(mu <= 10)
 
 
+def test_a_massage_exactly_a_window_before_physio_pairs_them_whatever_the_rounding() -> None:
+    """108.3 - 7 is 101.30000000000001 in floating point: the edge still counts as inside."""
+    window = CFG.synergy_window_days
+    for t in (101.3, 7.0, 255.1):
+        sessions = (np.array([0, 0]), np.array([t, t + window]), np.array([0, 1]))
+        d = build_design(sessions, (np.array([0]), np.array([t + window + 1])), 1, KINDS, CFG)
+        assert d.paired[0] == 1.0, t
+        later = (sessions[0], np.array([t, t + window + 0.01]), sessions[2])
+        d = build_design(later, (np.array([0]), np.array([t + window + 1])), 1, KINDS, CFG)
+        assert d.paired[0] == 0.0, t
+
+
 @settings(max_examples=50, deadline=None)
 @given(st.integers(1, 6), st.integers(0, 2**31 - 1))
+@example(5, 595)  # a massage exactly 7 days (255.1 -> 262.1) before a physio session
 def test_fast_adstock_equals_direct_sum(n_patients: int, seed: int) -> None:
     rng = np.random.default_rng(seed)
     n_s, n_o = rng.integers(0, 30, n_patients), rng.integers(1, 40, n_patients)
@@ -189,6 +203,6 @@ def test_fast_adstock_equals_direct_sum(n_patients: int, seed: int) -> None:
     np.testing.assert_allclose(d.flare_basis, g, rtol=1e-9, atol=1e-9)
     # synergy: physio sessions (kind 1) with a massage (kind 0) in the 7 days before, or that day
     window = (s_t[None, :] < s_t[:, None] + 0.5) & (
-        s_t[None, :] >= s_t[:, None] - CFG.synergy_window_days)
+        s_t[None, :] >= s_t[:, None] - CFG.synergy_window_days - SAME_TIME)
     flagged = (kind == 1) & (same & (kind[None, :] == 0) & window).any(1)
     np.testing.assert_allclose(d.paired, (before * flagged).sum(1))

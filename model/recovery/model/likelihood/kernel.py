@@ -39,6 +39,7 @@ from recovery.model.config import ModelConfig
 __all__ = [
     "LOG_SCALE",
     "PARTS",
+    "SAME_TIME",
     "EventDesign",
     "Params",
     "build_design",
@@ -50,6 +51,8 @@ __all__ = [
 
 Array = Any  # numpy.ndarray or a PyTensor variable
 FLARE_WINDOW = 35.0  # g(u) < 1e-13 beyond u = 35, so even thousands of older sessions add < 1e-9
+SAME_TIME = 1e-6  # days (0.09 s): times this close are one time at a window's edge, whatever
+# the rounding of day fractions (108.3 - 7 is 101.30000000000001, not 101.3)
 
 
 def flare_shape(u: np.ndarray) -> np.ndarray:
@@ -273,8 +276,8 @@ def _synergy_flags(s_pid: np.ndarray, s_t: np.ndarray, s_kind: np.ndarray, kinds
     sel = s_kind == kinds.index(second)
     p2, t2 = s_pid[sel], s_t[sel]
     n_upto = _count_before(p2, t2, s_pid, s_t + 0.5)
-    n_before_window = _count_before(p2, t2, s_pid, np.maximum(s_t - cfg.synergy_window_days,
-                                                               -0.5))
+    edge = s_t - cfg.synergy_window_days - SAME_TIME  # a session exactly `window` days back
+    n_before_window = _count_before(p2, t2, s_pid, np.maximum(edge, -0.5))  # is inside
     return ((s_kind == kinds.index(first)) & (n_upto > n_before_window)).astype(float)
 
 

@@ -104,7 +104,7 @@ def running_api(settings: Settings) -> Iterator[Api]:
             ids = {n: create(s, UserIn(username=n, password=PASSWORD, role=r)).id  # type: ignore[arg-type]
                    for n, r in (("t1", "therapist"), ("t2", "therapist"), ("a1", "analyst"),
                                 ("root", "admin"))}
-            year_ago = date.today() - timedelta(days=365)  # room for diaries of past days
+            year_ago = settings.today() - timedelta(days=365)  # room for diaries of past days
             own = Patient(name="Own", covariates={"chronic": 1}, therapist_id=ids["t1"],
                           start_date=year_ago)
             other = Patient(name="Other", covariates={}, therapist_id=ids["t2"],

@@ -7,7 +7,7 @@ import pytest
 
 from recovery.model.checks.phenomena import flat_history, sawtooth_history
 from recovery.model.predict import update
-from recovery.model.predict.forecast import Forecaster, forecast_days, paths
+from recovery.model.predict.forecast import Forecaster, band_probability, forecast_days, paths
 from recovery.model.predict.update import PatientError
 from recovery.model.requests import QUANTILES, ForecastRequest
 from tests.helpers import history_request
@@ -207,3 +207,29 @@ def test_a_degenerate_update_says_so(default_forecaster: Forecaster,
     r = _forecast(default_forecaster)
     assert r.update.low_ess
     assert "effective posterior draws" in r.update.warning
+
+
+def test_band_probability_is_the_chance_a_whole_point_score_lands_inside() -> None:
+    """Checked against simulated scores round(clip(Z, 0, 10)), bands with fractional edges
+    and at the scale's ends; a band holding no whole point has probability 0."""
+    rng = np.random.default_rng(3)
+    m = rng.uniform(-1, 11, (400, 6))
+    s = rng.uniform(0.3, 2.0, (400, 6))
+    low = np.array([0.0, 2.4, 4.6, 8.2, 3.1, 5.2])
+    high = np.array([1.7, 5.6, 4.9, 10.0, 3.9, 7.0])
+    p = np.array(band_probability(m, s, low, high))
+    z = m[None] + s[None] * rng.standard_normal((2000, *m.shape))
+    y = np.round(np.clip(z, 0, 10))
+    inside = ((y >= low) & (y <= high)).mean(axis=(0, 1))
+    assert np.abs(p - inside).max() < 0.01
+    assert p[2] == 0.0  # no whole score between 4.6 and 4.9
+
+
+def test_forecasts_record_how_often_their_bands_should_hold(default_forecaster: Forecaster
+                                                           ) -> None:
+    f = default_forecaster.forecast(ForecastRequest.model_validate(history_request()))
+    for sf in f.forecasts:
+        p50, p90 = np.array(sf.in_band["50"]), np.array(sf.in_band["90"])
+        assert len(p50) == len(sf.days)
+        assert (p50 >= 0).all() and (p90 >= p50).all() and (p90 <= 1.0).all()
+        assert p90.mean() > 0.85  # a narrow band can hold fewer whole scores than its level

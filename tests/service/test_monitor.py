@@ -13,10 +13,12 @@ from typer.testing import CliRunner
 
 from recovery.cli import app
 from recovery.model import Truth, simulate_cohort
-from recovery.model.checks.drift import band_scores, coverage_check
+from recovery.model.checks.drift import band_scores, coverage_check, drift_verdict
 from tests.helpers import Api
 
-FORECAST_DAY, WEEKS = 35, 10
+FORECAST_DAY, WEEKS, PATIENTS = 35, 10, 30
+START = date(2026, 3, 2)  # the diaries' first day; the service's clock is set from it
+ENTERED = START + timedelta(days=7 * WEEKS)  # the day the last scores are entered
 DRIFTED = Truth(tau_nat=400.0, mu_pop={**Truth().mu_pop, "base": 1.4, "floor": 0.85,
                                         "relief": -2.5})
 
@@ -33,16 +35,31 @@ def test_band_scores_and_a_clustered_check() -> None:
     assert one.high - one.low > spread.high - spread.low  # clusters widen what chance allows
 
 
+def test_the_verdict_weighs_misses_against_what_the_forecasts_expected() -> None:
+    rng = np.random.default_rng(0)
+    patient = np.repeat(np.arange(30), 20)
+    p = {"50": rng.uniform(0.5, 0.7, 600), "90": rng.uniform(0.9, 0.97, 600)}
+    held = {b: rng.random(600) < p[b] for b in p}
+    as_expected = drift_verdict(held, p, patient)
+    assert not as_expected.drifted and abs(as_expected.z) < 2
+    worse = {b: rng.random(600) < p[b] - 0.15 for b in p}
+    verdict = drift_verdict(worse, p, patient)
+    assert verdict.drifted and verdict.z > 2 and verdict.gap > 0.1
+    assert not verdict.bands["90"].ok
+    nominal = drift_verdict(held, {"50": np.full(600, 0.5), "90": np.full(600, 0.9)}, patient)
+    assert nominal.z < as_expected.z  # whole-point scores hold more than the nominal level
+
+
 def _enter_diaries(api: Api, truth: Truth, seed: int) -> None:
     """Each simulated patient's first weeks, a forecast for the sessions then planned, and
     the scores of the following weeks entered after it."""
     c, h = api.client, api.as_("t1")
-    cohort, _ = simulate_cohort(10, WEEKS, np.random.default_rng(seed), truth)
-    start = date.today() - timedelta(days=7 * WEEKS)
+    cohort, _ = simulate_cohort(PATIENTS, WEEKS, np.random.default_rng(seed), truth)
+    api.settings.clock_date = ENTERED
     for row in cohort.patients.to_dict("records"):
         pid = row.pop("patient_id")
         made = c.post("/v1/patients", headers=h, json={
-            "name": pid, "start_date": str(start), "covariates": row}).json()["id"]
+            "name": pid, "start_date": str(START), "covariates": row}).json()["id"]
         pain = cohort.pain[cohort.pain["patient_id"] == pid]
         sessions = cohort.sessions[cohort.sessions["patient_id"] == pid]
         _post(api, made, pain[pain["day"] < FORECAST_DAY], sessions[
@@ -74,23 +91,29 @@ def _post(api: Api, pid: str, pain: Any, sessions: Any) -> None:
                          ids=["own population", "drifted population"])
 def test_the_flag_rises_on_drift_and_stays_down_otherwise(api: Api, truth: Truth,
                                                           flagged: bool) -> None:
+    """The same diaries judged on seven consecutive days (every weekday) by the API, the
+    metrics and the CLI."""
     _enter_diaries(api, truth, seed=11)
-    r = api.client.get("/v1/monitor", headers=api.as_("a1"))
-    assert r.status_code == 200, r.text
-    report = r.json()
-    assert report["recent"] is not None
-    assert report["recent"]["patients"] == 10
-    assert report["judged"], report
-    assert report["refit_suggested"] is flagged, report
-    assert report["alert"] is flagged
-    assert [t["label"] for t in report["therapists"]] == ["t1"]
-    assert report["weeks"]
-    assert sum(w["scores"] for w in report["weeks"]) == report["scores"]
+    for later in range(7):
+        today = ENTERED + timedelta(days=later)
+        api.settings.clock_date = today
+        r = api.client.get("/v1/monitor", headers=api.as_("a1"))
+        assert r.status_code == 200, r.text
+        report = r.json()
+        assert report["recent"] is not None
+        assert report["recent"]["patients"] >= PATIENTS - 2  # a simulated diary may stop early
+        assert report["judged"], report
+        assert report["refit_suggested"] is flagged, (today, report)
+        assert report["alert"] is flagged
+        assert [t["label"] for t in report["therapists"]] == ["t1"]
+        assert report["weeks"]
+        assert sum(w["scores"] for w in report["weeks"]) == report["scores"]
+        cli = CliRunner().invoke(app, ["monitor", "--weeks", "12"], env={
+            "RECOVERY_DATABASE_URL": api.settings.database_url,
+            "RECOVERY_CLOCK_DATE": str(today)})
+        assert cli.exit_code == int(flagged), (today, cli.output)
+        assert "t1: " in cli.output
+        assert ("refit on recent data" in cli.output) is flagged
     metrics = api.client.get("/metrics").text
     assert f"recovery_monitor_refit_suggested {float(flagged)}" in metrics
     assert api.client.get("/v1/monitor", headers=api.as_("t1")).status_code == 403
-    cli = CliRunner().invoke(app, ["monitor", "--weeks", "12"],
-                             env={"RECOVERY_DATABASE_URL": api.settings.database_url})
-    assert cli.exit_code == int(flagged), cli.output
-    assert "t1: " in cli.output
-    assert ("refit on recent data" in cli.output) is flagged

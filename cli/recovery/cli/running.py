@@ -97,17 +97,16 @@ def monitor(
 ) -> None:
     """The drift monitor of the served model (RECOVERY_DATABASE_URL): coverage of its bands
     by week and by therapist; exits 1 when a refit is suggested."""
-    from datetime import date
-
     from recovery.service.db import Database
     from recovery.service.monitor import served_report
     from recovery.service.settings import Settings
 
-    db = Database(settings_of(Settings).database_url)
+    settings = settings_of(Settings)
+    db = Database(settings.database_url)
     db.migrate()
     try:
         with db.session() as s:
-            report = served_report(s, date.today(), weeks)
+            report = served_report(s, settings.today(), weeks)
     finally:
         db.close()
     if report is None:

@@ -10,7 +10,14 @@ import contract keeps the service to this surface.
     response = Forecaster(fitted).forecast(ForecastRequest.model_validate(request_json))
 """
 
-from recovery.model.checks.drift import QUANTILE_KEYS, band_scores, coverage_check
+from recovery.model.checks.drift import (
+    BANDS,
+    QUANTILE_KEYS,
+    DriftVerdict,
+    band_scores,
+    coverage_check,
+    drift_verdict,
+)
 from recovery.model.checks.evaluate import EvaluationReport, evaluate
 from recovery.model.checks.phenomena import CASES, PhenomenaReport
 from recovery.model.checks.phenomena_report import write_report as write_phenomena_report
@@ -52,6 +59,7 @@ from recovery.model.requests import (
 )
 
 __all__ = [
+    "BANDS",
     "CASES",
     "PARAMS",
     "PRESETS",
@@ -61,6 +69,7 @@ __all__ = [
     "Cohort",
     "CohortError",
     "Diagnostics",
+    "DriftVerdict",
     "EvaluationReport",
     "ExplainRequest",
     "ExplainResponse",
@@ -89,6 +98,7 @@ __all__ = [
     "covariate_problems",
     "coverage_check",
     "describe",
+    "drift_verdict",
     "evaluate",
     "evaluation_of",
     "explain",

@@ -194,6 +194,9 @@ class ScheduleForecast(BaseModel):
     quantiles: dict[str, list[float]]
     mean: list[float]
     summary: Summary
+    in_band: dict[str, list[float]] = Field(default_factory=dict, description=(
+        "per day, the model's probability that the whole-point score falls inside the 50 % "
+        "and 90 % bands (above 0.5 and 0.9 as scores are whole points)"))
 
 
 class Comparison(BaseModel):

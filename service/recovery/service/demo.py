@@ -47,7 +47,7 @@ def seed(n_patients: int, credentials: Path, settings: Settings | None = None
         therapist = users[Role.therapist]
         mine = s.scalars(select(Patient).where(Patient.therapist_id == therapist.id)).all()
         if not mine:
-            mine = _add_patients(s, therapist.id, n_patients)
+            mine = _add_patients(s, therapist.id, n_patients, settings.today())
         users[Role.patient].patient_id = mine[0].id
     credentials.parent.mkdir(parents=True, exist_ok=True)
     credentials.write_text(json.dumps({r: {"username": u, "password": p}
@@ -56,7 +56,7 @@ def seed(n_patients: int, credentials: Path, settings: Settings | None = None
     return logins
 
 
-def _add_patients(s: object, therapist_id: int, n: int) -> list[Patient]:
+def _add_patients(s: object, therapist_id: int, n: int, today: date) -> list[Patient]:
     from sqlalchemy.orm import Session
 
     assert isinstance(s, Session)
@@ -67,7 +67,7 @@ def _add_patients(s: object, therapist_id: int, n: int) -> list[Patient]:
         covs = {c: (None if pd.isna(row[c]) else float(row[c])) for c in COVARIATES
                 if c in row.index}
         p = Patient(name=f"Demo patient {i + 1}", covariates=covs, therapist_id=therapist_id,
-                    start_date=date.today() - timedelta(days=HISTORY_DAYS))  # diary to today
+                    start_date=today - timedelta(days=HISTORY_DAYS))  # diary to today
         s.add(p)
         s.flush()
         pain = cohort.pain[(cohort.pain["patient_id"] == pid)]

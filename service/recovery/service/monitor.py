@@ -1,7 +1,8 @@
 """The drift monitor: every score recorded after a forecast of the served model is scored
 against that forecast (the latest one made before the score was entered, for the schedule
 whose planned sessions match the sessions since best), then summarised by week and by
-therapist, with an alert when recent coverage leaves the range chance allows."""
+therapist, with an alert when the last RECENT_DAYS' scores fall outside the bands more (or
+less) often than the forecasts said they would, beyond chance."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from recovery.model import QUANTILE_KEYS, band_scores, coverage_check
+from recovery.model import BANDS, QUANTILE_KEYS, band_scores, drift_verdict
 from recovery.model.requests import Calibration
 from recovery.service.schemas import MonitorOut, MonitorWindow
 from recovery.service.tables import (
@@ -28,15 +29,19 @@ from recovery.service.tables import (
     User,
 )
 
-__all__ = ["RECENT_WEEKS", "drift_report", "reference_of", "scored_entries", "served_report"]
+__all__ = ["RECENT_DAYS", "drift_report", "judge", "reference_of", "scored_entries",
+           "served_report"]
 
-RECENT_WEEKS = 4
+RECENT_DAYS = 28  # the window judged: the same length whatever the weekday
 MIN_SCORES = 30  # fewer recent scores than this raise no alert
 MIN_PATIENTS = 5
 
 
-def scored_entries(s: Session, model_version: str) -> pd.DataFrame:
-    """One row per score entered after a forecast of this model that covers its day."""
+def scored_entries(s: Session, model_version: str, reference: tuple[float, float]
+                   ) -> pd.DataFrame:
+    """One row per score entered after a forecast of this model that covers its day: its
+    band quantiles and the probabilities the forecast gave its 50 % and 90 % bands
+    (`reference` for forecasts stored before they were recorded)."""
     rows = s.execute(select(ForecastRow, Patient, User.username)
                      .join(Patient, Patient.id == ForecastRow.patient_id)
                      .join(User, User.id == Patient.therapist_id)
@@ -61,18 +66,21 @@ def scored_entries(s: Session, model_version: str) -> pd.DataFrame:
             .where(PainRow.patient_id.in_(ids))):
         made = forecasts[pid]
         i = bisect_left(made_at[pid], entered) - 1
-        if i < 0 or (q := _bands_on(made[i].response, day, sessions[pid])) is None:
+        if i < 0 or (on := _bands_on(made[i].response, day, sessions[pid])) is None:
             continue
         therapist, start = who[pid]
+        q, given = on
         out.append({"patient": pid, "therapist": therapist, "date": start + timedelta(
-            days=int(day)), "score": score, **dict(zip(QUANTILE_KEYS, q, strict=True))})
+            days=int(day)), "score": score, **dict(zip(QUANTILE_KEYS, q, strict=True)),
+            **{f"p_{b}": given.get(b, ref) for b, ref in zip(BANDS, reference, strict=True)}})
     return pd.DataFrame(out)
 
 
 def _bands_on(response: dict[str, Any], day: float, sessions: list[float]
-              ) -> list[float] | None:
+              ) -> tuple[list[float], dict[str, float]] | None:
     """The five quantiles on `day` of the schedule whose planned session count up to it is
-    closest to the sessions given (None when the forecast does not cover the day)."""
+    closest to the sessions given, and the probabilities it gave its bands (None when the
+    forecast does not cover the day)."""
     days = response["forecasts"][0]["days"]
     if not days or not days[0] <= day <= days[-1]:
         return None
@@ -80,12 +88,13 @@ def _bands_on(response: dict[str, Any], day: float, sessions: list[float]
     f = min(response["forecasts"], key=lambda f: abs(
         sum(days[0] <= d < day for d in f["session_days"]) - given))
     at = int(np.clip(np.searchsorted(days, day), 0, len(days) - 1))
-    return [f["quantiles"][k][at] for k in QUANTILE_KEYS]
+    return ([f["quantiles"][k][at] for k in QUANTILE_KEYS],
+            {b: p[at] for b, p in f.get("in_band", {}).items()})
 
 
 def reference_of(cal: Calibration | None) -> tuple[float, float]:
     """The 50 % and 90 % bands' coverage on held-out patients, when the model was evaluated;
-    else their nominal levels."""
+    else their nominal levels (the reference for forecasts that did not record their own)."""
     return (0.5, 0.9) if cal is None else (cal.coverage_50, cal.coverage_90)
 
 
@@ -110,8 +119,8 @@ def _window(label: str, frame: pd.DataFrame) -> MonitorWindow:
 def drift_report(s: Session, model_version: str, reference: tuple[float, float],
                  today: date, weeks: int = 12) -> MonitorOut:
     """Coverage and quantile score by week (the last `weeks`) and by therapist, and whether
-    the last RECENT_WEEKS leave the range around the reference (50 %, 90 %) coverage."""
-    frame = scored_entries(s, model_version)
+    the scores of the last RECENT_DAYS miss the bands as often as their forecasts expected."""
+    frame = scored_entries(s, model_version, reference)
     empty = MonitorOut(model_version=model_version, scores=0, weeks=[], therapists=[],
                        recent=None, reference_50=reference[0], reference_90=reference[1],
                        judged=False, alert=False, refit_suggested=False,
@@ -123,31 +132,33 @@ def drift_report(s: Session, model_version: str, reference: tuple[float, float],
     frame["week"] = [d - timedelta(days=d.weekday()) for d in frame["date"]]
     first_week = today - timedelta(days=today.weekday() + 7 * (weeks - 1))
     shown = frame[frame["week"] >= first_week]
-    recent = frame[frame["week"] > today - timedelta(days=7 * RECENT_WEEKS)]
+    recent = frame[frame["date"] > today - timedelta(days=RECENT_DAYS)]
     out = empty.model_copy(update={
         "scores": len(shown),
         "weeks": [_window(str(w), g) for w, g in shown.groupby("week")],
         "therapists": [_window(str(t), g) for t, g in shown.groupby("therapist")],
-        "recent": _window(f"last {RECENT_WEEKS} weeks", recent) if len(recent) else None,
+        "recent": _window(f"last {RECENT_DAYS} days", recent) if len(recent) else None,
         "reasons": []})
-    return out.model_copy(update=_alert(recent, reference))
+    return out.model_copy(update=judge(recent))
 
 
-def _alert(recent: pd.DataFrame, reference: tuple[float, float]) -> dict[str, Any]:
+def judge(recent: pd.DataFrame) -> dict[str, Any]:
+    """The monitor's verdict on the recent scores (one row each: patient, in_50, in_90, p_50,
+    p_90): judged or not, alert and refit suggestion, and the reasons in words."""
     if len(recent) < MIN_SCORES or recent["patient"].nunique() < MIN_PATIENTS:
         return {"reasons": [f"Too few recent scores to judge ({len(recent)} from "
                             f"{recent['patient'].nunique()} patients; an alert needs "
                             f"{MIN_SCORES} from {MIN_PATIENTS})."]}
-    reasons = []
-    for band, ref in (("50", reference[0]), ("90", reference[1])):
-        check = coverage_check(recent[f"in_{band}"].to_numpy(), recent["patient"].to_numpy(),
-                               ref)
-        if not check.ok:
-            reasons.append(f"The {band} % bands held {check.coverage:.0%} of recent scores; "
-                           f"on held-out patients they held {ref:.0%}, and chance allows "
-                           f"{check.low:.0%} to {check.high:.0%}.")
-    if not reasons:
-        return {"judged": True, "reasons": ["Recent coverage is within what chance allows."]}
+    verdict = drift_verdict({b: recent[f"in_{b}"].to_numpy() for b in BANDS},
+                            {b: recent[f"p_{b}"].to_numpy() for b in BANDS},
+                            recent["patient"].to_numpy())
+    held = [f"The {b} % bands held {c.coverage:.0%} of recent scores; their forecasts "
+            f"expected {c.reference:.0%}." for b, c in verdict.bands.items()]
+    if not verdict.drifted:
+        return {"judged": True, "reasons": [*held, "That is within what chance allows."]}
+    more = "more" if verdict.gap > 0 else "less"
     return {"judged": True, "alert": True, "refit_suggested": True,
-            "reasons": [*reasons, "The patients now seen differ from those the model was "
-                        "fitted on: a refit on recent data is suggested."]}
+            "reasons": [*held, f"Scores fall outside the bands {more} often than expected "
+                        f"({abs(verdict.z):.1f} standard errors): the patients now seen differ "
+                        "from those the model was fitted on, and a refit on recent data is "
+                        "suggested."]}

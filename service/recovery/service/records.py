@@ -37,9 +37,9 @@ def history_of(s: Session, patient_id: str) -> History:
                    sessions=[TherapySession(day=d, kind=k) for d, k in sessions])
 
 
-def today_of(p: Patient) -> float:
+def today_of(p: Patient, today: date) -> float:
     """Today as a day of the record (days since its start date)."""
-    return float((date.today() - p.start).days)
+    return float((today - p.start).days)
 
 
 def next_day(h: History) -> float:
@@ -47,11 +47,12 @@ def next_day(h: History) -> float:
     return float(int(h.last_day) + 1) if (h.pain or h.sessions) else 0.0
 
 
-def placed(p: Patient, items: Sequence[ScoreIn | SessionIn], field: str) -> list[float]:
+def placed(p: Patient, items: Sequence[ScoreIn | SessionIn], field: str, today: date
+           ) -> list[float]:
     """Each entry's day in the record's calendar (from its day or its date); refused for entries
     before the record's start or after today (a day's grace for clinics ahead of the server's
     time zone), every bad entry named."""
-    last = today_of(p) + 1
+    last = today_of(p, today) + 1
     days: list[float] = []
     problems: list[tuple[Place, str]] = []
     for i, x in enumerate(items):

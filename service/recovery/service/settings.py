@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
@@ -51,6 +52,13 @@ class Settings(BaseSettings):
     prices: dict[str, float] = Field(default_factory=lambda: {"massage": 60.0, "physio": 75.0})
     currency: str = Field(default="EUR", min_length=1, max_length=8)
     log_level: str = "INFO"
+    # the calendar date the service works on (records' "today", the monitor's weeks); unset:
+    # the system's date. Tests and replays of past data set it.
+    clock_date: date | None = None
+
+    def today(self) -> date:
+        """The service's calendar date."""
+        return self.clock_date or date.today()
 
 
 @lru_cache

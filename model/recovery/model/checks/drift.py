@@ -1,6 +1,6 @@
 """Whether a served model's forecasts still hold: stored quantile bands scored against the
-scores recorded after them, and a check that the bands' coverage stays within what chance
-allows around the coverage the model showed on held-out patients."""
+scores recorded after them, and a check that the bands hold the scores as often as the model
+said they would (its probability of each whole-point score falling inside), within chance."""
 
 from __future__ import annotations
 
@@ -8,11 +8,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["QUANTILE_KEYS", "BandCheck", "band_scores", "coverage_check"]
+__all__ = ["BANDS", "QUANTILE_KEYS", "BandCheck", "DriftVerdict", "band_scores",
+           "coverage_check", "drift_verdict"]
 
 QUANTILE_KEYS = ("5", "25", "50", "75", "95")  # as the forecast JSON stores them
 LEVELS = np.array([0.05, 0.25, 0.5, 0.75, 0.95])
-MIN_TOLERANCE = 0.05  # coverage within 5 points of the reference is never flagged
+BANDS = ("50", "90")
+MIN_TOLERANCE = 0.05  # a band within 5 points of its reference is shown as within chance
+Z_ALERT = 2.0  # standard errors: about 5 % false alarms (measured in bench/monitor.py)
+MIN_GAP = 0.03  # a smaller coverage gap a band is not worth a refit, however certain
 
 
 def band_scores(q: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
@@ -29,7 +33,8 @@ def band_scores(q: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
 
 @dataclass(frozen=True)
 class BandCheck:
-    """A band's observed coverage against the range chance allows around its reference."""
+    """A band's observed coverage against the range chance allows around its reference (the
+    coverage the model expected of these scores)."""
 
     coverage: float
     reference: float
@@ -42,15 +47,50 @@ class BandCheck:
         return self.low <= self.coverage <= self.high
 
 
-def coverage_check(inside: np.ndarray, patient: np.ndarray, reference: float) -> BandCheck:
-    """Coverage with a standard error that treats each patient's scores as one cluster
-    (scores of one diary are correlated), flagged beyond two standard errors or
-    MIN_TOLERANCE, whichever is wider."""
-    inside = np.asarray(inside, dtype=float)
-    cov = float(inside.mean())
+@dataclass(frozen=True)
+class DriftVerdict:
+    """Both bands' checks, and the one decision: whether the scores miss the bands more (or
+    less) often than the model expected, beyond chance (|z| > Z_ALERT) and by at least MIN_GAP
+    of coverage a band."""
+
+    bands: dict[str, BandCheck]
+    z: float
+    gap: float
+
+    @property
+    def drifted(self) -> bool:
+        """Whether the bands no longer hold as the model expected."""
+        return abs(self.z) > Z_ALERT and abs(self.gap) >= MIN_GAP
+
+
+def _clustered_se(x: np.ndarray, patient: np.ndarray) -> float:
+    """Standard error of mean(x) treating each patient's values as one cluster (scores of one
+    diary are correlated); x centred on its mean."""
     _, which = np.unique(patient, return_inverse=True)
-    per_patient = np.bincount(which, weights=inside - cov)
-    se = float(np.sqrt((per_patient ** 2).sum())) / len(inside)
-    tol = max(2.0 * se, MIN_TOLERANCE)
-    return BandCheck(round(cov, 4), reference, round(max(0.0, reference - tol), 4),
-                     round(min(1.0, reference + tol), 4))
+    per_patient = np.bincount(which, weights=x - x.mean())
+    return float(np.sqrt((per_patient ** 2).sum())) / len(x)
+
+
+def coverage_check(inside: np.ndarray, patient: np.ndarray,
+                   reference: float | np.ndarray) -> BandCheck:
+    """Coverage against its reference (one level, or each score's expected probability),
+    with the range two clustered standard errors or MIN_TOLERANCE allow, whichever is wider."""
+    inside = np.asarray(inside, dtype=float)
+    expected = np.broadcast_to(np.asarray(reference, dtype=float), inside.shape)
+    ref = float(expected.mean())
+    tol = max(2.0 * _clustered_se(inside - expected, patient), MIN_TOLERANCE)
+    return BandCheck(round(float(inside.mean()), 4), round(ref, 4),
+                     round(max(0.0, ref - tol), 4), round(min(1.0, ref + tol), 4))
+
+
+def drift_verdict(inside: dict[str, np.ndarray], expected: dict[str, np.ndarray],
+                  patient: np.ndarray) -> DriftVerdict:
+    """The 50 % and 90 % bands' hits ("50", "90": per score) against the probabilities the
+    model gave them, judged together: one test of the summed excess of misses."""
+    hit = {k: np.asarray(v, dtype=float) for k, v in inside.items()}
+    excess = sum(expected[k] - hit[k] for k in BANDS)  # > 0: more misses than expected
+    assert isinstance(excess, np.ndarray)
+    se = _clustered_se(excess, patient)
+    z = float(excess.mean() / se) if se > 0 else 0.0
+    return DriftVerdict({k: coverage_check(hit[k], patient, expected[k]) for k in BANDS},
+                        round(z, 3), round(float(excess.mean()) / len(BANDS), 4))

@@ -136,7 +136,7 @@ def summarise(p: Paths, eps: np.ndarray, target: float, baseline: float,
     h = p.horizon
     m, s, mu, days = p.m[:, :h], p.s[:, :h], p.mu[:, :h], p.days[:h]
     x = np.clip(m + s * eps, 0.0, 10.0)
-    q = column_quantiles(x, np.array(QUANTILES) / 100)
+    q = np.round(column_quantiles(x, np.array(QUANTILES) / 100), 3)
     p_target = float(ndtr((np.floor(target) + 0.5 - m[:, -1]) / s[:, -1]).mean())
     reached = mu <= baseline - min(2.0, 0.3 * baseline)
     now = mu[:, :1]  # each draw's expected pain on the forecast's first day
@@ -155,9 +155,23 @@ def summarise(p: Paths, eps: np.ndarray, target: float, baseline: float,
     forecast = ScheduleForecast(
         name="", session_days=[float(d) for d in plan.days],
         session_kinds=[str(k) for k in plan.kinds], days=[float(d) for d in days],
-        quantiles={str(k): np.round(v, 3).tolist() for k, v in zip(QUANTILES, q, strict=True)},
-        mean=np.round(x.mean(axis=0), 3).tolist(), summary=summary)
+        quantiles={str(k): v.tolist() for k, v in zip(QUANTILES, q, strict=True)},
+        mean=np.round(x.mean(axis=0), 3).tolist(), summary=summary,
+        in_band={"50": band_probability(m, s, q[1], q[3]),
+                 "90": band_probability(m, s, q[0], q[4])})
     return forecast, pain
+
+
+def band_probability(m: np.ndarray, s: np.ndarray, low: np.ndarray, high: np.ndarray
+                     ) -> list[float]:
+    """Per day, the model's probability that the integer score round(clip(Z, 0, 10)) falls
+    within [low, high]: above the band's nominal level because the score is whole points,
+    and the reference the drift monitor holds recorded scores to."""
+    a, b = np.ceil(low), np.floor(high)  # the whole scores inside the band
+    lo = np.where(a <= 0, -np.inf, a - 0.5)
+    hi = np.where(b >= 10, np.inf, b + 0.5)
+    p = (ndtr((hi - m) / s) - ndtr((lo - m) / s)).mean(axis=0)
+    return np.round(np.where(a <= b, p, 0.0), 4).tolist()
 
 
 def _median_first_day(reached: np.ndarray, days: np.ndarray) -> float | None:

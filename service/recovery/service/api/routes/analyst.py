@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -228,4 +227,4 @@ def monitor(state: State, s: DbSession, _: Analyst,
     a refit suggestion when recent coverage leaves what chance allows."""
     loaded = served(state)
     return drift_report(s, loaded.model_id, reference_of(loaded.forecaster.calibration),
-                        date.today(), weeks)
+                        state.settings.today(), weeks)

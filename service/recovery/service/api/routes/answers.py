@@ -55,7 +55,8 @@ def _ask(s: DbSession, user: CurrentUser, state: State, patient_id: str, body: d
     patient = patient_for(s, user, patient_id)
     loaded = served(state)
     h, _ = usable(history_of(s, patient_id), loaded.forecaster.kinds)
-    start = max(today_of(patient), max((p.day for p in h.pain), default=0.0))
+    start = max(today_of(patient, state.settings.today()),
+                max((p.day for p in h.pain), default=0.0))
     req = run_model(lambda: build({"patient": {"covariates": patient.covariates},
                                    "history": h.model_dump(), "start_day": start, **body,
                                    **({"since": f"{patient.start:%d %B %Y}"} if since else {})}))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from datetime import date
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
@@ -12,7 +11,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from recovery.service.api.deps import State
-from recovery.service.monitor import RECENT_WEEKS, drift_report, reference_of
+from recovery.service.monitor import drift_report, reference_of
 from recovery.service.tables import Job
 
 router = APIRouter(tags=["operations"])
@@ -61,7 +60,7 @@ def _drift_gauges(state: State, s: Session) -> None:
                           and time.monotonic() - m.drift_at < DRIFT_EVERY_S):
         return
     drift = drift_report(s, loaded.model_id, reference_of(loaded.forecaster.calibration),
-                         date.today(), RECENT_WEEKS)
+                         state.settings.today())
     m.drift_of, m.drift_at = loaded.model_id, time.monotonic()
     if drift.recent is not None:
         m.coverage.labels("50").set(drift.recent.coverage_50)

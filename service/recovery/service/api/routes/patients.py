@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, timedelta
+from datetime import UTC, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -72,11 +72,12 @@ def create_patient(body: PatientIn, s: DbSession, user: Therapist, state: State)
     if body.therapist_id not in (None, user.id):
         raise ForbiddenError("therapists create their own patients")
     check_covariates(state, body.covariates)
-    if body.start_date is not None and body.start_date > date.today():
+    today = state.settings.today()
+    if body.start_date is not None and body.start_date > today:
         raise FieldError("start_date",
                          f"the record cannot start in the future ({body.start_date})")
     p = Patient(name=body.name, covariates=body.covariates, therapist_id=user.id,
-                start_date=body.start_date or date.today())
+                start_date=body.start_date or today)
     s.add(p)
     s.flush()
     audit(s, user, p.id, "write")
@@ -146,9 +147,11 @@ def get_patient(patient_id: str, s: DbSession, user: CurrentUser) -> PatientOut:
 
 
 @router.post("/{patient_id}/scores", response_model=BatchResult, responses=NOT_YOURS)
-def add_scores(patient_id: str, body: ScoresIn, s: DbSession, user: CurrentUser) -> BatchResult:
+def add_scores(patient_id: str, body: ScoresIn, s: DbSession, user: CurrentUser,
+               state: State) -> BatchResult:
     """Diary scores, by day or date; a retried batch (same client_ids) is stored once."""
-    days = placed(patient_for(s, user, patient_id, write=True), body.scores, "scores")
+    days = placed(patient_for(s, user, patient_id, write=True), body.scores, "scores",
+                  state.settings.today())
     rows = [{"patient_id": patient_id, "day": d, "score": x.score, "client_id": x.client_id}
             for d, x in zip(days, body.scores, strict=True)]
     return insert_new(s, PainRow, rows)
@@ -162,7 +165,7 @@ def add_sessions(patient_id: str, body: SessionsIn, s: DbSession, user: Therapis
     patient = patient_for(s, user, patient_id, write=True)
     refuse_unknown_kinds(state, [(("sessions", i, "kind"), x.kind)
                                  for i, x in enumerate(body.sessions)])
-    days = placed(patient, body.sessions, "sessions")
+    days = placed(patient, body.sessions, "sessions", state.settings.today())
     rows = [{"patient_id": patient_id, "day": d, "kind": x.kind, "client_id": x.client_id}
             for d, x in zip(days, body.sessions, strict=True)]
     return insert_new(s, SessionRow, rows)
@@ -174,7 +177,8 @@ def history(patient_id: str, s: DbSession, user: CurrentUser, state: State) -> H
     out."""
     patient = patient_for(s, user, patient_id)
     h, left_out = usable(history_of(s, patient_id), served(state).forecaster.kinds)
-    return HistoryOut(patient_id=patient_id, start_date=patient.start, today=today_of(patient),
+    today = today_of(patient, state.settings.today())
+    return HistoryOut(patient_id=patient_id, start_date=patient.start, today=today,
                       pain=[p.model_dump() for p in h.pain],
                       sessions=[x.model_dump() for x in h.sessions], left_out=left_out)
 

@@ -26,8 +26,8 @@ from tqdm import tqdm
 
 from recovery.model import (
     QUANTILE_KEYS,
-    ForecastRequest,
     Forecaster,
+    ForecastRequest,
     Truth,
     band_scores,
     simulate_cohort,

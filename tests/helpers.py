@@ -20,6 +20,7 @@ from pydantic import SecretStr
 from recovery.service.settings import Settings
 
 ROOT = Path(__file__).parents[1]
+CLOCK = date(2026, 2, 27)  # the in-process services' calendar date, whatever the day
 DEFAULT_MODEL = ROOT / "data" / "default_model"
 
 
@@ -68,7 +69,7 @@ def service_settings(backend: str, tmp: Path) -> Settings:
     return Settings(database_url=url, secret_key=SecretStr("test-secret-" + "x" * 32),
                     models_dir=tmp / "models", cohorts_dir=tmp / "cohorts",
                     default_model_dir=DEFAULT_MODEL, max_body_bytes=2_000_000,
-                    model_poll_seconds=0.5)
+                    model_poll_seconds=0.5, clock_date=CLOCK)
 
 
 @dataclass

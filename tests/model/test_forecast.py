@@ -231,5 +231,7 @@ def test_forecasts_record_how_often_their_bands_should_hold(default_forecaster: 
     for sf in f.forecasts:
         p50, p90 = np.array(sf.in_band["50"]), np.array(sf.in_band["90"])
         assert len(p50) == len(sf.days)
-        assert (p50 >= 0).all() and (p90 >= p50).all() and (p90 <= 1.0).all()
+        assert (p50 >= 0).all()
+        assert (p90 >= p50).all()
+        assert (p90 <= 1.0).all()
         assert p90.mean() > 0.85  # a narrow band can hold fewer whole scores than its level

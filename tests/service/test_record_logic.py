@@ -13,18 +13,20 @@ from recovery.service.records import placed, today_of
 from recovery.service.schemas import ScoreIn
 from recovery.service.tables import Patient
 
+TODAY = date(2026, 2, 27)  # any date: the service is given its calendar
+
 
 def _record(started_days_ago: int) -> Patient:
     return Patient(name="x", covariates={}, therapist_id=1,
-                   start_date=date.today() - timedelta(days=started_days_ago))
+                   start_date=TODAY - timedelta(days=started_days_ago))
 
 
 def test_entries_by_day_or_date_land_on_the_records_days() -> None:
     p = _record(10)
     items = [ScoreIn(day=3, score=4, client_id="a"),
              ScoreIn(date=p.start + timedelta(days=7), score=5, client_id="b")]
-    assert placed(p, items, "scores") == [3.0, 7.0]
-    assert today_of(p) == 10.0
+    assert placed(p, items, "scores", TODAY) == [3.0, 7.0]
+    assert today_of(p, TODAY) == 10.0
 
 
 def test_every_bad_entry_of_a_batch_is_named() -> None:
@@ -33,7 +35,7 @@ def test_every_bad_entry_of_a_batch_is_named() -> None:
              ScoreIn(day=2, score=4, client_id="ok"),
              ScoreIn(day=500, score=5, client_id="b")]
     with pytest.raises(errors.FieldError) as refused:
-        placed(p, items, "scores")
+        placed(p, items, "scores", TODAY)
     body, status = refusal(refused.value)
     assert status == 422
     assert [x["loc"] for x in body] == [["body", "scores", 0, "date"], ["body", "scores", 2, "day"]]

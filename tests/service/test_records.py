@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from recovery.service.db import Database
 from recovery.service.tables import Patient, SessionRow
-from tests.helpers import Api
+from tests.helpers import CLOCK, Api
 
 
 def _new_record(api: Api, start: date | None = None) -> str:
@@ -23,7 +23,7 @@ def _new_record(api: Api, start: date | None = None) -> str:
 
 def test_entries_by_date_land_on_the_records_calendar(shared_api: Api) -> None:
     c, h = shared_api.client, shared_api.as_("t1")
-    start = date.today() - timedelta(days=20)
+    start = CLOCK - timedelta(days=20)
     pid = _new_record(shared_api, start)
     assert c.get(f"/v1/patients/{pid}", headers=h).json()["start_date"] == start.isoformat()
     r = c.post(f"/v1/patients/{pid}/scores", headers=h, json={"scores": [
@@ -46,7 +46,7 @@ def test_entries_by_date_land_on_the_records_calendar(shared_api: Api) -> None:
 
 def test_entries_outside_the_records_calendar_are_refused_by_field(shared_api: Api) -> None:
     c, h = shared_api.client, shared_api.as_("t1")
-    start = date.today() - timedelta(days=10)
+    start = CLOCK - timedelta(days=10)
     pid = _new_record(shared_api, start)
     both = c.post(f"/v1/patients/{pid}/scores", headers=h, json={"scores": [
         {"day": 3, "date": start.isoformat(), "score": 4, "client_id": "both"}]})
@@ -62,7 +62,7 @@ def test_entries_outside_the_records_calendar_are_refused_by_field(shared_api: A
     assert "in the future: today is day 10" in msgs[("body", "scores", 2, "day")]
     assert c.get(f"/v1/patients/{pid}/history", headers=h).json()["pain"] == []  # none stored
     future = c.post("/v1/patients", headers=h, json={
-        "name": "Later", "start_date": (date.today() + timedelta(days=3)).isoformat()})
+        "name": "Later", "start_date": (CLOCK + timedelta(days=3)).isoformat()})
     assert future.status_code == 422
     assert future.json()["detail"][0]["loc"] == [
         "body", "start_date"]
@@ -108,7 +108,7 @@ def test_a_plan_the_therapist_saves_is_offered_to_the_patient(shared_api: Api) -
 
 def test_a_past_forecast_is_set_against_the_scores_recorded_since(shared_api: Api) -> None:
     c, h = shared_api.client, shared_api.as_("t1")
-    pid = _new_record(shared_api, date.today() - timedelta(days=60))
+    pid = _new_record(shared_api, CLOCK - timedelta(days=60))
     c.post(f"/v1/patients/{pid}/scores", headers=h, json={"scores": [
         {"day": d, "score": 6, "client_id": f"a{d}"} for d in range(20)]})
     r = c.post(f"/v1/patients/{pid}/forecast", headers=h, json={
@@ -133,7 +133,7 @@ def test_a_past_forecast_is_set_against_the_scores_recorded_since(shared_api: Ap
 def test_a_record_with_a_kind_the_model_no_longer_knows_is_forecast_without_it(
         shared_api: Api) -> None:
     c, h = shared_api.client, shared_api.as_("t1")
-    pid = _new_record(shared_api, date.today() - timedelta(days=30))
+    pid = _new_record(shared_api, CLOCK - timedelta(days=30))
     c.post(f"/v1/patients/{pid}/scores", headers=h, json={"scores": [
         {"day": d, "score": 6, "client_id": f"a{d}"} for d in range(10)]})
     db = Database(shared_api.settings.database_url)

@@ -126,7 +126,8 @@ def new_patient(c: ServiceClient, cat: dict[str, Any]) -> None:
 def add_entries(c: ServiceClient, pid: str, history: dict[str, Any], cat: dict[str, Any]
                 ) -> None:
     """Add a score or a session by date; each add is confirmed and can be undone."""
-    start, today = date.fromisoformat(history["start_date"]), date.today()
+    start = date.fromisoformat(history["start_date"])
+    today = start + timedelta(days=history["today"])  # the service's calendar
     st.caption(f"Record started {start} (day 0); today is day {history['today']:g}.")
     col1, col2 = st.columns(2)
     with col1, st.form("add_score"):

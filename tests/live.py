@@ -32,7 +32,8 @@ def env_for(settings: Settings) -> dict[str, str]:
             "RECOVERY_MODELS_DIR": str(settings.models_dir),
             "RECOVERY_COHORTS_DIR": str(settings.cohorts_dir),
             "RECOVERY_DEFAULT_MODEL_DIR": str(settings.default_model_dir),
-            "RECOVERY_MAX_BODY_BYTES": str(settings.max_body_bytes)}
+            "RECOVERY_MAX_BODY_BYTES": str(settings.max_body_bytes),
+            **({"RECOVERY_CLOCK_DATE": str(settings.clock_date)} if settings.clock_date else {})}
 
 
 def wait_ok(url: str, timeout: float = 120.0, alive: subprocess.Popen[bytes] | None = None

@@ -39,7 +39,9 @@ def settings_of(kind: type[R]) -> R:
     try:
         return kind()
     except ValidationError as exc:
-        fail(f"bad RECOVERY_* setting: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}")
+        first = exc.errors()[0]
+        name = "_".join(map(str, first["loc"])).upper() or "*"
+        fail(f"bad RECOVERY_{name} setting: {first['msg'].removeprefix('Value error, ')}")
 
 
 def read_request(path: Path, schema: type[R]) -> R:

@@ -47,7 +47,8 @@ def fit_cmd(
     out_dir: Annotated[Path, typer.Option("--out", help="model directory to write")],
     draws: Annotated[int, typer.Option(min=10)] = 1000,
     tune: Annotated[int, typer.Option(min=10)] = 1000,
-    chains: Annotated[int, typer.Option(min=1, max=16)] = 2,
+    chains: Annotated[int, typer.Option(min=2, max=16,
+                                        help="at least 2: R-hat compares chains")] = 2,
     seed: Annotated[int, typer.Option()] = 1,
     sampler: Annotated[str, typer.Option(
         help="nutpie (numba), nutpie-jax, numpyro (JAX; GPU if jax sees one) or pymc")] = "nutpie",

@@ -31,7 +31,9 @@ def serve(
               "signed with it")
     configure_logging(settings.log_level)
     config = uvicorn.Config("recovery.service.main:app", host=host, port=port, workers=workers,
-                            log_config=None, access_log=False)
+                            log_config=None, access_log=False,
+                            proxy_headers=bool(settings.trusted_proxies),
+                            forwarded_allow_ips=",".join(settings.trusted_proxies) or None)
     if workers == 1:
         server = uvicorn.Server(config)
         server.run()
@@ -105,7 +107,7 @@ def monitor(
     db = Database(settings.database_url)
     db.migrate()
     try:
-        with db.session() as s:
+        with db.reading() as s:
             report = served_report(s, settings.today(), weeks)
     finally:
         db.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import date, timedelta
 from typing import Any
 
@@ -100,8 +101,10 @@ def session_dates(text: str, start: date, first: float) -> tuple[list[float], li
 
 
 def spreadsheet_safe(text: str) -> str:
-    """A cell a spreadsheet shows as text, never runs as a formula (=, +, -, @, tab, CR)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    """A cell a spreadsheet shows as text on one line, never runs as a formula (=, +, -, @
+    first; control characters anywhere become spaces)."""
+    text = re.sub(r"[\x00-\x1f\x7f]", " ", text)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", " ") else text
 
 
 def forecast_csv(result: dict[str, Any]) -> bytes:

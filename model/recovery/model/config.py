@@ -131,7 +131,7 @@ class SamplerConfig(BaseModel):
     sampler: Sampler = "nutpie"
     draws: int = Field(default=1000, ge=10, le=100_000)
     tune: int = Field(default=1000, ge=10, le=100_000)
-    chains: int = Field(default=2, ge=1, le=16)
+    chains: int = Field(default=2, ge=2, le=16)  # R-hat compares chains: at least 2
     target_accept: float = Field(default=0.9, gt=0.5, lt=1.0)
     # NUTS doubles its trajectory at most this many times (2^depth - 1 gradients per draw).
     # Every sampler's default is 10; on large cohorts warm-up's first trees reach it, and a

@@ -10,7 +10,14 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from recovery.model.data.schedules import PRESETS, KindName, Phase, Schedule, TherapySession
+from recovery.model.data.schedules import (
+    NO_CONTROL,
+    PRESETS,
+    KindName,
+    Phase,
+    Schedule,
+    TherapySession,
+)
 
 __all__ = [
     "Comparison",
@@ -39,7 +46,7 @@ Price = Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)]
 class PainScore(BaseModel):
     """One diary score on the 0-10 numeric rating scale."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
     day: Day
     score: int = Field(ge=0, le=10)
 
@@ -47,7 +54,7 @@ class PainScore(BaseModel):
 class History(BaseModel):
     """A patient's past: scores (days strictly increasing) and sessions (days not decreasing)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
     pain: list[PainScore] = Field(default_factory=list, max_length=5000)
     sessions: list[TherapySession] = Field(default_factory=list, max_length=2000)
 
@@ -71,15 +78,15 @@ class History(BaseModel):
 class PatientInfo(BaseModel):
     """Covariates by name (see ModelConfig.covariates); missing ones take the centre value."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
     covariates: dict[str, float | None] = Field(default_factory=dict)
 
 
 class ScheduleSpec(BaseModel):
     """A preset by name (with the kind of its sessions), or phases, or absolute session days."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
-    name: str = Field(min_length=1, max_length=80)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
+    name: str = Field(min_length=1, max_length=80, pattern=NO_CONTROL)
     kind: KindName = "massage"
     phases: list[Phase] | None = Field(default=None, max_length=100)
     session_days: list[Day] | None = Field(default=None, max_length=2000)
@@ -111,7 +118,8 @@ class ScheduleSpec(BaseModel):
 class ForecastRequest(BaseModel):
     """What to forecast: a patient, their history, candidate schedules and the horizon."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [{
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False,
+                              json_schema_extra={"examples": [{
         "patient": {"covariates": {"chronic": 1, "adherence": 0.6, "stress": 6}},
         "history": {"pain": [{"day": 0, "score": 7}, {"day": 3, "score": 6}],
                     "sessions": [{"day": 0, "kind": "massage"}]},
@@ -264,7 +272,7 @@ class ForecastResponse(BaseModel):
 class OptimiseRequest(BaseModel):
     """Find the cheapest schedule that keeps P(score <= target at horizon) >= `level`."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
     patient: PatientInfo = Field(default_factory=PatientInfo)
     history: History = Field(default_factory=History)
     kind: KindName = "massage"
@@ -299,7 +307,7 @@ class OptimiseResponse(BaseModel):
 class PatientQuestion(BaseModel):
     """One patient and their history, as a forecast takes them (for explain and booking)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
     patient: PatientInfo = Field(default_factory=PatientInfo)
     history: History = Field(default_factory=History)
     start_day: Day = 0.0

@@ -11,7 +11,9 @@ from recovery.service.errors import ConflictError, FieldError, NotFoundError
 from recovery.service.schemas import UserIn
 from recovery.service.tables import Patient, User
 
-__all__ = ["by_name", "create", "retire", "revise"]
+__all__ = ["RETIRED_PREFIX", "by_name", "create", "retire", "retired", "revise"]
+
+RETIRED_PREFIX = "deleted-"  # a deleted account's username: deleted-<id>, reserved
 
 
 def create(s: Session, body: UserIn) -> User:
@@ -31,8 +33,17 @@ def create(s: Session, body: UserIn) -> User:
     return user
 
 
+def retired(user: User) -> bool:
+    """Whether the account was deleted (deleted accounts stay deleted)."""
+    return user.username == f"{RETIRED_PREFIX}{user.id}"
+
+
 def revise(user: User, password: str | None = None, active: bool | None = None) -> None:
-    """Change a password and/or the active flag; either revokes every token of the user."""
+    """Change a password and/or the active flag; either revokes every token of the user.
+    A deleted account cannot be changed back into a working one."""
+    if retired(user) and (password is not None or active):
+        raise ConflictError(f"user {user.id} was deleted; a deleted account cannot be "
+                            "re-enabled or given a password (create a new one)")
     if password is not None:
         user.password_hash = hash_password(password)
     if active is not None:
@@ -41,10 +52,11 @@ def revise(user: User, password: str | None = None, active: bool | None = None) 
 
 
 def retire(user: User) -> None:
-    """Delete an account for good: disabled, tokens revoked, username freed for reuse."""
+    """Delete an account for good: disabled, tokens revoked, username freed for reuse (its
+    new name, deleted-<id>, is reserved: no one else can hold it)."""
     user.active = False
     user.token_version += 1
-    user.username = f"deleted-{user.id}"
+    user.username = f"{RETIRED_PREFIX}{user.id}"
 
 
 def by_name(s: Session, username: str) -> User:

@@ -72,9 +72,17 @@ class Database:
             event.listen(self.engine, "begin", writers.begin)
             event.listen(self.engine, "commit", writers.end)
             event.listen(self.engine, "rollback", writers.end)
+            # long reads (the drift monitor) on their own connections, in deferred
+            # transactions: WAL lets writers commit meanwhile
+            self.read_engine: Engine = create_engine(url, connect_args={
+                "check_same_thread": False, "isolation_level": None})
+            event.listen(self.read_engine, "connect", _sqlite_pragmas)
+            event.listen(self.read_engine, "begin",
+                         lambda conn: conn.exec_driver_sql("BEGIN DEFERRED"))
         else:
-            self.engine = create_engine(url, pool_pre_ping=True)
+            self.engine = self.read_engine = create_engine(url, pool_pre_ping=True)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._reads = sessionmaker(self.read_engine, expire_on_commit=False)
 
     def migrate(self) -> None:
         """Bring the schema to the latest migration (creates the database file if needed)."""
@@ -87,6 +95,16 @@ class Database:
     def close(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+        self.read_engine.dispose()
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A read-only transaction that holds no write lock, however long it reads."""
+        with self._reads() as s:
+            try:
+                yield s
+            finally:
+                s.rollback()
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -1,14 +1,19 @@
 """Requests refused before any work: bodies over their route's limit (413, whether or not the
-client declared a length) and JSON holding numbers or text no field can take (NaN, infinities,
-lone surrogates: 422 naming the field)."""
+client declared a length), large uploads without credentials (401), and JSON bodies (any
+Content-Type spelling, or none: the routes parse those as JSON) nested too deep or holding
+numbers or text no field can take (NaN, infinities, lone surrogates: 422 naming the field).
+JSON is checked off the event loop, after the size and depth limits, so no body stalls it."""
 
 from __future__ import annotations
 
 import json
 import math
 import re
+from email.message import Message as _Header
 from typing import Any
 
+import anyio
+import numpy as np
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -20,6 +25,9 @@ __all__ = ["BodyGuard", "first_unencodable"]
 RECORD_BATCH = re.compile(r"^/v1/patients/[^/]+/(scores|sessions)$")
 RECORD_BATCH_BYTES = 256_000
 SIGN_IN_BYTES = 16_000
+MAX_DEPTH = 32  # no request nests deeper than about 6 levels
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
 
 
 class _NonFinite(str):
@@ -42,32 +50,34 @@ class BodyGuard:
             return SIGN_IN_BYTES
         return self.settings.max_body_bytes
 
+    def refusal(self, scope: Scope, form: bool) -> tuple[int, JSONResponse | None]:
+        """The body limit of this request (an upload's files may be large; JSON may not), or
+        the response refusing it before its body is read."""
+        headers = dict(scope["headers"])
+        limit = self.limit(scope["method"], scope["path"])
+        if not form:
+            limit = min(limit, self.settings.max_body_bytes)
+        elif limit > self.settings.max_body_bytes and b"authorization" not in headers:
+            return limit, JSONResponse({"detail": "Not authenticated"}, 401,
+                                       {"WWW-Authenticate": "Bearer"})
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            return limit, _too_large(limit)
+        return limit, None
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Refuse an oversized body with 413 before the route reads it."""
+        """Refuse a body over its limit, or JSON no field can take, before the route reads it."""
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
-        limit = self.limit(scope["method"], scope["path"])
-        headers = dict(scope["headers"])
-        declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            await _too_large(limit)(scope, receive, send)
+        form = _media_type(dict(scope["headers"]).get(b"content-type", b"")) in FORM_TYPES
+        limit, refused = self.refusal(scope, form)
+        body = None if refused else await _read(receive, limit)
+        if body is None:
+            await (refused or _too_large(limit))(scope, receive, send)
             return
-        chunks, size, more = [], 0, True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                await _too_large(limit)(scope, receive, send)
-                return
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
-        if body and b"json" in headers.get(b"content-type", b""):
-            bad = first_unencodable(body)
+        if body and not form:
+            bad = await anyio.to_thread.run_sync(first_unencodable, body)
             if bad is not None:
                 await JSONResponse({"detail": [bad]}, 422)(scope, receive, send)
                 return
@@ -83,8 +93,43 @@ class BodyGuard:
         await self.app(scope, replay, send)
 
 
+async def _read(receive: Receive, limit: int) -> bytes | None:
+    """The whole body, or None once it passes `limit` bytes (or the client left)."""
+    chunks, size, more = [], 0, True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
+def _media_type(content_type: bytes) -> str:
+    """"application/json" from any spelling such as b"Application/JSON; charset=UTF-8"."""
+    header = _Header()
+    header["content-type"] = content_type.decode("latin-1")
+    return header.get_content_type()
+
+
+def nesting(body: bytes) -> int:
+    """How deep the JSON text's arrays and objects nest (brackets inside strings ignored),
+    found without parsing it."""
+    text = np.frombuffer(_STRING.sub(b'""', body), dtype=np.uint8)
+    step = (np.isin(text, (ord("["), ord("{"))).astype(np.int64)
+            - np.isin(text, (ord("]"), ord("}"))))
+    return int(np.cumsum(step).max(initial=0))
+
+
 def first_unencodable(body: bytes) -> dict[str, Any] | None:
-    """The first value JSON-parsed from `body` that no field may hold, as a 422 item."""
+    """The first value JSON-parsed from `body` that no field may hold, as a 422 item (a body
+    nested deeper than MAX_DEPTH is refused before it is parsed)."""
+    if nesting(body) > MAX_DEPTH:
+        return _item([], f"JSON nested deeper than {MAX_DEPTH} levels")
     try:
         doc = json.loads(body, parse_constant=_NonFinite)
     except (ValueError, RecursionError):

@@ -17,7 +17,13 @@ from pydantic import (
 )
 
 from recovery.model import KindName
-from recovery.model.requests import BookingResponse, ExplainResponse, Price, ScheduleSpec
+from recovery.model.requests import (
+    NO_CONTROL,
+    BookingResponse,
+    ExplainResponse,
+    Price,
+    ScheduleSpec,
+)
 from recovery.service.auth import Role
 
 __all__ = [
@@ -87,8 +93,18 @@ IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
 Covariates = Annotated[dict[str, float | None], BeforeValidator(_yes_no)]
 
 
+def _not_reserved(name: str) -> str:
+    if name.lower().startswith("deleted-"):
+        raise ValueError("names starting with 'deleted-' are reserved for deleted accounts")
+    return name
+
+
+Username = Annotated[str, Field(min_length=2, max_length=80, pattern=r"^[A-Za-z0-9_.@-]+$"),
+                     AfterValidator(_not_reserved)]
+
+
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class TokenOut(BaseModel):
@@ -100,7 +116,7 @@ class TokenOut(BaseModel):
 
 class UserIn(_In):
     """A new account."""
-    username: str = Field(min_length=2, max_length=80, pattern=r"^[A-Za-z0-9_.@-]+$")
+    username: Username
     password: str = Field(min_length=10, max_length=200)
     role: Role = Field(strict=False)  # accept "therapist" from Python callers too
     patient_id: str | None = Field(default=None, description="for role patient: their record")
@@ -146,7 +162,7 @@ StartDate = Field(default=None, description="day 0 of the record's calendar (def
 
 class PatientIn(_In):
     """A new patient record."""
-    name: str = Field(min_length=1, max_length=120)
+    name: str = Field(min_length=1, max_length=120, pattern=NO_CONTROL)
     covariates: Covariates = Field(default_factory=dict)
     start_date: IsoDate | None = StartDate
     therapist_id: int | None = Field(default=None, description="admins only: the therapist")
@@ -154,14 +170,14 @@ class PatientIn(_In):
 
 class PatientPatch(_In):
     """Changes to a patient record."""
-    name: str | None = Field(default=None, min_length=1, max_length=120)
+    name: str | None = Field(default=None, min_length=1, max_length=120, pattern=NO_CONTROL)
     covariates: Covariates | None = None
 
 
 class AccountIn(_In):
     """A patient's own login, created by their therapist."""
 
-    username: str = Field(min_length=2, max_length=80, pattern=r"^[A-Za-z0-9_.@-]+$")
+    username: Username
     password: str = Field(min_length=10, max_length=200)
 
 
@@ -309,7 +325,7 @@ class FitIn(_In):
     cohort_id: str = Field(min_length=1, max_length=32)
     draws: int = Field(default=1000, ge=50, le=20_000)
     tune: int = Field(default=1000, ge=50, le=20_000)
-    chains: int = Field(default=2, ge=1, le=8)
+    chains: int = Field(default=2, ge=2, le=8, description="at least 2: R-hat compares chains")
     seed: int = Field(default=1, ge=0, le=2**32 - 1, description="random seed")
     method: Literal["nuts", "advi"] = Field(
         default="nuts", description="nuts: the full fit; advi: a quick look, never servable")

@@ -5,17 +5,21 @@ from __future__ import annotations
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
+from typing import Self
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "get_settings"]
+__all__ = ["MIN_SECRET_CHARS", "Settings", "get_settings"]
+
+MIN_SECRET_CHARS = 32
 
 
 class Settings(BaseSettings):
     """Service configuration; every field can be set as RECOVERY_<NAME>."""
 
-    model_config = SettingsConfigDict(env_prefix="RECOVERY_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="RECOVERY_", extra="ignore",
+                                      hide_input_in_errors=True)  # never echo the key
     database_url: str = "sqlite:///build/recovery.db"
     default_model_dir: Path = Path("data/default_model")
     models_dir: Path = Path("build/models")  # fitted versions live here, one folder each
@@ -36,6 +40,8 @@ class Settings(BaseSettings):
     # may be admitted (computing or waiting) before the next is told 503 and Retry-After
     forecast_slots: int = Field(default=1, ge=1)
     forecast_queue: int = Field(default=16, ge=1)
+    # model work (forecast, optimisation, answer) past this is told 503 and its slot freed
+    forecast_seconds: float = Field(default=60.0, gt=0)
     # a refit's sampling stops after this many minutes unless the request sets its own budget
     fit_max_minutes: float = Field(default=120.0, gt=0)
     # refits of cohorts above `fit_subsample_above` patients sample `fit_subsample` of them by
@@ -55,6 +61,17 @@ class Settings(BaseSettings):
     # the calendar date the service works on (records' "today", the monitor's weeks); unset:
     # the system's date. Tests and replays of past data set it.
     clock_date: date | None = None
+    # addresses of reverse proxies whose X-Forwarded-For names the client (sign-in lockouts
+    # count by client address); none by default, so no client can claim another's address
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _long_secret(self) -> Self:
+        """A short key is refused (after validation, so the error never shows the key)."""
+        if 0 < len(self.secret_key.get_secret_value()) < MIN_SECRET_CHARS:
+            raise ValueError(f"secret_key must be at least {MIN_SECRET_CHARS} characters (a "
+                             "long random string)")
+        return self
 
     def today(self) -> date:
         """The service's calendar date."""

@@ -196,7 +196,7 @@ class AuditRow(Base):
     at: Mapped[datetime] = mapped_column(default=now)
     user_id: Mapped[int]
     role: Mapped[str] = mapped_column(String(20))
-    action: Mapped[str] = mapped_column(String(10))  # read | write
+    action: Mapped[str] = mapped_column(String(10))  # read | write | denied
     route: Mapped[str] = mapped_column(String(200))
     patient_id: Mapped[str | None] = mapped_column(String(32), default=None)
     reason: Mapped[str | None] = mapped_column(String(300), default=None)

@@ -26,10 +26,12 @@ KindName = Annotated[str, BeforeValidator(_kind_name),
                      Field(min_length=1, max_length=40, pattern=r"^[a-z][a-z0-9_]*$")]
 
 
+NO_CONTROL = r"^[^\x00-\x1f\x7f]+$"  # names: one line of text, no control characters
+
 class TherapySession(BaseModel):
     """One session: its day (fractional allowed) and its kind."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
     day: float = Field(ge=0)
     kind: KindName = "massage"
 
@@ -37,7 +39,7 @@ class TherapySession(BaseModel):
 class Phase(BaseModel):
     """A block of `weeks` weeks with a session every `every_days` days (None: a break)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
     kind: KindName = "massage"
     every_days: float | None = Field(default=None, gt=0, le=365)
     weeks: float = Field(gt=0, le=156)
@@ -52,8 +54,8 @@ class Phase(BaseModel):
 class Schedule(BaseModel):
     """Either phases that run back to back, or explicit session days (relative to the start)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
-    name: str = Field(default="custom", min_length=1, max_length=80)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
+    name: str = Field(default="custom", min_length=1, max_length=80, pattern=NO_CONTROL)
     phases: tuple[Phase, ...] = ()
     session_days: tuple[float, ...] | None = None
     kind: KindName = "massage"  # kind of the explicit session days

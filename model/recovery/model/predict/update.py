@@ -20,6 +20,7 @@ What `condition` returns says which method ran and how many effective draws it r
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +48,7 @@ PARTICLES = 2000  # tempered SMC's particles for a diary of up to FULL_SCORES sc
 FULL_SCORES = 60  # diaries get proportionally fewer (at least MIN_PARTICLES), bounding a
 MIN_PARTICLES = 1000  # request's cost
 MOVES = 2  # Metropolis sweeps per tempering step
+MAX_TEMPERING = 60  # tempering steps before the last one jumps to the posterior (low ESS then)
 
 
 def covariate_problems(covariates: dict[str, float | None], cfg: ModelConfig
@@ -59,6 +61,8 @@ def covariate_problems(covariates: dict[str, float | None], cfg: ModelConfig
         if c is None:
             out.append((f"covariates.{name}",
                         f"unknown covariate; this model knows {sorted(cfg.covariates)}"))
+        elif value is not None and not math.isfinite(value):
+            out.append((f"covariates.{name}", "must be a finite number"))
         elif value is not None and ((c.low is not None and value < c.low)
                                     or (c.high is not None and value > c.high)):
             out.append((f"covariates.{name}", f"{value:g} is outside [{c.low}, {c.high}]"))
@@ -168,6 +172,8 @@ def patient_draws(theta: np.ndarray, glob: Globals, patient: PatientData, cfg: M
 
 
 def _ess(logw: np.ndarray) -> float:
+    if not np.isfinite(logw).any():
+        return 0.0
     w = np.exp(logw - logw.max())
     return float(w.sum() ** 2 / (w * w).sum())
 
@@ -221,8 +227,10 @@ class _Target:
         return self._loglik(theta, self.pop.globals.take(idx))
 
     def log_post(self, idx: np.ndarray, theta: np.ndarray) -> np.ndarray:
-        """log prior + log-likelihood at each particle: the unnormalised posterior."""
-        return self.log_prior(idx, theta) + self.loglik(idx, theta)
+        """log prior + log-likelihood at each particle: the unnormalised posterior (-inf where
+        it is undefined, so such a particle gets no weight)."""
+        lp = self.log_prior(idx, theta) + self.loglik(idx, theta)
+        return np.where(np.isnan(lp), -np.inf, lp)
 
     def average_loglik(self, theta: np.ndarray) -> np.ndarray:
         """log p(history | theta, the draws' average globals)."""
@@ -371,7 +379,7 @@ def _smc(target: _Target, first: _Proposal, rng: np.random.Generator
     power, steps, scale, rates = 0.0, 0, 2.38 / np.sqrt(theta.shape[1]), []
     while power < 1.0:
         logw = p.log_p - p.log_q
-        new = _next_power(logw, power)
+        new = 1.0 if steps + 1 >= MAX_TEMPERING else _next_power(logw, power)
         w = np.exp((new - power) * (logw - logw.max()))
         p.resample(_systematic(w / w.sum(), n, rng))
         power, steps = new, steps + 1
@@ -392,6 +400,9 @@ def condition(pop: PopulationDraws, patient: PatientData, cfg: ModelConfig, kind
     target = _Target(pop, patient, cfg, kinds)
     first = _Proposal(target)
     ess, idx, theta, logw, stages = _importance(target, first, rng, max_stages)
+    if not np.isfinite(logw).any():
+        raise PatientError("history", "the model gives this history no probability under "
+                                      "any of its draws; check the scores and covariates")
     how: dict[str, Any]
     if ess >= ESS_TARGET:
         w = np.exp(logw - logw.max())

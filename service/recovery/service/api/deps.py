@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -68,6 +69,7 @@ State = Annotated[AppState, Depends(get_state)]
 
 def get_session(state: State) -> Iterator[Session]:
     """The request's session; committed (with its audit rows) before the response is sent.
+    A refused or failed request's changes are rolled back, but its audit rows are kept.
 
     Routes that compute for long commit their reads first (`settle`), so no transaction, and
     on SQLite no lock, is held while they compute."""
@@ -78,6 +80,9 @@ def get_session(state: State) -> Iterator[Session]:
             s.commit()
         except BaseException:
             s.rollback()
+            if rows := s.info.pop("audit", []):
+                s.add_all(rows)
+                s.commit()
             raise
 
 
@@ -140,6 +145,7 @@ def patient_for(s: Session, user: User, patient_id: str, write: bool = False) ->
     """
     reason = s.info.get("reason") or None
     if user.role == Role.admin and (write or not reason):
+        audit(s, user, patient_id[:32], "denied")
         raise ForbiddenError("admins read a patient's record only with an X-Access-Reason "
                             "header (kept in the audit trail), and never change it")
     patient = s.get(Patient, patient_id)
@@ -148,6 +154,7 @@ def patient_for(s: Session, user: User, patient_id: str, write: bool = False) ->
         or (user.role == Role.patient and user.patient_id == patient.id)
         or user.role == Role.admin)
     if not visible or patient is None:
+        audit(s, user, patient_id[:32], "denied")
         raise NotFoundError(f"no patient {patient_id!r} for you")
     audit(s, user, patient.id, "write" if write else "read")
     return patient
@@ -186,10 +193,35 @@ T = TypeVar("T")
 
 def gated(state: AppState, user_id: int, work: Callable[[], T], timed: bool = False) -> T:
     """Model work inside the user's slot of the forecast gate (429/503 when it is full), its
-    refusals as 422s; `timed` work (forecasts) is observed in the forecast-latency metric."""
+    refusals as 422s; `timed` work (forecasts) is observed in the forecast-latency metric.
+    Work past `forecast_seconds` is answered 503 and its slot freed for the next request."""
     with state.gate.enter(user_id):
         t0 = time.perf_counter()
-        result = run_model(work)
+        result = run_model(lambda: within(state.settings.forecast_seconds, work))
         if timed:
             state.metrics.forecast.observe(time.perf_counter() - t0)
     return result
+
+
+def within(seconds: float, work: Callable[[], T]) -> T:
+    """`work`'s result, or 503 when it has not finished within `seconds` (it runs on in a
+    daemon thread, its result dropped: model code has no safe point to stop it)."""
+    out: list[T] = []
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            out.append(work())
+        except BaseException as exc:  # handed to the caller's thread
+            failed.append(exc)
+
+    thread = threading.Thread(target=run, name="model-work", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
+                            f"the model did not answer within {seconds:g} s; try a shorter "
+                            "horizon or fewer schedules", headers={"Retry-After": "5"})
+    if failed:
+        raise failed[0]
+    return out[0]

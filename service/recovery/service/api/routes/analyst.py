@@ -226,5 +226,7 @@ def monitor(state: State, s: DbSession, _: Analyst,
     the 50 % and 90 % bands and the quantile score by week and by therapist, and an alert with
     a refit suggestion when recent coverage leaves what chance allows."""
     loaded = served(state)
-    return drift_report(s, loaded.model_id, reference_of(loaded.forecaster.calibration),
-                        state.settings.today(), weeks)
+    settle(s)
+    with state.db.reading() as r:
+        return drift_report(r, loaded.model_id, reference_of(loaded.forecaster.calibration),
+                            state.settings.today(), weeks)

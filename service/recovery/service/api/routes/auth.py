@@ -7,13 +7,21 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi import Path as FastApiPath
 from fastapi.responses import JSONResponse
 from fastapi.security import OAuth2PasswordRequestForm
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from recovery.service.accounts import create, retire, revise
-from recovery.service.api.deps import COMMON_RESPONSES, CurrentUser, DbSession, State, require
+from recovery.service.api.deps import (
+    COMMON_RESPONSES,
+    CurrentUser,
+    DbSession,
+    State,
+    require,
+    settle,
+)
 from recovery.service.auth import Role, hash_password, issue_token, verify_password
 from recovery.service.errors import ConflictError, FieldError, NotFoundError
 from recovery.service.lockout import locked_for
@@ -23,6 +31,8 @@ from recovery.service.tables import AuditRow, LoginFailure, User, now
 router = APIRouter(prefix="/v1", tags=["auth"], responses=COMMON_RESPONSES)
 Admin = Annotated[User, Depends(require(Role.admin))]
 NO_USER: dict[int | str, dict[str, Any]] = {404: {"description": "no such user"}}
+MAX_ID = 2**63 - 1  # the database's integer ids
+UserId = Annotated[int, FastApiPath(ge=1, le=MAX_ID)]
 
 
 @router.post("/token", response_model=TokenOut,
@@ -34,13 +44,10 @@ def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Reques
 
     Repeated failures for one username (or from one address) lock sign-in for a while, doubling
     each time; a locked attempt is refused before the password is checked."""
-    client = (request.client.host if request.client else "unknown")[:64]
-    wait = _lockout(s, form.username[:80], client, state.settings.login_max_failures)
-    if wait > 0:
-        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
-                            f"too many failed sign-ins; try again in {wait} s",
-                            headers={"Retry-After": str(wait)})
+    client = _client(request)
+    _refuse_if_locked(s, form.username[:80], client, state.settings.login_max_failures)
     user = s.scalars(select(User).where(User.username == form.username)).first()
+    settle(s)  # no transaction (no SQLite lock) is held while the password hash is checked
     if (not verify_password(form.password, user.password_hash if user else None) or not user
             or not user.active):
         s.add(LoginFailure(username=form.username[:80], client=client))
@@ -52,6 +59,19 @@ def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Reques
     return TokenOut(access_token=issue_token(user.id, user.role, user.token_version,
                                              state.settings.secret_key.get_secret_value(),
                                              minutes), expires_in=60 * minutes)
+
+
+def _client(request: Request) -> str:
+    return (request.client.host if request.client else "unknown")[:64]
+
+
+def _refuse_if_locked(s: Session, username: str, client: str, max_failures: int) -> None:
+    """429 with Retry-After while failed attempts lock this username or address."""
+    wait = _lockout(s, username, client, max_failures)
+    if wait > 0:
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
+                            f"too many failed attempts; try again in {wait} s",
+                            headers={"Retry-After": str(wait)})
 
 
 def _lockout(s: Session, username: str, client: str, max_failures: int) -> int:
@@ -73,11 +93,20 @@ def me(user: CurrentUser) -> UserOut:
     return UserOut.model_validate(user)
 
 
-@router.post("/me/password", status_code=204, responses={401: {"description": "bad password"}})
-def change_password(body: PasswordIn, user: CurrentUser, s: DbSession) -> Response:
-    """Change your own password; every token you hold (this one too) stops working."""
-    if not verify_password(body.current_password, user.password_hash):
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "the current password is wrong")
+@router.post("/me/password", status_code=204, responses={
+    401: {"description": "bad password"},
+    429: {"description": "too many wrong passwords; see Retry-After"}})
+def change_password(body: PasswordIn, user: CurrentUser, s: DbSession, request: Request,
+                    state: State) -> Response:
+    """Change your own password; every token you hold (this one too) stops working. Wrong
+    current passwords count towards the same lockout as failed sign-ins."""
+    client = _client(request)
+    _refuse_if_locked(s, user.username, client, state.settings.login_max_failures)
+    hashed = user.password_hash
+    settle(s)
+    if not verify_password(body.current_password, hashed):
+        s.add(LoginFailure(username=user.username, client=client))
+        return JSONResponse({"detail": "the current password is wrong"}, 401)
     user.password_hash = hash_password(body.new_password)
     user.token_version += 1
     return Response(status_code=204)
@@ -101,7 +130,7 @@ def list_users(s: DbSession, _: Admin) -> list[UserOut]:
 
 
 @router.patch("/users/{user_id}", response_model=UserOut, responses=NO_USER)
-def patch_user(user_id: int, body: UserPatch, s: DbSession, admin: Admin) -> UserOut:
+def patch_user(user_id: UserId, body: UserPatch, s: DbSession, admin: Admin) -> UserOut:
     """Reset a password or disable / re-enable an account; its tokens are revoked at once."""
     user = _user(s, user_id)
     if body.active is False and user.id == admin.id:
@@ -111,7 +140,7 @@ def patch_user(user_id: int, body: UserPatch, s: DbSession, admin: Admin) -> Use
 
 
 @router.delete("/users/{user_id}", status_code=204, responses=NO_USER)
-def delete_user(user_id: int, s: DbSession, admin: Admin) -> Response:
+def delete_user(user_id: UserId, s: DbSession, admin: Admin) -> Response:
     """Delete an account: it can never sign in again and its tokens stop working. The row
     stays (records and the audit trail point at it), so its id is never given to another."""
     user = _user(s, user_id)
@@ -124,7 +153,7 @@ def delete_user(user_id: int, s: DbSession, admin: Admin) -> Response:
 @router.get("/audit", response_model=list[AuditOut])
 def audit_trail(s: DbSession, _: Admin,
                 patient_id: Annotated[str | None, Query(max_length=32)] = None,
-                user_id: Annotated[int | None, Query(ge=0)] = None,
+                user_id: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
                 limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[AuditOut]:
     """Who read or changed which record, newest first."""
     q = select(AuditRow).order_by(AuditRow.id.desc()).limit(limit)

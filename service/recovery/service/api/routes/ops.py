@@ -46,7 +46,7 @@ def metrics(state: State) -> Response:
     drift monitor's recent coverage, quantile score and refit flag (recomputed at most every
     DRIFT_EVERY_S: it reads every forecast of the served model)."""
     m = state.metrics
-    with state.db.session() as s:
+    with state.db.reading() as s:
         counts = dict(s.execute(select(Job.status, func.count()).group_by(Job.status)).all())
         _drift_gauges(state, s)
     for status in ("queued", "running", "succeeded", "failed"):

@@ -1,0 +1,205 @@
+"""What an attacker tried (issue 34), each refused with a 4xx and nothing stored: NaN in any
+Content-Type spelling, bodies that would stall the event loop, model work past its time
+limit, deleted accounts brought back, reserved names, unaudited refusals, huge ids, control
+characters in names, unthrottled password guesses and 1-chain refits."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from recovery.service.db import Database
+from recovery.service.settings import Settings
+from recovery.service.tables import AuditRow, LoginFailure
+from tests.helpers import PASSWORD, Api, history_request, running_api, service_settings
+from tests.live import Server, add_user, token
+
+SPELLINGS = ["application/json", "Application/JSON", "APPLICATION/JSON; charset=UTF-8",
+             "application/merge-patch+json", "text/plain", None]
+
+
+def _headers(api: Api, who: str, content_type: str | None) -> dict[str, str]:
+    return {**api.as_(who), **({"Content-Type": content_type} if content_type else {})}
+
+
+@pytest.mark.parametrize("content_type", SPELLINGS)
+def test_nan_is_refused_whatever_the_content_type(shared_api: Api, content_type: str | None
+                                                  ) -> None:
+    c, pid = shared_api.client, shared_api.own
+    before = c.get(f"/v1/patients/{pid}", headers=shared_api.as_("t1")).json()
+    r = c.patch(f"/v1/patients/{pid}", content=b'{"covariates": {"stress": NaN}}',
+                headers=_headers(shared_api, "t1", content_type))
+    assert r.status_code == 422, r.text
+    assert c.get(f"/v1/patients/{pid}", headers=shared_api.as_("t1")).json() == before
+    body = history_request(n_scores=10, draws=200)
+    for who in ("t1", "p1"):  # a patient login may forecast too
+        text = (f'{{"patient": {{"covariates": {{"stress": NaN}}}}, "schedules": '
+                f'[{{"name": "none"}}], "horizon_days": 30, "history": '
+                f'{httpx.Request("POST", "/", json=body["history"]).content.decode()}}}')
+        r = c.post("/v1/forecast", content=text.encode(),
+                   headers=_headers(shared_api, who, content_type))
+        assert r.status_code == 422, r.text
+        r = c.post("/v1/forecast", content=b'{"schedules": [{"name": "\\ud800"}]}',
+                   headers=_headers(shared_api, who, content_type))
+        assert r.status_code == 422, r.text
+    t0 = time.perf_counter()
+    r = c.post(f"/v1/patients/{pid}/forecast", headers=shared_api.as_("t1"),
+               json={"schedules": [{"name": "none"}], "horizon_days": 30, "draws": 200})
+    assert r.status_code == 200, r.text
+    assert time.perf_counter() - t0 < 30
+
+
+def test_model_work_past_its_time_limit_is_answered_503_and_frees_the_slot(tmp_path: Path
+                                                                           ) -> None:
+    settings = service_settings("sqlite", tmp_path).model_copy(
+        update={"forecast_seconds": 0.001, "forecast_slots": 1})
+    with running_api(settings) as api:
+        body = {"schedules": [{"name": "none"}], "horizon_days": 365, "draws": 4000}
+        url = f"/v1/patients/{api.own}/forecast"
+        r = api.client.post(url, headers=api.as_("t1"), json=body)
+        assert r.status_code == 503, r.text
+        assert "did not answer within" in r.json()["detail"]
+        assert r.headers["Retry-After"]
+        settings.forecast_seconds = 120.0  # the one slot is free again at once
+        assert api.client.post(url, headers=api.as_("t1"), json=body).status_code == 200
+
+
+def test_json_is_limited_before_it_is_parsed_and_the_loop_stays_free(
+        settings: Settings, tmp_path: Path) -> None:
+    add_user(settings, "ther", "long password 1", "therapist")
+    server = Server(settings, tmp_path / "server.log").start()
+    health: list[float] = []
+    stop = threading.Event()
+
+    def probe() -> None:
+        with httpx.Client(base_url=server.url) as c:
+            while not stop.is_set():
+                t0 = time.perf_counter()
+                c.get("/healthz")
+                health.append(time.perf_counter() - t0)
+
+    t = threading.Thread(target=probe)
+    try:
+        h = token(server.url, "ther", "long password 1")
+        t.start()
+        big = b"[" + b"1," * 10_000_000 + b"1]"  # 20 MB of JSON to the upload route
+        answers: dict[str, Any] = {
+            "20 MB JSON, no sign-in": httpx.post(
+                f"{server.url}/v1/cohorts", content=big, timeout=30,
+                headers={"Content-Type": "Application/JSON"}),
+            "20 MB form, no sign-in": httpx.post(
+                f"{server.url}/v1/cohorts", content=big, timeout=30,
+                headers={"Content-Type": "multipart/form-data; boundary=x"}),
+            "900 deep": httpx.post(
+                f"{server.url}/v1/patients", headers=h, timeout=30,
+                content=(b'{"a":' * 900 + b"1" + b"}" * 900).ljust(1_000_000)),
+            "1.9 MB flat": httpx.post(
+                f"{server.url}/v1/patients", headers=h, timeout=30,
+                content=b"[" + b"1," * 950_000 + b"1]"),
+        }
+        stop.set()
+        t.join()
+        status = {k: r.status_code for k, r in answers.items()}
+        assert status == {"20 MB JSON, no sign-in": 413, "20 MB form, no sign-in": 401,
+                          "900 deep": 422, "1.9 MB flat": 422}, status
+        assert "nested deeper" in answers["900 deep"].text
+        assert health
+        assert max(health) < 0.5, max(health)  # the event loop never stalled
+        spoofed = httpx.post(f"{server.url}/v1/token", headers={
+            "X-Forwarded-For": "203.0.113.9"}, data={"username": "ther", "password": "no"})
+        assert spoofed.status_code == 401
+        db = Database(settings.database_url)
+        with db.session() as s:  # the lockout counts the real address, not the claimed one
+            assert set(s.scalars(select(LoginFailure.client))) == {"127.0.0.1"}
+        db.close()
+    finally:
+        stop.set()
+        server.stop()
+
+
+def test_deleted_accounts_stay_deleted_and_their_names_are_reserved(api: Api) -> None:
+    c, root = api.client, api.as_("root")
+    made = c.post("/v1/users", headers=root, json={
+        "username": "leaver", "password": PASSWORD, "role": "therapist"}).json()
+    assert c.delete(f"/v1/users/{made['id']}", headers=root).status_code == 204
+    for patch in ({"active": True}, {"password": "a new long password"}):
+        r = c.patch(f"/v1/users/{made['id']}", headers=root, json=patch)
+        assert r.status_code == 409, r.text
+    other = c.post("/v1/users", headers=root, json={
+        "username": "stayer", "password": PASSWORD, "role": "therapist"}).json()
+    for name in (f"deleted-{other['id']}", f"Deleted-{other['id'] + 1}"):
+        r = c.post("/v1/users", headers=root, json={
+            "username": name, "password": PASSWORD, "role": "therapist"})
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "username"]
+        r = c.post(f"/v1/patients/{api.own}/account", headers=api.as_("t1"),
+                   json={"username": name, "password": PASSWORD})
+        assert r.status_code == 422, r.text
+    assert c.delete(f"/v1/users/{other['id']}", headers=root).status_code == 204
+    for huge in (2**63, 10**30, 0):
+        assert c.patch(f"/v1/users/{huge}", headers=root, json={"active": False}
+                       ).status_code == 422
+        assert c.delete(f"/v1/users/{huge}", headers=root).status_code == 422
+    assert c.get("/v1/audit", headers=root, params={"user_id": 2**64}).status_code == 422
+
+
+def test_refused_record_accesses_are_audited(api: Api) -> None:
+    c = api.client
+    assert c.get(f"/v1/patients/{api.other}", headers=api.as_("t1")).status_code == 404
+    assert c.get("/v1/patients/no-such-record", headers=api.as_("t1")).status_code == 404
+    assert c.get(f"/v1/patients/{api.own}", headers=api.as_("root")).status_code == 403
+    r = c.post(f"/v1/patients/{api.own}/scores", headers=api.as_("t1"),
+               json=[{"day": 9999, "score": 4, "client_id": "late"}])
+    assert r.status_code == 422
+    db = Database(api.settings.database_url)
+    with db.session() as s:
+        rows = [(r.action, r.patient_id, r.route) for r in s.scalars(
+            select(AuditRow).order_by(AuditRow.id))]
+    db.close()
+    assert ("denied", api.other, "GET /v1/patients/{patient_id}") in rows
+    assert ("denied", "no-such-record", "GET /v1/patients/{patient_id}") in rows
+    assert [r for r in rows if r[0] == "denied" and r[1] == api.own]
+    assert ("write", api.own, "POST /v1/patients/{patient_id}/scores") in rows
+
+
+def test_wrong_current_passwords_lock_like_sign_ins(tmp_path: Path) -> None:
+    settings = service_settings("sqlite", tmp_path).model_copy(
+        update={"login_max_failures": 3})
+    with running_api(settings) as api:
+        url, h = "/v1/me/password", api.as_("t1")
+        codes = [api.client.post(url, headers=h, json={
+            "current_password": f"guess {i}", "new_password": "a new long password"}
+        ).status_code for i in range(4)]
+        assert codes == [401, 401, 401, 429], codes
+        r = api.client.post(url, headers=h, json={
+            "current_password": PASSWORD, "new_password": "a new long password"})
+        assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0  # locked, even right
+        db = Database(settings.database_url)
+        with db.session() as s:
+            assert len(s.scalars(select(LoginFailure)).all()) == 3
+        db.close()
+
+
+def test_names_with_control_characters_and_one_chain_refits_are_refused(shared_api: Api
+                                                                       ) -> None:
+    c, h = shared_api.client, shared_api.as_("t1")
+    r = c.post(f"/v1/patients/{shared_api.own}/plans", headers=h, json={
+        "schedule": {"name": "weekly\r=HYPERLINK(\"x\")", "phases": [
+            {"kind": "massage", "every_days": 7, "weeks": 4}]}})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "name", r.text
+    r = c.post("/v1/patients", headers=h, json={"name": "A\nB"})
+    assert r.status_code == 422, r.text
+    r = c.post("/v1/fits", headers=shared_api.as_("a1"), json={"cohort_id": "x", "chains": 1})
+    assert r.status_code == 422
+    assert ["body", "chains"] in [d["loc"] for d in r.json()["detail"]]
+
+
+def test_short_secret_keys_are_refused_without_showing_them() -> None:
+    with pytest.raises(ValueError, match="at least 32 characters") as refused:
+        Settings(secret_key="s3cret")  # type: ignore[arg-type]
+    assert "s3cret" not in str(refused.value)

@@ -92,7 +92,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("bench/results/monitor.json"))
     args = ap.parse_args()
     fc = Forecaster.from_directory(args.model)
-    t0, result = time.perf_counter(), {}
+    t0, result, code = time.perf_counter(), {}, commit()
     for name, truth in (("own population", Truth()), ("drifted population", DRIFTED)):
         flags = np.array([verdicts(clinic(fc, truth, seed, args.patients))
                           for seed in tqdm(range(args.seeds), desc=name)])
@@ -105,7 +105,7 @@ def main() -> None:
     print(f"false alarms {own:.1%} (target <= 5 %), detections {drift:.1%} (target >= 80 %)")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({
-        "machine": machine(), "commit": commit(), "seeds": args.seeds,
+        "machine": machine(), "commit": code, "seeds": args.seeds,
         "patients": args.patients, "seconds": round(time.perf_counter() - t0),
         "false_alarm_rate": own, "detection_rate": drift, "populations": result,
         "targets": {"false_alarm_rate_max": 0.05, "detection_rate_min": 0.8}}, indent=1))

@@ -36,6 +36,9 @@ def test_nan_is_refused_whatever_the_content_type(shared_api: Api, content_type:
     r = c.patch(f"/v1/patients/{pid}", content=b'{"covariates": {"stress": NaN}}',
                 headers=_headers(shared_api, "t1", content_type))
     assert r.status_code == 422, r.text
+    r = c.patch(f"/v1/patients/{pid}", content=b'{"name": "\\ud800"}',
+                headers=_headers(shared_api, "t1", content_type))
+    assert r.status_code == 422, r.text
     assert c.get(f"/v1/patients/{pid}", headers=shared_api.as_("t1")).json() == before
     body = history_request(n_scores=10, draws=200)
     for who in ("t1", "p1"):  # a patient login may forecast too
@@ -206,3 +209,37 @@ def test_short_secret_keys_are_refused_without_showing_them() -> None:
     with pytest.raises(ValueError, match="at least 32 characters") as refused:
         Settings(secret_key="s3cret")  # type: ignore[arg-type]
     assert "s3cret" not in str(refused.value)
+
+
+def test_long_reads_and_password_checks_hold_no_write_lock(api: Api,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    """A write commits at once while the monitor's read transaction is open, and while a
+    sign-in checks its password hash (another connection writes meanwhile)."""
+    db = Database(api.settings.database_url)
+    with db.reading() as r:
+        assert r.scalars(select(AuditRow)).all() is not None  # the read transaction is open
+        t0 = time.perf_counter()
+        with db.session() as s:
+            s.add(LoginFailure(username="someone", client="x"))
+        assert time.perf_counter() - t0 < 1.0
+    from recovery.service.api.routes import auth
+
+    waited: list[float] = []
+    check = auth.verify_password
+
+    def verify_while_another_writes(password: str, hashed: str | None) -> bool:
+        other = Database(api.settings.database_url)
+        t0 = time.perf_counter()
+        with other.session() as s:
+            s.add(LoginFailure(username="other", client="y"))
+        waited.append(time.perf_counter() - t0)
+        other.close()
+        return check(password, hashed)
+
+    monkeypatch.setattr(auth, "verify_password", verify_while_another_writes)
+    assert api.client.post("/v1/token", data={"username": "t1", "password": PASSWORD}
+                           ).status_code == 200
+    assert waited
+    assert waited[0] < 1.0, waited
+    db.close()

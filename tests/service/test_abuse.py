@@ -112,8 +112,9 @@ def test_json_is_limited_before_it_is_parsed_and_the_loop_stays_free(
         assert status == {"20 MB JSON, no sign-in": 413, "20 MB form, no sign-in": 401,
                           "900 deep": 422, "1.9 MB flat": 422}, status
         assert "nested deeper" in answers["900 deep"].text
+        assert "more than 50000 values" in answers["1.9 MB flat"].text
         assert health
-        assert max(health) < 0.5, max(health)  # the event loop never stalled
+        assert max(health) < 0.2, max(health)  # the event loop never stalled
         spoofed = httpx.post(f"{server.url}/v1/token", headers={
             "X-Forwarded-For": "203.0.113.9"}, data={"username": "ther", "password": "no"})
         assert spoofed.status_code == 401

@@ -26,6 +26,7 @@ RECORD_BATCH = re.compile(r"^/v1/patients/[^/]+/(scores|sessions)$")
 RECORD_BATCH_BYTES = 256_000
 SIGN_IN_BYTES = 16_000
 MAX_DEPTH = 32  # no request nests deeper than about 6 levels
+MAX_VALUES = 50_000  # a batch of 1,000 scores holds about 4,000 JSON values
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
 
@@ -116,20 +117,25 @@ def _media_type(content_type: bytes) -> str:
     return header.get_content_type()
 
 
-def nesting(body: bytes) -> int:
-    """How deep the JSON text's arrays and objects nest (brackets inside strings ignored),
-    found without parsing it."""
+def shape(body: bytes) -> tuple[int, int]:
+    """How deep the JSON text's arrays and objects nest, and about how many values it holds
+    (separators + 1; brackets and commas inside strings ignored), found without parsing it."""
     text = np.frombuffer(_STRING.sub(b'""', body), dtype=np.uint8)
     step = (np.isin(text, (ord("["), ord("{"))).astype(np.int64)
             - np.isin(text, (ord("]"), ord("}"))))
-    return int(np.cumsum(step).max(initial=0))
+    return int(np.cumsum(step).max(initial=0)), int(np.isin(text, (ord(","), ord(":"))).sum()) + 1
 
 
 def first_unencodable(body: bytes) -> dict[str, Any] | None:
     """The first value JSON-parsed from `body` that no field may hold, as a 422 item (a body
-    nested deeper than MAX_DEPTH is refused before it is parsed)."""
-    if nesting(body) > MAX_DEPTH:
+    nested deeper than MAX_DEPTH, or holding more than MAX_VALUES values, is refused before
+    it is parsed)."""
+    depth, values = shape(body)
+    if depth > MAX_DEPTH:
         return _item([], f"JSON nested deeper than {MAX_DEPTH} levels")
+    if values > MAX_VALUES:
+        return _item([], f"JSON holding more than {MAX_VALUES} values; send large data as a "
+                         "cohort upload or in smaller batches")
     try:
         doc = json.loads(body, parse_constant=_NonFinite)
     except (ValueError, RecursionError):

@@ -126,16 +126,23 @@ def shape(body: bytes) -> tuple[int, int]:
     return int(np.cumsum(step).max(initial=0)), int(np.isin(text, (ord(","), ord(":"))).sum()) + 1
 
 
-def first_unencodable(body: bytes) -> dict[str, Any] | None:
-    """The first value JSON-parsed from `body` that no field may hold, as a 422 item (a body
-    nested deeper than MAX_DEPTH, or holding more than MAX_VALUES values, is refused before
-    it is parsed)."""
+def too_big(body: bytes) -> dict[str, Any] | None:
+    """A 422 item for JSON nested deeper than MAX_DEPTH or holding more than MAX_VALUES
+    values, found before it is parsed."""
     depth, values = shape(body)
     if depth > MAX_DEPTH:
         return _item([], f"JSON nested deeper than {MAX_DEPTH} levels")
     if values > MAX_VALUES:
         return _item([], f"JSON holding more than {MAX_VALUES} values; send large data as a "
                          "cohort upload or in smaller batches")
+    return None
+
+
+def first_unencodable(body: bytes) -> dict[str, Any] | None:
+    """The first value JSON-parsed from `body` that no field may hold, as a 422 item (after
+    `too_big`, so no large or deep body is parsed)."""
+    if (refused := too_big(body)) is not None:
+        return refused
     try:
         doc = json.loads(body, parse_constant=_NonFinite)
     except (ValueError, RecursionError):

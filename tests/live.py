@@ -7,7 +7,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -100,3 +103,25 @@ def token(url: str, name: str, password: str) -> dict[str, str]:
     r = httpx.post(f"{url}/v1/token", data={"username": name, "password": password})
     r.raise_for_status()
     return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+@contextmanager
+def health_probe(url: str) -> Iterator[list[float]]:
+    """Times GET /healthz back to back while the block runs: the list of seconds each took."""
+    health: list[float] = []
+    stop = threading.Event()
+
+    def probe() -> None:
+        with httpx.Client(base_url=url) as c:
+            while not stop.is_set():
+                t0 = time.perf_counter()
+                c.get("/healthz")
+                health.append(time.perf_counter() - t0)
+
+    t = threading.Thread(target=probe)
+    t.start()
+    try:
+        yield health
+    finally:
+        stop.set()
+        t.join()

@@ -5,10 +5,8 @@ characters in names, unthrottled password guesses and 1-chain refits."""
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -18,7 +16,7 @@ from recovery.service.db import Database
 from recovery.service.settings import Settings
 from recovery.service.tables import AuditRow, LoginFailure
 from tests.helpers import PASSWORD, Api, history_request, running_api, service_settings
-from tests.live import Server, add_user, token
+from tests.live import Server, add_user, health_probe, token
 
 SPELLINGS = ["application/json", "Application/JSON", "APPLICATION/JSON; charset=UTF-8",
              "application/merge-patch+json", "text/plain", None]
@@ -73,41 +71,28 @@ def test_model_work_past_its_time_limit_is_answered_503_and_frees_the_slot(tmp_p
         assert api.client.post(url, headers=api.as_("t1"), json=body).status_code == 200
 
 
+def _abusive_bodies(url: str, h: dict[str, str]) -> dict[str, httpx.Response]:
+    big = b"[" + b"1," * 10_000_000 + b"1]"  # 20 MB of JSON
+    return {
+        "20 MB JSON, no sign-in": httpx.post(f"{url}/v1/cohorts", content=big, timeout=30,
+                                             headers={"Content-Type": "Application/JSON"}),
+        "20 MB form, no sign-in": httpx.post(f"{url}/v1/cohorts", content=big, timeout=30, headers={
+            "Content-Type": "multipart/form-data; boundary=x"}),
+        "900 deep": httpx.post(f"{url}/v1/patients", headers=h, timeout=30, content=(
+            b'{"a":' * 900 + b"1" + b"}" * 900).ljust(1_000_000)),
+        "1.9 MB flat": httpx.post(f"{url}/v1/patients", headers=h, timeout=30,
+                                  content=b"[" + b"1," * 950_000 + b"1]"),
+    }
+
+
 def test_json_is_limited_before_it_is_parsed_and_the_loop_stays_free(
         settings: Settings, tmp_path: Path) -> None:
     add_user(settings, "ther", "long password 1", "therapist")
     server = Server(settings, tmp_path / "server.log").start()
-    health: list[float] = []
-    stop = threading.Event()
-
-    def probe() -> None:
-        with httpx.Client(base_url=server.url) as c:
-            while not stop.is_set():
-                t0 = time.perf_counter()
-                c.get("/healthz")
-                health.append(time.perf_counter() - t0)
-
-    t = threading.Thread(target=probe)
     try:
         h = token(server.url, "ther", "long password 1")
-        t.start()
-        big = b"[" + b"1," * 10_000_000 + b"1]"  # 20 MB of JSON to the upload route
-        answers: dict[str, Any] = {
-            "20 MB JSON, no sign-in": httpx.post(
-                f"{server.url}/v1/cohorts", content=big, timeout=30,
-                headers={"Content-Type": "Application/JSON"}),
-            "20 MB form, no sign-in": httpx.post(
-                f"{server.url}/v1/cohorts", content=big, timeout=30,
-                headers={"Content-Type": "multipart/form-data; boundary=x"}),
-            "900 deep": httpx.post(
-                f"{server.url}/v1/patients", headers=h, timeout=30,
-                content=(b'{"a":' * 900 + b"1" + b"}" * 900).ljust(1_000_000)),
-            "1.9 MB flat": httpx.post(
-                f"{server.url}/v1/patients", headers=h, timeout=30,
-                content=b"[" + b"1," * 950_000 + b"1]"),
-        }
-        stop.set()
-        t.join()
+        with health_probe(server.url) as health:
+            answers = _abusive_bodies(server.url, h)
         status = {k: r.status_code for k, r in answers.items()}
         assert status == {"20 MB JSON, no sign-in": 413, "20 MB form, no sign-in": 401,
                           "900 deep": 422, "1.9 MB flat": 422}, status
@@ -123,7 +108,6 @@ def test_json_is_limited_before_it_is_parsed_and_the_loop_stays_free(
             assert set(s.scalars(select(LoginFailure.client))) == {"127.0.0.1"}
         db.close()
     finally:
-        stop.set()
         server.stop()
 
 

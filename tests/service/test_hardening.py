@@ -33,7 +33,7 @@ from tests.helpers import (
     running_api,
     service_settings,
 )
-from tests.live import Server, add_user, token
+from tests.live import Server, add_user, health_probe, token
 
 
 def _sign_in(api: Api, who: str, password: str = PASSWORD) -> httpx.Response:
@@ -52,33 +52,20 @@ def test_an_oversized_upload_is_refused_at_once_and_health_stays_fast(
         row = b'{"day": 1, "score": 5, "client_id": "abcdefghijklmnop"},'
         body = b'{"scores": [' + row * 360_000 + b'{"day": 2, "score": 5, "client_id": "z"}]}'
         assert len(body) > 19_000_000
-        health: list[float] = []
-        stop = threading.Event()
-
-        def probe() -> None:
-            with httpx.Client(base_url=server.url) as c:
-                while not stop.is_set():
-                    t0 = time.perf_counter()
-                    c.get("/healthz")
-                    health.append(time.perf_counter() - t0)
-
-        t = threading.Thread(target=probe)
-        t.start()
         url = f"{server.url}/v1/patients/{pid}/scores"
         h_json = {**h, "Content-Type": "application/json"}
-        t0 = time.perf_counter()
-        declared = httpx.post(url, content=body, headers=h_json, timeout=30)
-        took_declared = time.perf_counter() - t0
 
         def chunks() -> Any:
             for k in range(0, len(body), 65_536):
                 yield body[k:k + 65_536]
 
-        t0 = time.perf_counter()
-        chunked = httpx.post(url, content=chunks(), headers=h_json, timeout=30)
-        took_chunked = time.perf_counter() - t0
-        stop.set()
-        t.join()
+        with health_probe(server.url) as health:
+            t0 = time.perf_counter()
+            declared = httpx.post(url, content=body, headers=h_json, timeout=30)
+            took_declared = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            chunked = httpx.post(url, content=chunks(), headers=h_json, timeout=30)
+            took_chunked = time.perf_counter() - t0
         assert declared.status_code == 413, took_declared
         assert took_declared < 1.0, took_declared
         assert chunked.status_code == 413, took_chunked

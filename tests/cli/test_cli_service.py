@@ -93,3 +93,13 @@ def test_users_passwd_disable_enable_delete(env: Path) -> None:
                           env={"RECOVERY_NEW_PASSWORD": "short"})
     assert short.exit_code == 2
     assert "password" in short.output
+    for revive in (["users", "enable", "--username", "deleted-1"],
+                   ["users", "passwd", "--username", "deleted-1"]):
+        res = runner.invoke(app, revive, env={"RECOVERY_NEW_PASSWORD": "a long password"})
+        assert res.exit_code == 2, res.output
+        assert "cannot be re-enabled" in res.output
+    assert ana() == (4, False, "deleted-1")
+    taken = runner.invoke(app, ["users", "create", "--username", "deleted-7", "--role",
+                                "analyst"], env=pw)
+    assert taken.exit_code == 2
+    assert "reserved" in taken.output

@@ -206,6 +206,10 @@ def test_csv_cells_and_ids_cannot_carry_formulas(shared_api: Api) -> None:
                              "quantiles": {"0.5": [5.0]}}]}
     row = forecast_csv(result).decode().splitlines()[1]
     assert row.startswith("'=cmd")
+    inside = {"forecasts": [{**result["forecasts"][0], "name": "plan\r=HYPERLINK(1)"}]}
+    lines = forecast_csv(inside).decode().splitlines()
+    assert len(lines) == 2  # one row: the CR became a space
+    assert lines[1].startswith("plan =HYPERLINK(1)")
     files = {"patients": ("patients.csv", b"patient_id,chronic\n=1+1,0\n"),
              "sessions": ("sessions.csv", b"patient_id,day,kind\n=1+1,0,massage\n"),
              "pain": ("pain.csv", b"patient_id,day,score\n=1+1,0,5\n")}

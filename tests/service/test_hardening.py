@@ -381,6 +381,14 @@ def test_what_people_naturally_send_is_taken_and_unknown_kinds_are_not(shared_ap
     forecast = c.post(f"/v1/patients/{own}/forecast", headers=h, json={
         "schedules": [{"name": "none"}], "horizon_days": 14, "draws": 200})
     assert forecast.status_code == 200, forecast.text  # the record stays forecastable
+    direct = c.post("/v1/forecast", headers=h, json={  # the stateless route takes the same
+        "patient": {"covariates": {"chronic": True, "structural_cause": False}},
+        "history": {"pain": [{"day": 0, "score": 6.0}, {"day": 1, "score": 5}]},
+        "schedules": [{"name": "none"}], "start_day": 2, "horizon_days": 14, "draws": 200})
+    assert direct.status_code == 200, direct.text
+    assert c.post("/v1/forecast", headers=h, json={
+        "history": {"pain": [{"day": 0, "score": 6.5}]}, "schedules": [{"name": "none"}],
+        "start_day": 2}).status_code == 422
 
 
 # 8. Two server processes on one SQLite file: no write fails, and both log their requests.

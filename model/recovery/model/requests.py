@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from recovery.model.data.schedules import (
     NO_CONTROL,
@@ -21,6 +21,7 @@ from recovery.model.data.schedules import (
 
 __all__ = [
     "Comparison",
+    "Covariates",
     "ForecastRequest",
     "ForecastResponse",
     "History",
@@ -31,6 +32,7 @@ __all__ = [
     "Price",
     "ScheduleForecast",
     "ScheduleSpec",
+    "Score",
     "Summary",
 ]
 
@@ -43,12 +45,28 @@ Day = Annotated[float, Field(ge=0, le=36_500)]
 Price = Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)]
 
 
+def _whole_number(value: object) -> object:
+    """A score sent as 6.0 is the score 6 (7.5 stays refused)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _yes_no(value: object) -> object:
+    """true/false for a yes/no covariate is 1/0."""
+    if isinstance(value, dict):
+        return {k: float(v) if isinstance(v, bool) else v for k, v in value.items()}
+    return value
+
+
+Score = Annotated[int, BeforeValidator(_whole_number), Field(ge=0, le=10)]
+Covariates = Annotated[dict[str, float | None], BeforeValidator(_yes_no)]
+
+
 class PainScore(BaseModel):
     """One diary score on the 0-10 numeric rating scale."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
     day: Day
-    score: int = Field(ge=0, le=10)
+    score: Score
 
 
 class History(BaseModel):
@@ -79,7 +97,7 @@ class PatientInfo(BaseModel):
     """Covariates by name (see ModelConfig.covariates); missing ones take the centre value."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
-    covariates: dict[str, float | None] = Field(default_factory=dict)
+    covariates: Covariates = Field(default_factory=dict)
 
 
 class ScheduleSpec(BaseModel):

@@ -20,9 +20,11 @@ from recovery.model import KindName
 from recovery.model.requests import (
     NO_CONTROL,
     BookingResponse,
+    Covariates,
     ExplainResponse,
     Price,
     ScheduleSpec,
+    Score,
 )
 from recovery.service.auth import Role
 
@@ -71,26 +73,12 @@ ClientId = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$",
                  description="client-chosen id: retrying an upload with it never duplicates")
 
 
-def _whole_number(value: object) -> object:
-    """A score sent as 6.0 is the score 6 (7.5 stays refused)."""
-    return int(value) if isinstance(value, float) and value.is_integer() else value
-
-
-def _yes_no(value: object) -> object:
-    """true/false for a yes/no covariate is 1/0."""
-    if isinstance(value, dict):
-        return {k: float(v) if isinstance(v, bool) else v for k, v in value.items()}
-    return value
-
-
 def _iso_date(value: object) -> object:
     """A calendar date as JSON sends it, "YYYY-MM-DD" (a number is not a date)."""
     return dt.date.fromisoformat(value) if isinstance(value, str) else value
 
 
-Score = Annotated[int, BeforeValidator(_whole_number), Field(ge=0, le=10)]
 IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
-Covariates = Annotated[dict[str, float | None], BeforeValidator(_yes_no)]
 
 
 def _not_reserved(name: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from recovery.dashboard.client import ServiceClient, ServiceError
-from recovery.dashboard.views import problems_table
+from recovery.dashboard.views import problems_table, trials_frame
 from tests.helpers import ROOT, service_settings
 from tests.live import Server, add_user, token
 
@@ -393,3 +394,14 @@ def test_a_subsample_fit_says_what_its_diagnostics_are_of() -> None:
     table = models_side_by_side([{"id": "m", "served": True, "passed": True,
                                   "diagnostics": d, "evaluation": None}])
     assert table.loc[0, "patients"] == "300 of 2000 by NUTS"
+
+
+def test_trial_yardsticks_read_as_a_table() -> None:
+    """The committed report's trial rows, as the analyst's page shows them."""
+    report = json.loads((ROOT / "docs" / "phenomena" / "phenomena.json").read_text())
+    table = trials_frame(report)
+    assert len(table) == len(report["trials"])
+    assert {"Cherkin 2011", "Costa 2012", "Eklund 2018"} <= set(table["trial"])
+    below = [t["verdict"] == "below" for t in report["trials"]]
+    assert list(table["verdict"] == "model below the published range") == below
+    assert trials_frame({"cases": []}).empty  # a report from before the yardsticks

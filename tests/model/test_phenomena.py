@@ -13,6 +13,7 @@ from recovery.cli import app
 from recovery.model import FittedModel
 from recovery.model.checks.phenomena import CASES, PhenomenaReport
 from recovery.model.checks.phenomena_report import readme_block, run_phenomena, write_report
+from recovery.model.checks.trials import TRIALS, run_trials
 from recovery.model.predict.forecast import Forecaster
 from tests.helpers import DEFAULT_MODEL, ROOT
 
@@ -29,6 +30,9 @@ def test_committed_report_is_what_the_default_model_says(default_forecaster: For
     for want, got in zip(committed["cases"], report.cases, strict=True):
         assert (want["key"], want["passed"]) == (got.key, got.passed)
         assert want["measured"] == pytest.approx(got.measured, abs=0.02), got.key
+    for want_t, got_t in zip(committed["trials"], report.trials, strict=True):
+        assert (want_t["key"], want_t["verdict"]) == (got_t.key, got_t.verdict)
+        assert want_t["measured"] == pytest.approx(got_t.measured, abs=0.05), got_t.key
 
 
 def test_readme_shows_the_committed_report() -> None:
@@ -48,6 +52,23 @@ def test_every_case_has_a_chart_and_a_row(tmp_path: Path) -> None:
         assert f"({case.key}.png)" in md
         assert case.claim in result.output
     assert f"{data['passed']} of {len(CASES)} claims hold" in result.output
+    assert [t["key"] for t in data["trials"]] == [y.key for _, ys in TRIALS for y in ys]
+    assert "Eklund 2018" in result.output
+    assert "Trial yardsticks" in md
+
+
+def test_a_trial_figure_is_judged_against_its_published_range(default_forecaster: Forecaster
+                                                              ) -> None:
+    """The natural-course arm ends where Costa's cohorts do; the days-in-pain count is the
+    sum of each day's chance, so an arm in more pain has more such days."""
+    trials = {t.key: t for t in run_trials(default_forecaster)}
+    costa = trials["costa_52_weeks"]
+    assert costa.low <= costa.measured <= costa.high
+    assert costa.verdict == "within"
+    cherkin = trials["cherkin_10_weeks"]
+    assert cherkin.verdict == ("below" if cherkin.measured < 1.4 else
+                               "above" if cherkin.measured > 1.7 else "within")
+    assert trials["eklund_bothersome_days"].measured > 0  # booked visits beat waiting
 
 
 @pytest.mark.slow

@@ -232,6 +232,10 @@ def phenomena(
     for r in report.cases:
         figures = ", ".join(f"{k} {v:g}" for k, v in r.measured.items())
         out.print(f"{'[green]pass[/]' if r.passed else '[red]fail[/]'}  {r.claim}: {figures}")
+    for t in report.trials:
+        colour = "green" if t.verdict == "within" else "red"
+        out.print(f"[{colour}]{t.verdict}[/]  {t.trial}, {t.outcome}: {t.measured:g} "
+                  f"(published {t.published})")
     out.print(f"{report.passed} of {report.total} claims hold; [green]wrote[/] "
               f"{out_dir}/phenomena.md, phenomena.json and {report.total} charts")
     if readme is not None:

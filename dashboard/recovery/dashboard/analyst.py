@@ -20,6 +20,7 @@ from recovery.dashboard.views import (
     problems_table,
     refit_advice,
     subsample_line,
+    trials_frame,
 )
 
 __all__ = ["analyst_page"]
@@ -166,6 +167,10 @@ def phenomena_view(c: ServiceClient, model_id: str) -> None:
         return
     st.markdown(f"**{report['passed']} of {report['total']}** claims hold for this model.")
     st.dataframe(phenomena_table(report), hide_index=True)
+    if report.get("trials"):
+        st.markdown("**Published trials re-run as forecasts** (18 chronic patients, each arm "
+                    "their schedule):")
+        st.dataframe(trials_frame(report), hide_index=True)
     for case in report["cases"]:
         try:
             st.image(c.phenomena_chart(model_id, case["key"]), caption=case["claim"])

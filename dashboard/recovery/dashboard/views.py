@@ -200,6 +200,16 @@ def phenomena_table(report: dict[str, Any]) -> pd.DataFrame:
         for c in report["cases"]])
 
 
+def trials_frame(report: dict[str, Any]) -> pd.DataFrame:
+    """One row per trial yardstick: the published figure and range beside the model's."""
+    return pd.DataFrame([{
+        "trial": t["trial"], "arms": t["arms"], "outcome": t["outcome"],
+        "published": t["published"], "model": t["measured"],
+        "verdict": {"within": "matched", "below": "model below the published range",
+                    "above": "model above the published range"}[t["verdict"]]}
+        for t in report.get("trials", [])])
+
+
 def booking_words(booked: dict[str, Any], target: float, level: float) -> str:
     """The booking answer in dates: when pain comes back if sessions stop, and by when to
     book."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel
@@ -19,7 +19,8 @@ from pydantic import BaseModel
 from recovery.model.predict.forecast import Forecaster
 from recovery.model.requests import ForecastRequest, ForecastResponse
 
-__all__ = ["CASES", "Case", "CaseResult", "PhenomenaReport", "Run"]
+__all__ = ["CASES", "Case", "CaseResult", "PhenomenaReport", "Run", "TrialResult",
+           "forecast_patients", "week_mean"]
 
 CHRONIC = {"chronic": 1, "age": 45, "stress": 5, "adherence": 0.6, "structural_cause": 0}
 
@@ -37,12 +38,28 @@ class CaseResult(BaseModel):
     note: str = ""
 
 
+class TrialResult(BaseModel):
+    """One published trial figure against the same figure from the model's forecasts."""
+
+    key: str
+    trial: str
+    arms: str
+    outcome: str
+    published: str
+    low: float
+    high: float
+    measured: float
+    verdict: Literal["within", "below", "above"]
+
+
 class PhenomenaReport(BaseModel):
-    """Every case's claim, what was measured, and whether it holds."""
+    """Every case's claim, what was measured, and whether it holds; and the trial
+    yardsticks (trials.py)."""
     model_version: str
     passed: int
     total: int
     cases: list[CaseResult]
+    trials: list[TrialResult] = []
 
 
 def _scores(days: np.ndarray, level: np.ndarray, seed: int) -> list[dict[str, Any]]:
@@ -102,7 +119,7 @@ class Run:
         return np.asarray(f.mean)
 
 
-def _forecast(fc: Forecaster, patients: dict[str, dict[str, Any]], schedules: list[dict],
+def forecast_patients(fc: Forecaster, patients: dict[str, dict[str, Any]], schedules: list[dict],
               horizon: int, draws: int = 1000) -> Run:
     """Forecast every patient (label -> covariates and history) under the schedules, starting
     the day after the diary's last day; a schedule's "after" lists session days from then."""
@@ -121,7 +138,7 @@ def _forecast(fc: Forecaster, patients: dict[str, dict[str, Any]], schedules: li
     return Run(reqs, resps)
 
 
-def _week(x: np.ndarray, day: int) -> float:
+def week_mean(x: np.ndarray, day: int) -> float:
     """The mean over the 7 days ending at `day` (days from the forecast's start): a level
     that a weekly sawtooth does not move."""
     return float(np.mean(x[max(day - 6, 0):day + 1]))
@@ -132,7 +149,7 @@ Measure = Callable[[Forecaster], tuple[dict[str, float], bool, Run]]
 
 def _sorer_first(kind: str) -> Measure:
     def measure(fc: Forecaster) -> tuple[dict[str, float], bool, Run]:
-        run = _forecast(fc, {"p": {"history": flat_history()}},
+        run = forecast_patients(fc, {"p": {"history": flat_history()}},
                         [{"name": "none"}, {"name": f"one {kind}", "after": [0.0],
                                             "kind": kind}], 21)
         diff = run.median("p", f"one {kind}") - run.median("p", "none")
@@ -144,7 +161,7 @@ def _sorer_first(kind: str) -> Measure:
 
 
 def _short_relief(fc: Forecaster) -> tuple[dict[str, float], bool, Run]:
-    run = _forecast(fc, {"p": {"history": flat_history()}},
+    run = forecast_patients(fc, {"p": {"history": flat_history()}},
                     [{"name": "weekly massage", "phases": [every(7, 8)]}], 56)
     med = run.median("p", "weekly massage")
     weeks = med[7:56].reshape(7, 7)  # weeks 2-8, each starting on a session day
@@ -157,11 +174,11 @@ def _short_relief(fc: Forecaster) -> tuple[dict[str, float], bool, Run]:
 
 
 def _plateau(fc: Forecaster) -> tuple[dict[str, float], bool, Run]:
-    run = _forecast(fc, {"p": {"history": flat_history()}},
+    run = forecast_patients(fc, {"p": {"history": flat_history()}},
                     [{"name": "none"}, {"name": "weekly massage", "phases": [every(7, 26)]}],
                     182)
     effect = run.median("p", "none") - run.median("p", "weekly massage")
-    weekly = np.array([_week(effect, 7 * w + 6) for w in range(26)])
+    weekly = np.array([week_mean(effect, 7 * w + 6) for w in range(26)])
     week90 = int(np.argmax(weekly >= 0.9 * weekly.max())) + 1
     m = {"max_weekly_effect": round(float(weekly.max()), 3), "week_of_90pct": week90}
     return m, 4 <= week90 <= 10, run
@@ -177,7 +194,7 @@ RESPONDER_PLANS: list[dict[str, Any]] = [
 
 @lru_cache(maxsize=1)  # three cases read the same forecasts
 def _responder(fc: Forecaster) -> tuple[Run, float, float]:
-    run = _forecast(fc, {"p": {"history": responder_history()}}, RESPONDER_PLANS, 364)
+    run = forecast_patients(fc, {"p": {"history": responder_history()}}, RESPONDER_PLANS, 364)
     scores = [p["score"] for p in responder_history()["pain"]]
     return run, float(np.mean(scores[:28])), float(np.mean(scores[-7:]))
 
@@ -185,9 +202,9 @@ def _responder(fc: Forecaster) -> tuple[Run, float, float]:
 def _returns(fc: Forecaster) -> tuple[dict[str, float], bool, Run]:
     run, before, after = _responder(fc)
     gain, stop = before - after, run.median("p", "none")
-    held = abs(_week(run.median("p", "weekly"), 182) - after)
-    m = {"gain": round(gain, 3), "regained_6_weeks": round((_week(stop, 42) - after) / gain, 3),
-         "regained_6_months": round((_week(stop, 182) - after) / gain, 3),
+    held = abs(week_mean(run.median("p", "weekly"), 182) - after)
+    m = {"gain": round(gain, 3), "regained_6_weeks": round((week_mean(stop, 42) - after) / gain, 3),
+         "regained_6_months": round((week_mean(stop, 182) - after) / gain, 3),
          "weekly_vs_end_level_6_months": round(held, 3)}
     ok = m["regained_6_weeks"] >= 0.3 and m["regained_6_months"] >= 0.6 and held <= 0.5
     return m, ok, run
@@ -195,7 +212,7 @@ def _returns(fc: Forecaster) -> tuple[dict[str, float], bool, Run]:
 
 def _maintenance(fc: Forecaster) -> tuple[dict[str, float], bool, Run]:
     run, _, _ = _responder(fc)
-    at = {name: _week(run.median("p", name), 182)
+    at = {name: week_mean(run.median("p", name), 182)
           for name in ("none", "every 2 weeks", "every 4 weeks")}
     m = {f"level_6_months_{k.replace(' ', '_')}": round(v, 3) for k, v in at.items()}
     ok = (at["none"] - at["every 2 weeks"] >= 0.7
@@ -205,40 +222,40 @@ def _maintenance(fc: Forecaster) -> tuple[dict[str, float], bool, Run]:
 
 def _taper(fc: Forecaster) -> tuple[dict[str, float], bool, Run]:
     run, _, _ = _responder(fc)
-    at = {name: _week(run.median("p", name), 364) for name in ("taper", "weekly", "none")}
+    at = {name: week_mean(run.median("p", name), 364) for name in ("taper", "weekly", "none")}
     m = {f"level_1_year_{k}": round(v, 3) for k, v in at.items()}
     return m, abs(at["taper"] - at["weekly"]) <= 0.4 and at["none"] - at["taper"] >= 0.5, run
 
 
 def _stop_start(fc: Forecaster) -> tuple[dict[str, float], bool, Run]:
     blocks = [p for _ in range(4) for p in (every(3.5, 4), pause(8))][:-1]
-    run = _forecast(fc, {"p": {"history": flat_history()}},
+    run = forecast_patients(fc, {"p": {"history": flat_history()}},
                     [{"name": "stop-start", "phases": blocks},
                      {"name": "steady", "phases": [every(280 / 32, 40)]}], 280)
     resp = run.responses["p"]
     mean = {f.name: f.summary.mean_pain for f in resp.forecasts}
     med = run.median("p", "stop-start")
-    rises = [_week(med, 84 * b + 84) - _week(med, 84 * b + 28) for b in range(3)]
+    rises = [week_mean(med, 84 * b + 84) - week_mean(med, 84 * b + 28) for b in range(3)]
     m = {"mean_pain_steady": mean["steady"], "mean_pain_stop_start": mean["stop-start"],
          "smallest_rise_in_a_break": round(min(rises), 3)}
     return m, mean["stop-start"] - mean["steady"] >= 0.2 and min(rises) >= 0.5, run
 
 
 def _mix(fc: Forecaster) -> tuple[dict[str, float], bool, Run]:
-    run = _forecast(fc, {"p": {"history": flat_history()}},
+    run = forecast_patients(fc, {"p": {"history": flat_history()}},
                     [{"name": "massage", "phases": [every(3.5, 8)]},
                      {"name": "physio", "phases": [every(3.5, 8, "physio")]},
                      {"name": "both", "phases": [p for _ in range(8) for p in
                                                  (every(3.5, 0.5), every(3.5, 0.5, "physio"))]}],
                     182)
-    at = {name: _week(run.median("p", name), 182) for name in ("massage", "physio", "both")}
+    at = {name: week_mean(run.median("p", name), 182) for name in ("massage", "physio", "both")}
     m = {f"level_6_months_{k}": round(v, 3) for k, v in at.items()}
     return m, at["both"] < min(at["massage"], at["physio"]), run
 
 
 def _diary_flat(fc: Forecaster) -> tuple[dict[str, float], bool, Run]:
     history = flat_history(weeks=8)  # more draws: the claim's margin is a few tenths
-    run = _forecast(fc, {"p": {"history": history}}, [{"name": "none"}], 56, draws=4000)
+    run = forecast_patients(fc, {"p": {"history": history}}, [{"name": "none"}], 56, draws=4000)
     level = float(np.mean([p["score"] for p in history["pain"][-14:]]))
     drift = float(np.max(np.abs(run.median("p", "none") - level)))
     return {"diary_level": round(level, 3), "largest_drift_8_weeks": round(drift, 3)}, \
@@ -246,7 +263,7 @@ def _diary_flat(fc: Forecaster) -> tuple[dict[str, float], bool, Run]:
 
 
 def _diary_sawtooth(fc: Forecaster) -> tuple[dict[str, float], bool, Run]:
-    run = _forecast(fc, {"p": {"history": sawtooth_history()}},
+    run = forecast_patients(fc, {"p": {"history": sawtooth_history()}},
                     [{"name": "none"}, {"name": "weekly", "phases": [every(7, 8)]}], 56)
     stop = run.median("p", "none")
     back = np.nonzero(stop >= 6.5)[0]
@@ -261,12 +278,12 @@ def _covariates(fc: Forecaster) -> tuple[dict[str, float], bool, Run]:
     people = {"reference": CHRONIC, "structural": {**CHRONIC, "structural_cause": 1},
               "calm": {**CHRONIC, "stress": 2}, "stressed": {**CHRONIC, "stress": 8},
               "young-calm-adherent": young, "old-stressed-non-adherent": old}
-    run = _forecast(fc, {k: {"covariates": v} for k, v in people.items()},
+    run = forecast_patients(fc, {k: {"covariates": v} for k, v in people.items()},
                     [{"name": "none"}, {"name": "weekly massage", "phases": [every(7, 8)]},
                      {"name": "weekly physio", "phases": [every(7, 8, "physio")]}], 84)
 
     def effect(who: str) -> float:
-        return _week(run.mean(who, "none") - run.mean(who, "weekly massage"), 56)
+        return week_mean(run.mean(who, "none") - run.mean(who, "weekly massage"), 56)
 
     pain = {k: {f.name: f.summary.mean_pain for f in run.responses[k].forecasts}
             for k in people}
@@ -285,18 +302,19 @@ def _covariates(fc: Forecaster) -> tuple[dict[str, float], bool, Run]:
 
 
 def _course_vs_none(fc: Forecaster) -> tuple[dict[str, float], bool, Run]:
-    run = _forecast(fc, {"p": {"covariates": CHRONIC}},
+    run = forecast_patients(fc, {"p": {"covariates": CHRONIC}},
                     [{"name": "none"}, {"name": "10 weekly massages", "phases": [every(7, 10)]}],
                     364)
     gap = run.mean("p", "none") - run.mean("p", "10 weekly massages")
-    m = {"gap_10_weeks": round(_week(gap, 70), 3), "gap_52_weeks": round(_week(gap, 364), 3)}
+    m = {"gap_10_weeks": round(week_mean(gap, 70), 3),
+         "gap_52_weeks": round(week_mean(gap, 364), 3)}
     return m, 0.7 <= m["gap_10_weeks"] <= 2.5 and m["gap_52_weeks"] <= 0.3 * m["gap_10_weeks"], run
 
 
 def _natural_course(fc: Forecaster) -> tuple[dict[str, float], bool, Run]:
-    run = _forecast(fc, {"p": {"covariates": CHRONIC}}, [{"name": "none"}], 364)
+    run = forecast_patients(fc, {"p": {"covariates": CHRONIC}}, [{"name": "none"}], 364)
     x = run.mean("p", "none")
-    start, w6, w52 = float(x[0]), float(x[42]), _week(x, 364)
+    start, w6, w52 = float(x[0]), float(x[42]), week_mean(x, 364)
     m = {"start": round(start, 3), "week_6": round(w6, 3), "week_52": round(w52, 3),
          "excess_left_at_6_weeks": round((w6 - w52) / (start - w52), 3),
          "week_52_over_start": round(w52 / start, 3)}

@@ -6,11 +6,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from recovery.charts import save_fan_chart
-from recovery.model.checks.phenomena import CASES, CaseResult, PhenomenaReport, Run
+from recovery.model.checks.phenomena import CASES, CaseResult, PhenomenaReport, Run, TrialResult
+from recovery.model.checks.trials import run_trials
 from recovery.model.predict.forecast import Forecaster
 
 __all__ = ["README_END", "README_START", "markdown", "readme_block", "run_phenomena",
-           "write_report"]
+           "trials_table", "write_report"]
 
 README_START, README_END = "<!-- phenomena:start -->", "<!-- phenomena:end -->"
 
@@ -28,8 +29,11 @@ def run_phenomena(fc: Forecaster, out_dir: Path | None = None,
                                   measured=measured, passed=bool(passed), note=case.note))
         if out_dir is not None:
             _chart(run, out_dir / f"{case.key}.png")
+    if progress:
+        progress(len(CASES), len(CASES), "trial yardsticks")
     return PhenomenaReport(model_version=fc.model_version, cases=results,
-                           passed=sum(r.passed for r in results), total=len(results))
+                           passed=sum(r.passed for r in results), total=len(results),
+                           trials=run_trials(fc))
 
 
 def _chart(run: Run, path: Path) -> None:
@@ -52,6 +56,25 @@ def _verdict(r: CaseResult) -> str:
     return "**fail**" + (f" (not reproduced: {r.note})" if r.note else "")
 
 
+def trials_table(trials: list[TrialResult]) -> str:
+    """The trial yardsticks as a Markdown table: the published figure and the model's."""
+    rows = ["| trial | arms | outcome | published | model | verdict |",
+            "|---|---|---|---|---|---|"]
+    rows += [f"| {t.trial} | {t.arms} | {t.outcome} | {t.published} | {t.measured:g} | "
+             f"{'**' + t.verdict + '**' if t.verdict != 'within' else t.verdict} |"
+             for t in trials]
+    return "\n".join(rows)
+
+
+def _trials_section(report: PhenomenaReport) -> str:
+    if not report.trials:
+        return ""
+    within = sum(t.verdict == "within" for t in report.trials)
+    return (f"\n\n**Trial yardsticks**: {within} of {len(report.trials)} published figures "
+            "are matched (`model/checks/trials.py`: 18 chronic patients differing in age, "
+            "stress and adherence, each arm their schedule).\n\n" + trials_table(report.trials))
+
+
 def markdown(report: PhenomenaReport) -> str:
     """The report as a Markdown table, one row a claim."""
     rows = [f"# Phenomena report\n\nModel `{report.model_version}`: **{report.passed} of "
@@ -60,7 +83,7 @@ def markdown(report: PhenomenaReport) -> str:
             "| claim (source) | case | pass when | measured | result |", "|---|---|---|---|---|"]
     rows += [f"| {r.claim} ({r.source}) | {r.case} | {r.pass_when} | {_figures(r)} | "
              f"{_verdict(r)} [chart]({r.key}.png) |" for r in report.cases]
-    return "\n".join(rows) + "\n"
+    return "\n".join(rows) + _trials_section(report) + "\n"
 
 
 def readme_block(report: PhenomenaReport, folder: str = "docs/phenomena") -> str:
@@ -70,7 +93,7 @@ def readme_block(report: PhenomenaReport, folder: str = "docs/phenomena") -> str
              f"{_verdict(r)} |" for r in report.cases]
     return (f"{README_START}\n**{report.passed} of {report.total}** claims hold for the bundled "
             f"model `{report.model_version}` ([report]({folder}/phenomena.md)).\n\n"
-            + "\n".join(rows) + f"\n{README_END}")
+            + "\n".join(rows) + _trials_section(report) + f"\n{README_END}")
 
 
 def write_report(fc: Forecaster, out_dir: Path,

@@ -52,7 +52,7 @@ def test_every_case_has_a_chart_and_a_row(tmp_path: Path) -> None:
         assert f"({case.key}.png)" in md
         assert case.claim in result.output
     assert f"{data['passed']} of {len(CASES)} claims hold" in result.output
-    assert [t["key"] for t in data["trials"]] == [y.key for _, ys in TRIALS for y in ys]
+    assert [t["key"] for t in data["trials"]] == [y.figure.key for _, ys in TRIALS for y in ys]
     assert "Eklund 2018" in result.output
     assert "Trial yardsticks" in md
 

@@ -19,7 +19,8 @@ from pydantic import BaseModel
 from recovery.model.predict.forecast import Forecaster
 from recovery.model.requests import ForecastRequest, ForecastResponse
 
-__all__ = ["CASES", "Case", "CaseResult", "PhenomenaReport", "Run", "TrialResult",
+__all__ = ["CASES", "Case", "CaseResult", "PhenomenaReport", "PublishedFigure", "Run",
+           "TrialResult",
            "forecast_patients", "week_mean"]
 
 CHRONIC = {"chronic": 1, "age": 45, "stress": 5, "adherence": 0.6, "structural_cause": 0}
@@ -38,8 +39,8 @@ class CaseResult(BaseModel):
     note: str = ""
 
 
-class TrialResult(BaseModel):
-    """One published trial figure against the same figure from the model's forecasts."""
+class PublishedFigure(BaseModel):
+    """A trial's published figure: what was compared, the outcome, and its range."""
 
     key: str
     trial: str
@@ -48,6 +49,11 @@ class TrialResult(BaseModel):
     published: str
     low: float
     high: float
+
+
+class TrialResult(PublishedFigure):
+    """One published trial figure against the same figure from the model's forecasts."""
+
     measured: float
     verdict: Literal["within", "below", "above"]
 

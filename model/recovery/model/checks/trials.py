@@ -18,6 +18,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from recovery.model.checks.phenomena import (
+    PublishedFigure,
     Run,
     TrialResult,
     every,
@@ -40,14 +41,15 @@ BOTHERSOME = 4  # a day's score at or above this counts as a day with bothersome
 class Yardstick:
     """A published figure and its range; `measure` gives the model's figure from the run."""
 
-    key: str
-    trial: str
-    arms: str
-    outcome: str
-    published: str
-    low: float
-    high: float
+    figure: PublishedFigure
     measure: Callable[[Run], float]
+
+
+def _stick(key: str, trial: tuple[str, str], outcome: str, published: str, low: float,
+           high: float, measure: Callable[[Run], float]) -> Yardstick:
+    return Yardstick(PublishedFigure(key=key, trial=trial[0], arms=trial[1], outcome=outcome,
+                                     published=published, low=round(low, 3),
+                                     high=round(high, 3)), measure)
 
 
 def _mean_over_patients(run: Run, schedule: str) -> np.ndarray:
@@ -111,24 +113,25 @@ def _fewer_days(run: Run) -> float:
 
 CHERKIN = ("Cherkin 2011", "10 weekly massages against usual care, chronic low back pain")
 COSTA = ("Costa 2012", "no care, persistent pain (33 cohorts)")
+EKLUND = ("Eklund 2018", "maintenance care against symptom-guided care for a year, after a "
+          "first course that helped")
 TRIALS: tuple[tuple[Callable[[Forecaster], Run], tuple[Yardstick, ...]], ...] = (
     (_cherkin, (
-        Yardstick("cherkin_10_weeks", *CHERKIN, "pain lower than usual care at 10 weeks",
-                  "1.4 (relaxation) to 1.7 (structural) points", 1.4, 1.7, _gap(70)),
-        Yardstick("cherkin_52_weeks", *CHERKIN, "pain lower than usual care at 52 weeks",
-                  "no difference left (within 0.3)", -0.3, 0.3, _gap(364)))),
+        _stick("cherkin_10_weeks", CHERKIN, "pain lower than usual care at 10 weeks",
+               "1.4 (relaxation) to 1.7 (structural) points", 1.4, 1.7, _gap(70)),
+        _stick("cherkin_52_weeks", CHERKIN, "pain lower than usual care at 52 weeks",
+               "no difference left (within 0.3)", -0.3, 0.3, _gap(364)))),
     (_costa, (
-        Yardstick("costa_6_weeks", *COSTA, "pain at 6 weeks over the start",
-                  "33 of 51 (29-38)", 29 / 51, 38 / 51, _left(42)),
-        Yardstick("costa_26_weeks", *COSTA, "pain at 26 weeks over the start",
-                  "26 of 51 (20-33)", 20 / 51, 33 / 51, _left(182)),
-        Yardstick("costa_52_weeks", *COSTA, "pain at 52 weeks over the start",
-                  "23 of 51 (16-30)", 16 / 51, 30 / 51, _left(364)))),
+        _stick("costa_6_weeks", COSTA, "pain at 6 weeks over the start",
+               "33 of 51 (29-38)", 29 / 51, 38 / 51, _left(42)),
+        _stick("costa_26_weeks", COSTA, "pain at 26 weeks over the start",
+               "26 of 51 (20-33)", 20 / 51, 33 / 51, _left(182)),
+        _stick("costa_52_weeks", COSTA, "pain at 52 weeks over the start",
+               "23 of 51 (16-30)", 16 / 51, 30 / 51, _left(364)))),
     (_eklund, (
-        Yardstick("eklund_bothersome_days", "Eklund 2018", "maintenance care against "
-                  "symptom-guided care for a year, after a first course that helped",
-                  f"fewer days with bothersome pain (score >= {BOTHERSOME}) over 52 weeks",
-                  "12.8 (10.1-15.5), with 1.7 more visits", 10.1, 15.5, _fewer_days),)),
+        _stick("eklund_bothersome_days", EKLUND,
+               f"fewer days with bothersome pain (score >= {BOTHERSOME}) over 52 weeks",
+               "12.8 (10.1-15.5), with 1.7 more visits", 10.1, 15.5, _fewer_days),)),
 )
 
 
@@ -142,12 +145,10 @@ def run_trials(fc: Forecaster, progress: Callable[[str], None] | None = None
     out = []
     for simulate, sticks in TRIALS:
         if progress:
-            progress(sticks[0].trial)
+            progress(sticks[0].figure.trial)
         run = simulate(fc)
         for y in sticks:
-            x = y.measure(run)
-            out.append(TrialResult(key=y.key, trial=y.trial, arms=y.arms, outcome=y.outcome,
-                                   published=y.published, low=round(y.low, 3),
-                                   high=round(y.high, 3), measured=x,
-                                   verdict=_verdict(x, y.low, y.high)))
+            x, f = y.measure(run), y.figure
+            out.append(TrialResult(**f.model_dump(), measured=x,
+                                   verdict=_verdict(x, f.low, f.high)))
     return out

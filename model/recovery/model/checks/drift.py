@@ -88,8 +88,7 @@ def drift_verdict(inside: dict[str, np.ndarray], expected: dict[str, np.ndarray]
     """The 50 % and 90 % bands' hits ("50", "90": per score) against the probabilities the
     model gave them, judged together: one test of the summed excess of misses."""
     hit = {k: np.asarray(v, dtype=float) for k, v in inside.items()}
-    excess = sum(expected[k] - hit[k] for k in BANDS)  # > 0: more misses than expected
-    assert isinstance(excess, np.ndarray)
+    excess = np.sum([expected[k] - hit[k] for k in BANDS], axis=0)  # > 0: more misses
     se = _clustered_se(excess, patient)
     z = float(excess.mean() / se) if se > 0 else 0.0
     return DriftVerdict({k: coverage_check(hit[k], patient, expected[k]) for k in BANDS},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -65,6 +66,7 @@ def get_state(request: Request) -> AppState:
 
 
 State = Annotated[AppState, Depends(get_state)]
+LOG = logging.getLogger(__name__)
 
 
 def get_session(state: State) -> Iterator[Session]:
@@ -81,8 +83,12 @@ def get_session(state: State) -> Iterator[Session]:
         except BaseException:
             s.rollback()
             if rows := s.info.pop("audit", []):
-                s.add_all(rows)
-                s.commit()
+                try:
+                    s.add_all(rows)
+                    s.commit()
+                except Exception:  # the request's own error is the one to raise
+                    s.rollback()
+                    LOG.exception("the audit rows of a failed request could not be written")
             raise
 
 

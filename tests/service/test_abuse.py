@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from recovery.service.db import Database
+from recovery.service.guard import shape
 from recovery.service.settings import Settings
 from recovery.service.tables import AuditRow, LoginFailure
 from tests.helpers import PASSWORD, Api, history_request, running_api, service_settings
@@ -228,3 +229,13 @@ def test_long_reads_and_password_checks_hold_no_write_lock(api: Api,
     assert waited
     assert waited[0] < 1.0, waited
     db.close()
+
+
+@pytest.mark.parametrize(("body", "depth", "values"), [
+    (b'[[1,{"a":"[[[["}]]', 3, 3),
+    (b'{"a\\\\":[1,2]}', 2, 3),  # an escaped backslash ends the key
+    (b'["a,b", "c\\"]", 3]', 1, 3),  # an escaped quote does not
+    (b'"' + b'\\"' * 500_000, 0, 1),  # one unterminated string: no quadratic scan
+])
+def test_json_is_measured_from_its_bytes(body: bytes, depth: int, values: int) -> None:
+    assert shape(body) == (depth, values)

@@ -18,9 +18,10 @@ from starlette.types import Scope
 
 from recovery.service.api.deps import AppState
 from recovery.service.api.errors import refusal
-from recovery.service.api.routes import ROUTERS
+from recovery.service.api.routes import ROUTERS, fhir
 from recovery.service.db import Database
 from recovery.service.errors import ServiceError
+from recovery.service.fhir.inbound import FhirError
 from recovery.service.guard import BodyGuard
 from recovery.service.metrics import Metrics
 from recovery.service.registry import Registry
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.recovery = state
     for router in ROUTERS:
         app.include_router(router)
+    fhir.install(app)
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]
@@ -93,9 +95,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return response
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        """422 naming each field and what is wrong, never echoing the values sent."""
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        """422 naming each field and what is wrong, never echoing the values sent (under
+        /fhir, as an OperationOutcome)."""
         items = [{"loc": e["loc"], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+        if request.url.path.startswith("/fhir"):
+            return fhir.refused(FhirError([(".".join(map(str, i["loc"])), i["msg"])
+                                           for i in items]))
         return JSONResponse({"detail": jsonable_encoder(items)}, 422)
 
     @app.exception_handler(ServiceError)

@@ -60,6 +60,8 @@ class User(Base):
 class Patient(Base):
     """A patient record, owned by one therapist."""
     __tablename__ = "patients"
+    __table_args__ = (Index("ux_patients_fhir_identifier", "therapist_id", "fhir_identifier",
+                            unique=True),)
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=_uuid)
     name: Mapped[str] = mapped_column(String(120))
     covariates: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -67,6 +69,8 @@ class Patient(Base):
     created_at: Mapped[datetime] = mapped_column(default=now)
     # day 0 of the record's calendar (None on records made before dates: their creation day)
     start_date: Mapped[date | None] = mapped_column(default=None)
+    # the FHIR Patient identifier ("system|value") it was imported under, unique per therapist
+    fhir_identifier: Mapped[str | None] = mapped_column(String(300), default=None)
 
     @property
     def start(self) -> date:

@@ -1,7 +1,16 @@
 """One APIRouter per area; `ROUTERS` is the order the app includes them in."""
 
-from recovery.service.api.routes import analyst, answers, auth, forecast, ops, patients, plans
+from recovery.service.api.routes import (
+    analyst,
+    answers,
+    auth,
+    fhir,
+    forecast,
+    ops,
+    patients,
+    plans,
+)
 
-ROUTERS = [m.router for m in (auth, patients, plans, answers, forecast, analyst, ops)]
+ROUTERS = [m.router for m in (auth, patients, plans, answers, forecast, analyst, fhir, ops)]
 
 __all__ = ["ROUTERS"]

@@ -1,0 +1,164 @@
+"""FHIR R4 in and out: a clinic's transaction Bundle through a real FHIR client (fhirpy)
+over real HTTP, the record back as a Bundle every resource of which fhir.resources accepts,
+and refused Bundles that store nothing."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.capabilitystatement import CapabilityStatement
+from fhir.resources.R4B.operationoutcome import OperationOutcome
+from fhirpy import SyncFHIRClient
+from fhirpy.base.exceptions import OperationOutcome as ClientOutcome
+from sqlalchemy import select
+
+from recovery.service.db import Database
+from recovery.service.settings import Settings
+from recovery.service.tables import Patient
+from tests.helpers import ROOT, Api
+from tests.live import Server, add_user, token
+
+EXAMPLE = ROOT / "examples" / "fhir" / "transaction.json"
+
+
+def _example() -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(EXAMPLE.read_text())
+    return doc
+
+
+def _resources(bundle: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == kind]
+
+
+def test_a_clinics_bundle_round_trips_through_a_fhir_client(settings: Settings,
+                                                             tmp_path: Path) -> None:
+    add_user(settings, "clinic", "long password 1", "therapist")
+    server = Server(settings, tmp_path / "server.log").start()
+    try:
+        auth = token(server.url, "clinic", "long password 1")["Authorization"]
+        client = SyncFHIRClient(f"{server.url}/fhir", authorization=auth)
+        made = client.execute("", method="post", data=_example())
+        assert made["type"] == "transaction-response"
+        statuses = [e["response"]["status"] for e in made["entry"]]
+        assert statuses == ["201 Created"] * 6
+        pid = made["entry"][0]["response"]["location"].split("/")[1]
+        again = client.execute("", method="post", data=_example())
+        assert [e["response"]["status"] for e in again["entry"]] == ["200 OK"] * 6
+
+        out = client.execute(f"Patient/{pid}/$everything", method="get")
+        Bundle.model_validate(out)
+        patient = _resources(out, "Patient")[0]
+        assert {"system": "urn:oid:1.2.36.146.595.217.0.1", "value": "MRN-4471"} in patient[
+            "identifier"]
+        scores = {(o["effectiveDateTime"], o["valueInteger"])
+                  for o in _resources(out, "Observation")}
+        assert scores == {("2026-01-05", 7), ("2026-01-08", 6), ("2026-01-12", 5)}
+        sessions = {(p["performedDateTime"], p["code"]["coding"][0]["code"])
+                    for p in _resources(out, "Procedure")}
+        assert sessions == {("2026-01-06", "387854002"), ("2026-01-13", "91251008")}
+        record = client.resource("Patient", **patient)  # the client reads what we wrote
+        assert record.get_by_path(["identifier", 1, "value"]) == "MRN-4471"
+    finally:
+        server.stop()
+
+
+def test_forecasts_and_plans_come_out_as_risk_assessments_and_care_plans(api: Api) -> None:
+    c, h = api.client, api.as_("t1")
+    fhir_h = {**h, "Content-Type": "application/fhir+json"}
+    made = c.post("/fhir", headers=fhir_h, content=EXAMPLE.read_bytes())
+    assert made.status_code == 200, made.text
+    assert made.headers["content-type"].startswith("application/fhir+json")
+    pid = made.json()["entry"][0]["response"]["location"].split("/")[1]
+    r = c.post(f"/v1/patients/{pid}/forecast", headers=h, json={
+        "schedules": [{"name": "recovery_then_stop"}, {"name": "none"}], "horizon_days": 56,
+        "target_score": 3, "draws": 300})
+    assert r.status_code == 200, r.text
+    assert c.post(f"/v1/patients/{pid}/plans", headers=h, json={
+        "schedule": {"name": "every other week", "phases": [
+            {"kind": "massage", "every_days": 14, "weeks": 12}]},
+        "note": "Every other Friday."}).status_code == 201
+    out = c.get(f"/fhir/Patient/{pid}/$everything", headers=h).json()
+    Bundle.model_validate(out)
+    (risk,) = _resources(out, "RiskAssessment")
+    assert risk["method"]["coding"][0]["code"] == r.json()["model_version"]
+    assert [p["probabilityDecimal"] for p in risk["prediction"]] == [
+        f["summary"]["p_target_at_horizon"] for f in r.json()["forecasts"]]
+    points = risk["prediction"][0]["extension"][0]["extension"]
+    days = r.json()["forecasts"][0]["days"]
+    assert len(points) == len(days[::7])  # a point a week
+    assert [x["url"] for x in points[0]["extension"]] == ["day", "q5", "q25", "q50", "q75",
+                                                          "q95"]
+    (plan,) = _resources(out, "CarePlan")
+    assert (plan["status"], plan["intent"], plan["description"]) == (
+        "draft", "proposal", "Every other Friday.")
+    repeat = plan["activity"][0]["detail"]["scheduledTiming"]["repeat"]
+    assert (repeat["period"], repeat["periodUnit"]) == (14, "d")
+    assert c.get(f"/fhir/Patient/{pid}/$everything", headers=api.as_("t2")).status_code == 404
+
+
+BAD: list[tuple[str, Any, str]] = [
+    ("a score of 11", lambda b: b["entry"][1]["resource"].update(valueInteger=11),
+     "Bundle.entry[1].resource.value[x]"),
+    ("a heart rate", lambda b: b["entry"][2]["resource"]["code"]["coding"][0].update(
+        code="8867-4"), "Bundle.entry[2].resource.code"),
+    ("an unknown subject", lambda b: b["entry"][4]["resource"]["subject"].update(
+        reference="Patient/elsewhere"), "Bundle.entry[4].resource.subject"),
+    ("a planned session", lambda b: b["entry"][5]["resource"].update(status="preparation"),
+     "Bundle.entry[5].resource.status"),
+    ("a patient without identifier", lambda b: b["entry"][0]["resource"].pop("identifier"),
+     "Bundle.entry[0].resource.identifier"),
+    ("a field FHIR does not have", lambda b: b["entry"][1]["resource"].update(score=3),
+     "Bundle.entry[1].resource.score"),
+    ("a collection", lambda b: b.update(type="collection"), "Bundle.type"),
+    ("a score next year", lambda b: b["entry"][3]["resource"].update(
+        effectiveDateTime="2027-06-01"), "Bundle.entry (on 2027-06-01)"),
+]
+
+
+@pytest.mark.parametrize(("what", "spoil", "where"), BAD, ids=[b[0] for b in BAD])
+def test_a_bad_bundle_is_refused_whole_with_an_operation_outcome(
+        shared_api: Api, what: str, spoil: Any, where: str) -> None:
+    bundle = copy.deepcopy(_example())
+    bundle["entry"][0]["resource"]["identifier"] = [{"system": "urn:test", "value": what}]
+    bundle["entry"][3]["resource"]["subject"]["reference"] = f"Patient?identifier=urn:test|{what}"
+    spoil(bundle)
+    r = shared_api.client.post("/fhir", headers=shared_api.as_("t1"), json=bundle)
+    assert r.status_code == 422, r.text
+    issues = OperationOutcome.model_validate(r.json()).issue
+    where_all = [x for i in issues for x in (i.expression or [])]
+    assert where in where_all, r.json()  # (a patient without identifier: its entries too)
+    db = Database(shared_api.settings.database_url)
+    with db.session() as s:  # nothing of the Bundle was stored
+        assert s.scalars(select(Patient).where(
+            Patient.fhir_identifier == f"urn:test|{what}")).first() is None
+    db.close()
+
+
+def test_metadata_and_who_may_import(shared_api: Api) -> None:
+    c = shared_api.client
+    meta = c.get("/fhir/metadata")
+    assert meta.status_code == 200
+    assert CapabilityStatement.model_validate(meta.json()).fhirVersion == "4.3.0"
+    assert c.post("/fhir", headers=shared_api.as_("p1"), json=_example()).status_code == 403
+    assert c.post("/fhir", json=_example()).status_code == 401
+
+
+def test_a_fhir_client_sees_refusals_as_operation_outcomes(settings: Settings,
+                                                           tmp_path: Path) -> None:
+    add_user(settings, "clinic", "long password 1", "therapist")
+    server = Server(settings, tmp_path / "server.log").start()
+    try:
+        auth = token(server.url, "clinic", "long password 1")["Authorization"]
+        client = SyncFHIRClient(f"{server.url}/fhir", authorization=auth)
+        bundle = _example()
+        bundle["entry"][1]["resource"]["valueInteger"] = 12
+        with pytest.raises(ClientOutcome) as refused:
+            client.execute("", method="post", data=bundle)
+        assert "value[x]" in str(refused.value)
+    finally:
+        server.stop()

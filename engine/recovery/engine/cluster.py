@@ -20,6 +20,8 @@ def connect(address: str | None = None, workers: int | None = None) -> Iterator[
             yield client
         return
     n = workers or os.cpu_count() or 1
+    # a free port for the diagnostics page: None no longer turns it off (distributed 2026.8
+    # takes :8787, and warns when two clusters run at once)
     with (LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                       dashboard_address=None) as cluster, Client(cluster) as client):
+                       dashboard_address=":0") as cluster, Client(cluster) as client):
         yield client

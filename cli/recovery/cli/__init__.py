@@ -13,7 +13,7 @@ import typer
 warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")
 warnings.filterwarnings("ignore", category=FutureWarning, module="arviz")
 
-from recovery.cli import fitting, forecasting, running, users  # noqa: E402
+from recovery.cli import fhir, fitting, forecasting, running, users  # noqa: E402
 
 __all__ = ["app"]
 
@@ -22,3 +22,4 @@ app = typer.Typer(help="Recovery: pain-trajectory simulation, fitting and foreca
 for area in (fitting, forecasting, running):
     app.add_typer(area.app)
 app.add_typer(users.app, name="users")
+app.add_typer(fhir.app, name="fhir")

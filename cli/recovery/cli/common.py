@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -120,7 +121,8 @@ def report_fit(d: dict[str, object], where: Path) -> None:
 
 
 def fail(message: str) -> NoReturn:
-    """One red line on stderr and exit code 2: bad input, never a traceback."""
-    err.print(f"[red]error:[/] {message}")
+    """One red line on stderr and exit code 2: bad input, never a traceback (the message is
+    printed as written: brackets in it are not markup)."""
+    err.print(f"[red]error:[/] {escape(message)}")
     raise typer.Exit(EXIT_BAD_INPUT)
 

@@ -38,6 +38,8 @@ __all__ = [
     "EntryOut",
     "ExplainIn",
     "ExplainOut",
+    "FhirClientIn",
+    "FhirClientOut",
     "FitIn",
     "HistoryOut",
     "JobOut",
@@ -418,3 +420,24 @@ class MonitorOut(BaseModel):
     alert: bool
     refit_suggested: bool
     reasons: list[str]
+
+
+class FhirClientIn(_In):
+    """A clinic system that will sign in with its own key (SMART backend services)."""
+
+    client_id: str = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    name: str = Field(min_length=1, max_length=120, pattern=NO_CONTROL)
+    therapist_id: int = Field(ge=1, le=2**63 - 1, description="the therapist it acts for")
+    jwks: dict[str, Any] = Field(description="its public keys as a JWK Set (RSA or EC, each "
+                                             "with a kid)")
+
+
+class FhirClientOut(BaseModel):
+    """A registered clinic system (its public keys' ids, never the keys' use)."""
+
+    model_config = ConfigDict(from_attributes=True)
+    client_id: str = Field(validation_alias="id")
+    name: str
+    therapist_id: int = Field(validation_alias="user_id")
+    active: bool
+    key_ids: list[str] = []

@@ -216,3 +216,25 @@ class LoginFailure(Base):
     username: Mapped[str] = mapped_column(String(80))
     client: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(default=now)
+
+
+class FhirClient(Base):
+    """A clinic system that signs in with its own key (SMART backend services), acting for one
+    therapist."""
+
+    __tablename__ = "fhir_clients"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the client_id
+    name: Mapped[str] = mapped_column(String(120))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    jwks: Mapped[dict[str, Any]]  # its public keys (a JWK Set)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=now)
+
+
+class AssertionSeen(Base):
+    """A client assertion's jti, kept until it expires, so no assertion is used twice."""
+
+    __tablename__ = "assertions_seen"
+    jti: Mapped[str] = mapped_column(String(200), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(index=True)

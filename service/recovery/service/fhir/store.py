@@ -3,19 +3,28 @@ by the FHIR routes and `recovery fhir`."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from recovery.model.config import Covariate
 from recovery.service.fhir.inbound import FhirError, ImportPlan, NewEntry, NewPatient
 from recovery.service.fhir.outbound import everything
 from recovery.service.records import insert_new
-from recovery.service.tables import ForecastRow, PainRow, Patient, PlanRow, SessionRow
+from recovery.service.tables import (
+    AssertionSeen,
+    ForecastRow,
+    PainRow,
+    Patient,
+    PlanRow,
+    SessionRow,
+)
 
-__all__ = ["export_record", "store_bundle"]
+__all__ = ["export_record", "first_use", "store_bundle"]
 
 
 def store_bundle(s: Session, therapist: int, plan: ImportPlan, today: date, kinds: list[str],
@@ -84,3 +93,15 @@ def export_record(s: Session, p: Patient) -> dict[str, Any]:
     plans = s.scalars(select(PlanRow).where(PlanRow.patient_id == p.id)
                       .order_by(PlanRow.created_at)).all()
     return everything(p, list(pain), list(sessions), list(forecasts), list(plans))
+
+
+def first_use(s: Session, jti: str, client_id: str, expires: datetime, now: datetime) -> bool:
+    """Record a client assertion's id; False when it was seen before (a replay). Ids of
+    expired assertions are forgotten."""
+    naive = now.replace(tzinfo=None)  # the tables store naive UTC
+    s.execute(delete(AssertionSeen).where(AssertionSeen.expires_at < naive))
+    insert = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(AssertionSeen).values(jti=jti, client_id=client_id, expires_at=expires.replace(
+        tzinfo=None)).on_conflict_do_nothing(index_elements=["jti"]).returning(
+        AssertionSeen.jti)
+    return len(s.execute(stmt).all()) == 1

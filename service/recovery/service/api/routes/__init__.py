@@ -11,6 +11,7 @@ from recovery.service.api.routes import (
     plans,
 )
 
-ROUTERS = [m.router for m in (auth, patients, plans, answers, forecast, analyst, fhir, ops)]
+ROUTERS = [*(m.router for m in (auth, patients, plans, answers, forecast, analyst, fhir, ops)),
+           fhir.clients]
 
 __all__ = ["ROUTERS"]

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
@@ -162,3 +163,33 @@ def test_a_fhir_client_sees_refusals_as_operation_outcomes(settings: Settings,
         assert "value[x]" in str(refused.value)
     finally:
         server.stop()
+
+
+BULK = ROOT / "examples" / "fhir" / "bulk"
+
+
+def test_a_bulk_data_export_becomes_a_pseudonymous_cohort(shared_api: Api) -> None:
+    c, h = shared_api.client, shared_api.as_("a1")
+    files = [("files", (p.name, p.read_bytes(), "application/fhir+ndjson"))
+             for p in sorted(BULK.glob("*.ndjson"))]
+    r = c.post("/v1/cohorts/fhir", headers=h, files=files, data={"name": "clinic export"})
+    assert r.status_code == 201, r.text
+    made = r.json()
+    assert (made["n_patients"], made["n_scores"], made["n_sessions"]) == (3, 63, 18)
+    stored = Path(shared_api.settings.cohorts_dir) / made["id"]
+    text = "".join(p.read_text() for p in stored.glob("*.csv"))
+    assert "MRN" not in text  # identifiers stay with the clinic
+    ages = sorted(pd.read_csv(stored / "patients.csv")["age"])  # at each first entry
+    assert ages == [36.8, 50.5, 63.2]
+    bad = [(n, (f, b.replace(b'"valueInteger": 5', b'"valueInteger": "five"', 1), t))
+           for n, (f, b, t) in files]
+    r = c.post("/v1/cohorts/fhir", headers=h, files=bad)
+    assert r.status_code == 422
+    assert "valueInteger" in r.json()["detail"][0]["msg"]
+    lines = [(n, (f, b + b"not json\n" if f == "Procedure.ndjson" else b, t))
+             for n, (f, b, t) in files]
+    r = c.post("/v1/cohorts/fhir", headers=h, files=lines)
+    assert r.status_code == 422
+    assert "Procedure.ndjson line 19" in r.json()["detail"][0]["msg"]
+    assert c.post("/v1/cohorts/fhir", headers=shared_api.as_("t1"), files=files
+                  ).status_code == 403

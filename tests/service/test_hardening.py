@@ -381,6 +381,16 @@ def test_what_people_naturally_send_is_taken_and_unknown_kinds_are_not(shared_ap
     forecast = c.post(f"/v1/patients/{own}/forecast", headers=h, json={
         "schedules": [{"name": "none"}], "horizon_days": 14, "draws": 200})
     assert forecast.status_code == 200, forecast.text  # the record stays forecastable
+    plain = [{"day": 43, "score": 5}, {"date": None, "day": 44, "score": 4}]
+    first = c.post(f"/v1/patients/{own}/scores", headers=h, json=plain)  # no client ids
+    assert first.status_code == 200, first.text
+    assert first.json()["created"] == 2
+    again = c.post(f"/v1/patients/{own}/scores", headers=h, json=plain).json()
+    assert (again["created"], again["duplicates"]) == (0, 2)  # a retry stores nothing new
+    session = c.post(f"/v1/patients/{own}/sessions", headers=h, json=[{"day": 43}])
+    assert session.json()["created"] == 1
+    entries = c.get(f"/v1/patients/{own}/entries", headers=h).json()
+    assert any(e["client_id"] == "auto:score:43:5" for e in entries)  # deletable by it
     direct = c.post("/v1/forecast", headers=h, json={  # the stateless route takes the same
         "patient": {"covariates": {"chronic": True, "structural_cause": False}},
         "history": {"pain": [{"day": 0, "score": 6.0}, {"day": 1, "score": 5}]},

@@ -83,13 +83,23 @@ def dashboard(
     spec = find_spec("recovery.dashboard.app")  # wherever the dashboard part is installed
     assert spec is not None
     assert spec.origin is not None
-    script = spec.origin
+    from recovery.service.settings import Settings
+
     env = {**os.environ, "RECOVERY_SERVICE_URL": service}
     # replaced by Streamlit, not its parent: stopping this PID stops the dashboard
-    os.execve(sys.executable,
-              [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
-               "--server.address", host, "--server.headless", "true",
-               "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal"], env)
+    os.execve(sys.executable, streamlit_args(spec.origin, port, host,
+                                             settings_of(Settings).max_upload_bytes), env)
+
+
+def streamlit_args(script: str, port: int, host: str, upload_bytes: int) -> list[str]:
+    """The dashboard's Streamlit command line; its uploader refuses files the service would
+    (the upload limit in whole MiB, as Streamlit counts it)."""
+    import sys
+
+    return [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port),
+            "--server.address", host, "--server.headless", "true",
+            "--server.maxUploadSize", str(max(1, upload_bytes // 2**20)),
+            "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal"]
 
 
 @app.command()

@@ -71,8 +71,9 @@ def _utc(d: datetime) -> datetime:
 # The database stores naive UTC; the API says so explicitly (RFC 3339 with an offset).
 UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
 
-ClientId = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$",
-                 description="client-chosen id: retrying an upload with it never duplicates")
+ClientId = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$",
+                 description="client-chosen id: retrying an upload with it never duplicates "
+                             "(without one, the entry's day and value stand in for it)")
 
 
 def _iso_date(value: object) -> object:
@@ -199,13 +200,13 @@ class _Dated(_In):
 class ScoreIn(_Dated):
     """A pain score (0-10)."""
     score: Score
-    client_id: str = ClientId
+    client_id: str | None = ClientId
 
 
 class SessionIn(_Dated):
     """A session of a kind the served model knows."""
     kind: KindName = "massage"
-    client_id: str = ClientId
+    client_id: str | None = ClientId
 
 
 class _Batch(_In):

@@ -152,7 +152,8 @@ def add_scores(patient_id: str, body: ScoresIn, s: DbSession, user: CurrentUser,
     """Diary scores, by day or date; a retried batch (same client_ids) is stored once."""
     days = placed(patient_for(s, user, patient_id, write=True), body.scores, "scores",
                   state.settings.today())
-    rows = [{"patient_id": patient_id, "day": d, "score": x.score, "client_id": x.client_id}
+    rows = [{"patient_id": patient_id, "day": d, "score": x.score,
+             "client_id": x.client_id or f"auto:score:{d:g}:{x.score}"}
             for d, x in zip(days, body.scores, strict=True)]
     return insert_new(s, PainRow, rows)
 
@@ -166,7 +167,8 @@ def add_sessions(patient_id: str, body: SessionsIn, s: DbSession, user: Therapis
     refuse_unknown_kinds(state, [(("sessions", i, "kind"), x.kind)
                                  for i, x in enumerate(body.sessions)])
     days = placed(patient, body.sessions, "sessions", state.settings.today())
-    rows = [{"patient_id": patient_id, "day": d, "kind": x.kind, "client_id": x.client_id}
+    rows = [{"patient_id": patient_id, "day": d, "kind": x.kind,
+             "client_id": x.client_id or f"auto:{x.kind}:{d:g}"}
             for d, x in zip(days, body.sessions, strict=True)]
     return insert_new(s, SessionRow, rows)
 

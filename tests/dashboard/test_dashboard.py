@@ -218,6 +218,15 @@ def test_a_new_patient_needs_a_name_and_takes_age_and_structural_cause(
     assert made["covariates"]["age"] == 67
     assert made["covariates"]["structural_cause"] == 1
     assert made["start_date"] == "2026-01-05"
+    assert at.selectbox(key="patient").value == made["id"]  # the next entry goes to Blake
+    assert at.query_params["patient"] == made["id"]  # and a reload comes back to Blake
+    again = AppTest.from_file(APP, default_timeout=60)  # a reload: a new session, same address
+    again.query_params["patient"] = made["id"]
+    again.run()
+    again.text_input(key="username").input("ther")
+    again.text_input(key="password").input(PW)
+    again.button[0].click().run()
+    assert again.selectbox(key="patient").value == made["id"]
 
 
 def test_an_expired_sign_in_asks_again_and_keeps_the_inputs(

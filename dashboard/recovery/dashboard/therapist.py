@@ -57,7 +57,12 @@ def therapist_page() -> None:
         st.info("No patients yet.")
         return
     names = {p["id"]: f"{p['name']} (since {p['start_date']})" for p in patients}
+    chosen = st.session_state.pop("select_patient", None) or (
+        None if "patient" in st.session_state else st.query_params.get("patient"))
+    if chosen in names:  # a record just made, or the one in the address (after a reload)
+        st.session_state["patient"] = chosen
     pid = st.selectbox("Patient", list(names), format_func=names.__getitem__, key="patient")
+    st.query_params["patient"] = pid
     show_done()
     history = c.history(pid)
     record_section(c, pid, history, cat)
@@ -117,10 +122,13 @@ def new_patient(c: ServiceClient, cat: dict[str, Any]) -> None:
             if not name.strip():
                 st.error("Name: enter the patient's name.")
                 return
-            guarded(lambda: c.create_patient(name.strip(), {
-                "chronic": float(chronic), "structural_cause": float(structural),
-                "age": float(age), "adherence": adherence, "stress": float(stress)}, start),
-                f"Created the record of {name.strip()}, starting {start}.")
+            def create() -> None:  # the new record is the one then shown
+                made = c.create_patient(name.strip(), {
+                    "chronic": float(chronic), "structural_cause": float(structural),
+                    "age": float(age), "adherence": adherence, "stress": float(stress)}, start)
+                st.session_state["select_patient"] = made["id"]
+
+            guarded(create, f"Created the record of {name.strip()}, starting {start}.")
 
 
 def add_entries(c: ServiceClient, pid: str, history: dict[str, Any], cat: dict[str, Any]

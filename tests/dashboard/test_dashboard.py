@@ -414,3 +414,16 @@ def test_trial_yardsticks_read_as_a_table() -> None:
     below = [t["verdict"] == "below" for t in report["trials"]]
     assert list(table["verdict"] == "model below the published range") == below
     assert trials_frame({"cases": []}).empty  # a report from before the yardsticks
+
+
+def test_booking_words_never_say_stay_away_and_come_now_together() -> None:
+    from recovery.dashboard.views import booking_words
+
+    staying = {"return_level": 5.0, "median_return_date": None, "days": list(range(56)),
+               "book_by_date": "2026-03-01", "keeps_level": False}
+    said = booking_words(staying, 3, 0.7)
+    assert "unlikely to come back" in said
+    assert "Book the next session now" not in said
+    assert "not yet low enough" in said
+    returning = {**staying, "median_return_date": "2026-03-20"}
+    assert "Book the next session now" in booking_words(returning, 3, 0.7)

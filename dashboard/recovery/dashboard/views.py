@@ -222,8 +222,12 @@ def booking_words(booked: dict[str, Any], target: float, level: float) -> str:
     else:
         back = (f"If sessions stop now, pain is as likely as not to be back (half the gain "
                 f"lost) by **{booked['median_return_date']}**.")
+    staying = booked["return_level"] is None or booked["median_return_date"] is None
     if booked["book_by_date"] is None:
         book = f"No session is needed in that time to keep {goal}."
+    elif not booked["keeps_level"] and staying:
+        book = (f"But pain is not yet low enough for {goal}: sessions now would be to bring "
+                "it down further, not to stop it coming back.")
     elif not booked["keeps_level"]:
         book = (f"Book the next session now: {goal} is not held today, or not for all of the "
                 "four weeks after a session.")

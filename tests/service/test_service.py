@@ -7,7 +7,7 @@ import io
 import pandas as pd
 
 from recovery.model import Cohort
-from tests.helpers import Api, history_request
+from tests.helpers import DEFAULT_MODEL, Api, history_request
 
 
 def _scores(n: int, prefix: str = "s") -> dict:
@@ -190,3 +190,32 @@ def test_api_docs_work_offline(api: Api) -> None:
     asset = api.client.get("/static-offline-docs/swagger-ui-bundle.js")
     assert asset.status_code == 200
     assert len(asset.content) > 100_000
+
+
+def test_a_model_with_too_narrow_bands_is_served_only_when_asked_twice(api: Api) -> None:
+    """Bands that held 40 % of held-out scores where they claim 50 %: refused with the reason,
+    served with accept_narrow_bands; the model list says why beforehand."""
+    import json
+
+    from recovery.service.db import Database
+    from recovery.service.tables import ModelRow
+
+    report = json.loads((DEFAULT_MODEL / "evaluation.json").read_text())
+    report["methods"]["model"] |= {"coverage_50": 0.40, "coverage_90": 0.93}
+    db = Database(api.settings.database_url)
+    with db.session() as s:
+        s.add(ModelRow(id="narrow-1", path=str(DEFAULT_MODEL), passed=True,
+                       diagnostics={"problems": []}, evaluation=report))
+    db.close()
+    c, h = api.client, api.as_("a1")
+    listed = c.get("/v1/models/narrow-1", headers=h).json()
+    assert listed["narrow_bands"] == "50% bands held 40% of held-out scores"
+    refused = c.post("/v1/models/narrow-1/promote", headers=h)
+    assert refused.status_code == 409
+    assert "accept_narrow_bands" in refused.json()["detail"]
+    served = c.post("/v1/models/narrow-1/promote", headers=h,
+                    params={"accept_narrow_bands": True})
+    assert served.status_code == 200, served.text
+    assert served.json()["served"]
+    bundled = c.get("/v1/models", headers=h).json()
+    assert all(m["narrow_bands"] is None for m in bundled if m["id"] != "narrow-1")

@@ -128,8 +128,15 @@ def model_view(c: ServiceClient, m: dict[str, Any]) -> None:
         except ServiceError:
             st.caption(f"no {plot} for this model")
     phenomena_view(c, m["id"])
-    if not m["served"] and st.button("Promote to serve", key=f"promote_{m['id']}"):
-        guarded(partial(c.promote, m["id"]), f"Now serving {m['id']}.")
+    if m["served"]:
+        return
+    anyway = False
+    if narrow := m.get("narrow_bands"):
+        st.warning(f"On held-out patients its {narrow}: its forecasts would claim more "
+                   "certainty than they have.")
+        anyway = st.checkbox("Serve it anyway", key=f"anyway_{m['id']}")
+    if st.button("Promote to serve", key=f"promote_{m['id']}"):
+        guarded(partial(c.promote, m["id"], anyway), f"Now serving {m['id']}.")
 
 
 def drift_monitor(c: ServiceClient) -> None:

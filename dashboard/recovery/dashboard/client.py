@@ -203,9 +203,11 @@ class ServiceClient:
         """The chart of one phenomena case (PNG bytes)."""
         return bytes(self._call("GET", f"/v1/models/{model_id}/phenomena/{key}.png"))
 
-    def promote(self, model_id: str) -> dict[str, Any]:
-        """Serve this model."""
-        return dict(self._call("POST", f"/v1/models/{model_id}/promote"))
+    def promote(self, model_id: str, accept_narrow_bands: bool = False) -> dict[str, Any]:
+        """Serve this model (one whose bands were too narrow on held-out patients only when
+        `accept_narrow_bands`)."""
+        return dict(self._call("POST", f"/v1/models/{model_id}/promote",
+                               params={"accept_narrow_bands": accept_narrow_bands}))
 
     def rollback(self) -> dict[str, Any]:
         """Serve the previously served model again."""

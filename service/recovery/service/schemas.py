@@ -358,6 +358,9 @@ class ModelOut(BaseModel):
     evaluation: dict[str, Any] | None
     cohort_id: str | None
     created_at: UtcDatetime
+    narrow_bands: str | None = Field(default=None, description=(
+        "set when its bands held too few held-out scores: then it is served only when "
+        "promoted with accept_narrow_bands"))
 
 
 class ExplainIn(_In):

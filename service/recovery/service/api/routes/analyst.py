@@ -16,6 +16,7 @@ from pyarrow import parquet as pq
 from sqlalchemy import select
 
 from recovery.model import CASES, Cohort, Forecaster, PhenomenaReport, write_phenomena_report
+from recovery.model.requests import Calibration
 from recovery.service.api.deps import COMMON_RESPONSES, DbSession, State, require, served, settle
 from recovery.service.api.errors import run_model, unprocessable
 from recovery.service.auth import Role
@@ -29,6 +30,7 @@ from recovery.service.tables import CohortRow, Job, ModelRow, Served, User
 router = APIRouter(prefix="/v1", tags=["cohorts, fits and models"], responses=COMMON_RESPONSES)
 Analyst = Annotated[User, Depends(require(Role.analyst))]
 SUFFIXES = (".csv", ".parquet")
+NARROW_BY = 0.05  # bands holding this much less than their level are too narrow to serve
 
 
 @router.post("/cohorts", response_model=CohortOut, status_code=201,
@@ -210,11 +212,15 @@ def phenomena_chart(model_id: str, key: str, state: State, _: Analyst) -> FileRe
     return FileResponse(path, media_type="image/png")
 
 
-@router.post("/models/{model_id}/promote", response_model=ModelOut,
-             responses={404: {"description": "none"},
-                        409: {"description": "diagnostics failed: not served"}})
-def promote(model_id: str, s: DbSession, state: State, _: Analyst) -> ModelOut:
-    """Serve this version from now on (every process switches within seconds, no restart)."""
+@router.post("/models/{model_id}/promote", response_model=ModelOut, responses={
+    404: {"description": "none"},
+    409: {"description": "diagnostics failed, or bands too narrow on held-out patients"}})
+def promote(model_id: str, s: DbSession, state: State, _: Analyst,
+            accept_narrow_bands: Annotated[bool, Query(
+                description="serve it although its bands held too few held-out scores")] = False,
+            ) -> ModelOut:
+    """Serve this version from now on (every process switches within seconds, no restart).
+    A model whose bands held too few held-out scores is served only when asked twice."""
     row = s.get(ModelRow, model_id)
     if row is None:
         raise NotFoundError(f"no model {model_id!r}")
@@ -222,12 +228,25 @@ def promote(model_id: str, s: DbSession, state: State, _: Analyst) -> ModelOut:
         problems = "; ".join(row.diagnostics.get("problems", []))
         raise ConflictError(f"model {model_id} failed its diagnostics and cannot be served: "
                             f"{problems}")
+    if (narrow := _model_out(row, None).narrow_bands) and not accept_narrow_bands:
+        raise ConflictError(f"model {model_id}'s {narrow}: its forecasts would claim more "
+                            "certainty than they have. Promote with accept_narrow_bands=true "
+                            "to serve it anyway.")
     state.registry.promote(model_id, s)
     return _model_out(row, model_id)
 
 
 @router.post("/models/rollback", response_model=ModelOut,
              responses={409: {"description": "no previously served model"}})
+def too_narrow(cal: Calibration) -> str | None:
+    """What is wrong when a model's bands held fewer held-out scores than their level less
+    NARROW_BY (whole-point scores make honest bands hold more than their level, not less)."""
+    short = [f"{level:.0%} bands held {held:.0%} of held-out scores"
+             for level, held in ((0.5, cal.coverage_50), (0.9, cal.coverage_90))
+             if held < level - NARROW_BY]
+    return " and its ".join(short) or None
+
+
 def rollback(s: DbSession, state: State, _: Analyst) -> ModelOut:
     """Serve the model served before the last promotion again (a rollback can be undone by
     another rollback)."""
@@ -250,7 +269,9 @@ def job_out(s: DbSession, job: Job) -> JobOut:
 
 
 def _model_out(m: ModelRow, served: str | None) -> ModelOut:
-    return ModelOut.model_validate(m).model_copy(update={"served": m.id == served})
+    narrow = too_narrow(Calibration.from_report(m.evaluation)) if m.evaluation else None
+    return ModelOut.model_validate(m).model_copy(update={"served": m.id == served,
+                                                         "narrow_bands": narrow})
 
 
 @router.get("/monitor", response_model=MonitorOut)

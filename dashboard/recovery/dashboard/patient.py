@@ -9,7 +9,7 @@ import streamlit as st
 
 from recovery.dashboard.charts import diary_chart, diary_frames, fan, forecast_frame
 from recovery.dashboard.client import ServiceClient
-from recovery.dashboard.common import catalogue, client, fetched, labels, show_trust
+from recovery.dashboard.common import catalogue, client, fetched, labels
 from recovery.dashboard.views import booking_words
 
 __all__ = ["patient_page"]
@@ -70,14 +70,31 @@ def what_helps(c: ServiceClient, pid: str, target: float) -> None:
         st.markdown(booking_words(booked, asked, 0.7))
 
 
+def in_ten(p: float) -> str:
+    """A chance as people say it: "about 7 in 10", and never "10 in 10" or "0 in 10"."""
+    n = round(10 * p)
+    return "almost all" if n >= 10 else "hardly any" if n <= 0 else f"about {n} in 10"
+
+
+def plain_trust(result: dict[str, Any]) -> None:
+    """How sure the forecast is, in the patient's words."""
+    if result["update"].get("low_ess"):
+        st.warning("This forecast is less sure than usual: your diary is unlike most. Ask "
+                   "your therapist what it means for you.")
+    else:
+        st.caption("This forecast uses your diary and what happened to many people like you.")
+    for note in result.get("notes", []):
+        st.warning(f"Left out of this forecast: {note}.")
+
+
 def show_comparison(history: dict[str, Any], result: dict[str, Any], target: int, weeks: int,
                     words: dict[str, str]) -> None:
     for f in result["forecasts"]:
-        p = f["summary"]["p_target_at_horizon"]
-        st.markdown(f"**{words.get(f['name'], f['name'])}**: about **{round(10 * p)} in 10** "
-                    f"people like you are at {target} or below by week {weeks} on this plan "
+        share = in_ten(f["summary"]["p_target_at_horizon"])
+        st.markdown(f"**{words.get(f['name'], f['name'])}**: **{share}** people like you are "
+                    f"at {target} or below by week {weeks} on this plan "
                     f"({f['summary']['sessions']} sessions).")
-    show_trust(result)
+    plain_trust(result)
     frame = forecast_frame(result, date.fromisoformat(history["start_date"]), words)
     st.altair_chart(fan(frame, diary_frames(history)[0], float(target), 400),
                     use_container_width=True)

@@ -113,7 +113,10 @@ def _words(improvement: float, shares: dict[str, float], fade: float | None, sin
     top = ranked[0]
     parts = " and ".join(f"{points[k]:.1f}{' points come' * (i == 0)} from {WORDS[k]}"
                          for i, k in enumerate(ranked))
-    if points[top] >= 0.5 * improvement:
+    if points[top] > improvement:  # the rest gave some back: no share to speak of
+        text = (f"There is a {improvement:.1f}-point improvement since {since}. "
+                f"{parts[0].upper()}{parts[1:]}.")
+    elif points[top] >= 0.5 * improvement:
         text = (f"Most of the {improvement:.1f}-point improvement since {since} is "
                 f"{WORDS[top]}: {parts}.")
     else:

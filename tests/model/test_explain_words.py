@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 
+from recovery.model import ExplainRequest, Forecaster, explain
 from recovery.model.predict.explain import _words
+from tests.helpers import ROOT
 
 
 def test_a_part_larger_than_the_net_improvement_is_not_called_most_of_it() -> None:
@@ -25,3 +28,14 @@ def test_most_of_still_says_a_true_share() -> None:
     said = _words(2.0, shares, 30.0, "01 January 2026")
     assert said.startswith("Most of the 2.0-point improvement since 01 January 2026 is natural "
                            "recovery: 1.4 points come from natural recovery and 0.6 from relief")
+
+
+def test_each_schedule_gets_its_own_sentence(default_forecaster: Forecaster) -> None:
+    request = json.loads((ROOT / "examples" / "explain_request.json").read_text())
+    said = {name: explain(default_forecaster, ExplainRequest.model_validate(
+        {**request, "schedule": {"name": name}})).words
+        for name in ("none", "weekly_taper")}
+    assert said["none"] != said["weekly_taper"]
+    assert "On 'none', expected pain rises" in said["none"]
+    assert "the relief from the sessions fading" in said["none"]
+    assert "On 'weekly_taper'" in said["weekly_taper"]

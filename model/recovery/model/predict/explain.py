@@ -50,7 +50,8 @@ def explain(fc: Forecaster, req: ExplainRequest) -> ExplainResponse:
         total=np.round(total.mean(axis=0), 4).tolist(),
         improvement=round(float(improvement.mean()), 3), shares=shares,
         relief_fades_days=fade,
-        words=_words(float(improvement.mean()), shares, fade, req.since),
+        words=_words(float(improvement.mean()), shares, fade, req.since) + " "
+        + _ahead(parts, now, req.schedule.name, req.horizon_days),
         model_version=fc.model_version, update=how)
 
 
@@ -97,6 +98,33 @@ def _shares(parts: dict[str, np.ndarray], now: int, improvement: float) -> dict[
 
 WORDS = {"natural_course": "natural recovery", "relief": "relief from the sessions",
          "durable_gain": "lasting gain from exercise"}
+
+
+# how each source moves pain ahead: (when it lowers pain, when it raises it)
+AHEAD = {"relief": ("more relief from the sessions", "the relief from the sessions fading"),
+         "natural_course": ("natural recovery", "natural recovery"),
+         "durable_gain": ("lasting gain from exercise", "lasting gain from exercise"),
+         "soreness": ("soreness after sessions easing", "soreness after sessions"),
+         "recent_scores": ("the latest scores' pull fading", "the latest scores' pull fading")}
+
+
+def _ahead(parts: dict[str, np.ndarray], now: int, schedule: str, horizon: int) -> str:
+    """One sentence on this schedule's own future: how expected pain moves from now to the
+    horizon, and which part moves it most."""
+    change = {k: float((v[:, -1] - v[:, now]).mean()) for k, v in parts.items()}
+    by_source = {"relief": change["course_relief"] + change["short_relief"],
+                 "natural_course": change["natural_course"],
+                 "durable_gain": change["durable_gain"], "soreness": change["soreness"],
+                 "recent_scores": change["recent_scores"]}
+    total = sum(by_source.values())
+    weeks = max(1, round(horizon / 7))
+    if abs(total) < 0.2:
+        return (f"On {schedule!r}, expected pain holds within 0.2 points over the next "
+                f"{weeks} weeks.")
+    top = max(by_source, key=lambda k: abs(by_source[k]))
+    way = "falls" if total < 0 else "rises"
+    return (f"On {schedule!r}, expected pain {way} {abs(total):.1f} points over the next "
+            f"{weeks} weeks, mostly through {AHEAD[top][by_source[top] > 0]}.")
 
 
 def _words(improvement: float, shares: dict[str, float], fade: float | None, since: str

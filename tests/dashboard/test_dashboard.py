@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from recovery.dashboard.client import ServiceClient, ServiceError
 from recovery.dashboard.views import problems_table, trials_frame
-from tests.helpers import ROOT, service_settings
+from tests.helpers import CLOCK, ROOT, service_settings
 from tests.live import Server, add_user, token
 
 APP = str(ROOT / "dashboard" / "recovery" / "dashboard" / "app.py")
@@ -168,12 +168,23 @@ def test_therapist_adds_corrects_and_undoes_by_date(service: Server,
     assert {"day": 31.0, "score": 3} not in pain()
     _click(at, "Undo: restore the score 3 on 2025-02-01")
     assert {"day": 31.0, "score": 3} in pain()
+    before = pain()
+    for wrong, said in ((date(2024, 12, 1), "before this record's start"),
+                        (CLOCK + timedelta(days=30), "in the future")):
+        at.date_input(key="score_date").set_value(wrong)  # the box takes it: the service
+        _click(at, "Add score")                          # says what is wrong with it
+        assert any(said in e.value for e in at.error), [e.value for e in at.error]
+        assert pain() == before  # stored on no other date either
 
 
 @pytest.mark.parametrize(("setup", "expected"), [
     (lambda at: at.number_input(key="horizon").set_value(3650),
      "Horizon: choose 1 to 1095 days (three years); 3650 is outside that."),
     (lambda at: at.number_input(key="horizon").set_value(-5), "Horizon: choose 1 to 1095"),
+    (lambda at: at.number_input(key="target").set_value(12),
+     "Target score: choose 0 to 10; 12 is outside that."),
+    (lambda at: at.number_input(key="margin").set_value(0),
+     "Meaningful difference: choose 0.1 to 10 points; 0 is outside that."),
     (lambda at: at.multiselect(key="presets").set_value([]), "Schedules: choose at least one."),
     (lambda at: at.text_input(key="dates").input("2026-12-01, someday"),
      "'someday' is not a date like 2026-12-01."),

@@ -138,14 +138,17 @@ def add_entries(c: ServiceClient, pid: str, history: dict[str, Any], cat: dict[s
     today = start + timedelta(days=history["today"])  # the service's calendar
     st.caption(f"Record started {start} (day 0); today is day {history['today']:g}.")
     col1, col2 = st.columns(2)
+    # a wide range, not the record's: a date the box would refuse it silently replaces by the
+    # last one it took, so the service judges the date and says what is wrong with it
+    low, high = start - timedelta(days=3650), today + timedelta(days=3650)
     with col1, st.form("add_score"):
-        on = st.date_input("Date", value=today, min_value=start, max_value=today,
+        on = st.date_input("Date", value=today, min_value=low, max_value=high,
                            key="score_date")
         score = st.slider("Pain score", 0, 10, 5, key="score_value")
         if st.form_submit_button("Add score"):
             _add(c, pid, "score", score, on, f"the score {score} on {on}")
     with col2, st.form("add_session"):
-        on_s = st.date_input("Date", value=today, min_value=start, max_value=today,
+        on_s = st.date_input("Date", value=today, min_value=low, max_value=high,
                              key="session_date")
         kind = st.selectbox("Kind", cat["kinds"], key="session_kind")
         if st.form_submit_button("Add session"):
@@ -246,14 +249,21 @@ def forecast_settings() -> tuple[int, float, float, bool]:
     """Horizon, target and meaningful difference, each checked where it is typed."""
     a, b, m = st.columns(3)
     horizon = a.number_input("Horizon (days)", value=120, step=7, key="horizon")
-    target = b.number_input("Target score", 0.0, 10.0, 3.0, step=1.0, key="target")
-    margin = m.number_input("Meaningful difference (points)", 0.1, 10.0, 1.0, step=0.5,
+    # no min/max on the boxes: a browser quietly puts back the last value in range, and the
+    # forecast would run with it; here an out-of-range value is said and stops the forecast
+    target = b.number_input("Target score", value=3.0, step=1.0, key="target")
+    margin = m.number_input("Meaningful difference (points)", value=1.0, step=0.5,
                             key="margin")
-    ok = 1 <= horizon <= MAX_HORIZON
-    if not ok:
-        a.error(f"Horizon: choose 1 to {MAX_HORIZON} days (three years); {horizon:g} is "
-                "outside that.")
-    return int(horizon), float(target), float(margin), ok
+    checks = [(a, 1 <= horizon <= MAX_HORIZON, f"Horizon: choose 1 to {MAX_HORIZON} days "
+                                               f"(three years); {horizon:g} is outside that."),
+              (b, 0 <= target <= 10, f"Target score: choose 0 to 10; {target:g} is outside "
+                                     "that."),
+              (m, 0.1 <= margin <= 10, "Meaningful difference: choose 0.1 to 10 points; "
+                                       f"{margin:g} is outside that.")]
+    bad = [(where, message) for where, fine, message in checks if not fine]
+    for where, message in bad:
+        where.error(message)
+    return int(horizon), float(target), float(margin), not bad
 
 
 def show_forecast(history: dict[str, Any], result: dict[str, Any], target: float,

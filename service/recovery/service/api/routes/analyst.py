@@ -236,8 +236,6 @@ def promote(model_id: str, s: DbSession, state: State, _: Analyst,
     return _model_out(row, model_id)
 
 
-@router.post("/models/rollback", response_model=ModelOut,
-             responses={409: {"description": "no previously served model"}})
 def too_narrow(cal: Calibration) -> str | None:
     """What is wrong when a model's bands held fewer held-out scores than their level less
     NARROW_BY (whole-point scores make honest bands hold more than their level, not less)."""
@@ -247,6 +245,8 @@ def too_narrow(cal: Calibration) -> str | None:
     return " and its ".join(short) or None
 
 
+@router.post("/models/rollback", response_model=ModelOut,
+             responses={409: {"description": "no previously served model"}})
 def rollback(s: DbSession, state: State, _: Analyst) -> ModelOut:
     """Serve the model served before the last promotion again (a rollback can be undone by
     another rollback)."""

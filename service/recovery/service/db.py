@@ -12,9 +12,11 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["Database"]
+__all__ = ["Database", "insert_skipping_known"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -111,3 +113,13 @@ class Database:
         """A transaction: committed on success, rolled back on any error."""
         with self.sessions() as s, s.begin():
             yield s
+
+
+def insert_skipping_known(s: Session, table: Any, rows: list[dict[str, Any]],
+                          keys: list[str]) -> int:
+    """Insert the rows whose `keys` are not stored yet (ON CONFLICT DO NOTHING, so two
+    racing requests cannot both insert one); how many were inserted."""
+    insert = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
+    key = next(iter(table.__table__.primary_key.columns))
+    stmt = insert(table).values(rows).on_conflict_do_nothing(index_elements=keys).returning(key)
+    return len(s.execute(stmt).all())

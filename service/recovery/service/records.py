@@ -9,12 +9,11 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from recovery.model import History, TherapySession
 from recovery.model.requests import PainScore
+from recovery.service.db import insert_skipping_known
 from recovery.service.errors import NotFoundError, Place, refuse_fields
 from recovery.service.schemas import BatchResult, ScoreIn, SessionIn
 from recovery.service.tables import PainRow, Patient, SessionRow
@@ -86,10 +85,7 @@ def usable(h: History, kinds: list[str]) -> tuple[History, list[str]]:
 def insert_new(s: Session, table: Entries, rows: list[dict[str, Any]]) -> BatchResult:
     """Insert rows whose (patient_id, client_id) is new; count the rest as duplicates."""
     unique = {r["client_id"]: r for r in rows}
-    insert = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(table).values(list(unique.values())).on_conflict_do_nothing(
-        index_elements=["patient_id", "client_id"]).returning(table.id)
-    created = len(s.execute(stmt).all())
+    created = insert_skipping_known(s, table, list(unique.values()), ["patient_id", "client_id"])
     return BatchResult(created=created, duplicates=len(rows) - created)
 
 

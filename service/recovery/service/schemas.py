@@ -71,6 +71,7 @@ def _utc(d: datetime) -> datetime:
 # The database stores naive UTC; the API says so explicitly (RFC 3339 with an offset).
 UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
 
+MAX_ID = 2**63 - 1  # the database's integer ids: larger ones are refused, not a 500
 ClientId = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$",
                  description="client-chosen id: retrying an upload with it never duplicates "
                              "(without one, the entry's day and value stand in for it)")
@@ -431,7 +432,7 @@ class FhirClientIn(_In):
 
     client_id: str = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
     name: str = Field(min_length=1, max_length=120, pattern=NO_CONTROL)
-    therapist_id: int = Field(ge=1, le=2**63 - 1, description="the therapist it acts for")
+    therapist_id: int = Field(ge=1, le=MAX_ID, description="the therapist it acts for")
     jwks: dict[str, Any] = Field(description="its public keys as a JWK Set (RSA or EC, each "
                                              "with a kid)")
 

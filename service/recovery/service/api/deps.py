@@ -24,7 +24,8 @@ from recovery.service.settings import Settings
 from recovery.service.tables import AuditRow, Patient, User
 from recovery.service.throttle import ForecastGate
 
-__all__ = ["BUSY", "COMMON_RESPONSES", "NOT_YOURS", "AppState", "CurrentUser", "DbSession",
+__all__ = ["BUSY", "COMMON_RESPONSES", "NOT_YOURS", "Admin", "AppState", "CurrentUser",
+           "DbSession",
            "Therapist", "audit", "check_covariates", "gated", "get_state", "patient_for",
            "refuse_unknown_kinds", "require", "settle"]
 
@@ -141,6 +142,7 @@ def require(*roles: Role) -> Callable[[User], User]:
 
 
 Therapist = Annotated[User, Depends(require(Role.therapist))]
+Admin = Annotated[User, Depends(require(Role.admin))]
 
 
 def patient_for(s: Session, user: User, patient_id: str, write: bool = False) -> Patient:

@@ -66,15 +66,15 @@ def read_bundle(doc: dict[str, Any]) -> ImportPlan:
         raise FhirError([(_path(e["loc"]), e["msg"]) for e in exc.errors()]) from None
     if bundle.type not in ("transaction", "batch"):
         raise FhirError([("Bundle.type", f"'{bundle.type}': send a transaction Bundle")])
-    plan, problems = _patients(bundle, ImportPlan())
-    problems += _entries(bundle, plan)
+    plan = ImportPlan()
+    problems = _patients(bundle, plan) + _entries(bundle, plan)
     if problems:
         raise FhirError(problems)
     return plan
 
 
-def _patients(bundle: Bundle, plan: ImportPlan) -> tuple[ImportPlan, list[Problem]]:
-    """The Bundle's Patients into the plan, and the problems of those it cannot read."""
+def _patients(bundle: Bundle, plan: ImportPlan) -> list[Problem]:
+    """The Bundle's Patients into the plan; the problems of those it cannot read."""
     problems: list[Problem] = []
     for i, e in enumerate(bundle.entry or []):
         if e.resource is not None and e.resource.get_resource_type() == "Patient":
@@ -82,7 +82,7 @@ def _patients(bundle: Bundle, plan: ImportPlan) -> tuple[ImportPlan, list[Proble
                 plan.patients.append(_patient(e, i))
             except FhirError as exc:
                 problems += exc.problems
-    return plan, problems
+    return problems
 
 
 def _entries(bundle: Bundle, plan: ImportPlan) -> list[Problem]:

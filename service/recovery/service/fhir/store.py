@@ -7,11 +7,10 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from recovery.model.config import Covariate
+from recovery.service.db import insert_skipping_known
 from recovery.service.fhir.inbound import FhirError, ImportPlan, NewEntry, NewPatient
 from recovery.service.fhir.outbound import everything
 from recovery.service.records import insert_new
@@ -100,8 +99,5 @@ def first_use(s: Session, jti: str, client_id: str, expires: datetime, now: date
     expired assertions are forgotten."""
     naive = now.replace(tzinfo=None)  # the tables store naive UTC
     s.execute(delete(AssertionSeen).where(AssertionSeen.expires_at < naive))
-    insert = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(AssertionSeen).values(jti=jti, client_id=client_id, expires_at=expires.replace(
-        tzinfo=None)).on_conflict_do_nothing(index_elements=["jti"]).returning(
-        AssertionSeen.jti)
-    return len(s.execute(stmt).all()) == 1
+    row = {"jti": jti, "client_id": client_id, "expires_at": expires.replace(tzinfo=None)}
+    return insert_skipping_known(s, AssertionSeen, [row], ["jti"]) == 1

@@ -16,22 +16,28 @@ from sqlalchemy.orm import Session
 from recovery.service.accounts import create, retire, revise
 from recovery.service.api.deps import (
     COMMON_RESPONSES,
+    Admin,
     CurrentUser,
     DbSession,
     State,
-    require,
     settle,
 )
 from recovery.service.auth import Role, hash_password, issue_token, verify_password
 from recovery.service.errors import ConflictError, FieldError, NotFoundError
 from recovery.service.lockout import locked_for
-from recovery.service.schemas import AuditOut, PasswordIn, TokenOut, UserIn, UserOut, UserPatch
+from recovery.service.schemas import (
+    MAX_ID,
+    AuditOut,
+    PasswordIn,
+    TokenOut,
+    UserIn,
+    UserOut,
+    UserPatch,
+)
 from recovery.service.tables import AuditRow, LoginFailure, User, now
 
 router = APIRouter(prefix="/v1", tags=["auth"], responses=COMMON_RESPONSES)
-Admin = Annotated[User, Depends(require(Role.admin))]
 NO_USER: dict[int | str, dict[str, Any]] = {404: {"description": "no such user"}}
-MAX_ID = 2**63 - 1  # the database's integer ids
 UserId = Annotated[int, FastApiPath(ge=1, le=MAX_ID)]
 
 

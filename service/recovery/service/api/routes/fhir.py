@@ -7,20 +7,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Form, Request, Response
+from fastapi import APIRouter, Body, Form, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from recovery.service.api.deps import (
     COMMON_RESPONSES,
     NOT_YOURS,
+    Admin,
     CurrentUser,
     DbSession,
     State,
     Therapist,
     audit,
     patient_for,
-    require,
     served,
 )
 from recovery.service.auth import Role, issue_token
@@ -39,7 +39,6 @@ from recovery.service.schemas import FhirClientIn, FhirClientOut
 from recovery.service.tables import FhirClient, User
 
 FHIR_JSON = "application/fhir+json"
-Admin = Annotated[User, Depends(require(Role.admin))]
 
 
 class FhirResponse(JSONResponse):

@@ -19,6 +19,7 @@ __all__ = [
     "ModelRow",
     "PainRow",
     "Patient",
+    "PatientIdentifier",
     "PlanRow",
     "Served",
     "SessionRow",
@@ -76,6 +77,20 @@ class Patient(Base):
     def start(self) -> date:
         """The record's first day."""
         return self.start_date or self.created_at.date()
+
+
+class PatientIdentifier(Base):
+    """One FHIR identifier of a record (canonical "system|value", with `|` escaped as in
+    FHIR search), unique per therapist: a Patient is matched by any of its identifiers."""
+
+    __tablename__ = "patient_identifiers"
+    __table_args__ = (UniqueConstraint("therapist_id", "identifier",
+                                       name="ux_patient_identifiers"),
+                      Index("ix_patient_identifiers_patient", "patient_id"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    therapist_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"))
+    identifier: Mapped[str] = mapped_column(String(300))
 
 
 class PlanRow(Base):

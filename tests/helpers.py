@@ -70,7 +70,7 @@ def service_settings(backend: str, tmp: Path) -> Settings:
     return Settings(database_url=url, secret_key=SecretStr("test-secret-" + "x" * 32),
                     models_dir=tmp / "models", cohorts_dir=tmp / "cohorts",
                     default_model_dir=DEFAULT_MODEL, max_body_bytes=2_000_000,
-                    model_poll_seconds=0.5, clock_date=CLOCK)
+                    model_poll_seconds=0.5, clock_date=CLOCK, public_url="http://testserver")
 
 
 @dataclass

@@ -67,7 +67,9 @@ class Server:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen([RECOVERY, "serve", "--port", str(self.port),
                                           "--workers", str(self.workers)],
-                                         env=env_for(self.settings), stdout=log, stderr=log)
+                                         env={**env_for(self.settings),
+                                              "RECOVERY_PUBLIC_URL": self.url},
+                                         stdout=log, stderr=log)
         try:
             wait_ok(f"{self.url}/readyz", timeout, self.proc)
         except (RuntimeError, TimeoutError) as exc:

@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     # addresses of reverse proxies whose X-Forwarded-For names the client (sign-in lockouts
     # count by client address); none by default, so no client can claim another's address
     trusted_proxies: list[str] = Field(default_factory=list)
+    # the service's address as its clients reach it (scheme, host, port; no path): FHIR
+    # fullUrls, the SMART token endpoint and the `aud` an assertion must name are built from
+    # it, never from a request's Host header
+    public_url: str = Field(default="http://localhost:8000", pattern=r"^https?://[^/\s]+$")
 
     @model_validator(mode="after")
     def _long_secret(self) -> Self:

@@ -34,7 +34,7 @@ test-fast: $(STAMP)
 	$(BIN)/pytest -q -m "not slow"
 
 lint: $(STAMP)
-	$(BIN)/ruff check model engine service dashboard cli tests bench
+	$(BIN)/ruff check model engine service dashboard charts cli tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

@@ -12,7 +12,7 @@ import pytest
 from tests.helpers import ROOT
 
 PARTS = {"recovery.model": "model", "recovery.engine": "engine", "recovery.service": "service",
-         "recovery.dashboard": "dashboard", "recovery.charts": "dashboard", "recovery.cli": "cli"}
+         "recovery.dashboard": "dashboard", "recovery.charts": "charts", "recovery.cli": "cli"}
 SKIPPED = ("recovery.service.main", "recovery.service.migrations")  # build an app / need alembic
 
 

@@ -94,7 +94,7 @@ def explain(
     plot: Annotated[Path | None, typer.Option(help="write the parts chart PNG")] = None,
 ) -> None:
     """Why one schedule's forecast looks as it does: the parts of expected pain."""
-    from recovery.charts import parts_chart, save
+    from recovery.charts.figures import parts_figure, save
     from recovery.model import ExplainRequest
     from recovery.model import explain as run_explain
 
@@ -103,7 +103,7 @@ def explain(
     write_out(out_json, result.model_dump_json(indent=1))
     out.print(result.words)
     if plot is not None:
-        out.print(f"parts chart: {save(parts_chart(result.model_dump()), plot)}")
+        out.print(f"parts chart: {save(parts_figure(result.model_dump()), plot)}")
 
 
 @app.command()
@@ -130,7 +130,7 @@ def frontier(
     plot: Annotated[Path | None, typer.Option(help="write the frontier chart PNG")] = None,
 ) -> None:
     """About 60 schedules on the same draws: sessions or cost against pain at the horizon."""
-    from recovery.charts import frontier_chart, save
+    from recovery.charts.figures import frontier_figure, save
     from recovery.model import OptimiseRequest
     from recovery.model import frontier as run_frontier
 
@@ -144,7 +144,7 @@ def frontier(
                       f"{p.pain_hi:.1f}), P(<= {req.target_score:g}) "
                       f"{p.p_target_at_horizon:.0%}")
     if plot is not None:
-        out.print(f"frontier chart: {save(frontier_chart(result.model_dump()), plot)}")
+        out.print(f"frontier chart: {save(frontier_figure(result.model_dump()), plot)}")
 
 
 @app.command("forecast-batch")

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from recovery.dashboard.charts import drift_chart
+from recovery.charts.interactive import drift_chart
 from recovery.dashboard.client import ServiceClient, ServiceError
 from recovery.dashboard.common import client, fetched, guarded, show_done, show_error
 from recovery.dashboard.views import (

@@ -11,7 +11,7 @@ import httpx
 import matplotlib.pyplot as plt
 import streamlit as st
 
-from recovery.charts import fan_chart
+from recovery.charts.figures import fan_figure
 from recovery.dashboard.client import ServiceClient, ServiceError, SessionExpired
 
 __all__ = ["catalogue", "chart_png", "client", "fetched", "guarded", "labels", "show_done",
@@ -109,7 +109,7 @@ def show_trust(result: dict[str, Any]) -> None:
 
 def chart_png(history: dict[str, Any], result: dict[str, Any], target: float) -> bytes:
     """The fan chart as a PNG, for reports."""
-    fig = fan_chart(history, result, target)
+    fig = fan_figure(history, result, target)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90)
     plt.close(fig)

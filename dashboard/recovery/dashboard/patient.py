@@ -7,7 +7,8 @@ from typing import Any
 
 import streamlit as st
 
-from recovery.dashboard.charts import diary_chart, diary_frames, fan, forecast_frame
+from recovery.charts.frames import diary_frames, forecast_frame
+from recovery.charts.interactive import diary_chart, fan_chart
 from recovery.dashboard.client import ServiceClient
 from recovery.dashboard.common import catalogue, client, fetched, labels
 from recovery.dashboard.views import booking_words
@@ -96,7 +97,7 @@ def show_comparison(history: dict[str, Any], result: dict[str, Any], target: int
                     f"({f['summary']['sessions']} sessions).")
     plain_trust(result)
     frame = forecast_frame(result, date.fromisoformat(history["start_date"]), words)
-    st.altair_chart(fan(frame, diary_frames(history)[0], float(target), 400),
+    st.altair_chart(fan_chart(frame, diary_frames(history)[0], float(target), None, 400),
                     use_container_width=True)
     st.caption("The line is the most likely path; the shaded bands show the range of likely "
                "outcomes: the darker band holds half of them, the lighter one 9 in 10. Nobody "

@@ -9,12 +9,11 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from recovery.dashboard.charts import (
+from recovery.charts.frames import diary_frames, forecast_frame
+from recovery.charts.interactive import (
     booking_chart,
     diary_chart,
-    diary_frames,
-    fan,
-    forecast_frame,
+    fan_chart,
     frontier_chart,
     outcome_chart,
     parts_chart,
@@ -278,10 +277,10 @@ def show_forecast(history: dict[str, Any], result: dict[str, Any], target: float
         for i, name in enumerate(schedules):
             with cols[i % 2]:
                 st.caption(name)
-                st.altair_chart(fan(frame[frame["schedule"] == name], diary, target, 260, False),
-                                use_container_width=True)
+                st.altair_chart(fan_chart(frame[frame["schedule"] == name], diary, target,
+                                          None, 260, False), use_container_width=True)
     else:
-        st.altair_chart(fan(frame, diary, target), use_container_width=True)
+        st.altair_chart(fan_chart(frame, diary, target), use_container_width=True)
         st.caption("Hover for a day's numbers; click a schedule or its legend entry to bring "
                    "it forward.")
     st.dataframe(summary_table(result, names, currency), hide_index=True)

@@ -1,4 +1,5 @@
-"""Interactive Altair charts of a forecast and a diary, on the record's calendar (pure)."""
+"""Interactive Altair charts for the dashboard, drawn from the frames of frames.py (the same
+numbers as the files of figures.py); dates on the x axis, schedule colours fixed by Colours."""
 
 from __future__ import annotations
 
@@ -8,58 +9,49 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
-__all__ = ["booking_chart", "diary_chart", "diary_frames", "drift_chart", "fan",
-           "forecast_frame", "frontier_chart", "outcome_chart", "parts_chart"]
+from recovery.charts.frames import (
+    PART_WORDS,
+    diary_frames,
+    forecast_frame,
+    frontier_frame,
+    parts_frame,
+    to_dates,
+)
+
+__all__ = ["booking_chart", "calibration_chart", "diary_chart", "drift_chart", "fan_chart",
+           "frontier_chart", "outcome_chart", "parts_chart"]
 
 Chart = alt.LayerChart | alt.FacetChart  # what .properties() on a layer is typed to return
 BANDS = [("q5", "q95", "90 % band"), ("q25", "q75", "50 % band")]
 
 
-def _dates(start: date, days: Any) -> pd.Series:
-    return pd.Series(pd.to_datetime(start) + pd.to_timedelta(pd.Series(days, dtype=float), "D"))
-
-
-def diary_frames(history: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The diary's scores and sessions with their calendar dates."""
-    start = date.fromisoformat(history["start_date"])
-    pain = pd.DataFrame(history["pain"], columns=["day", "score"])
-    pain["date"] = _dates(start, pain["day"])
-    sessions = pd.DataFrame(history["sessions"], columns=["day", "kind"])
-    sessions["date"] = _dates(start, sessions["day"])
-    return pain, sessions
-
-
-def diary_chart(history: dict[str, Any]) -> Chart:
-    """Scores as points and lines, sessions as coloured rules; hover for the values."""
+def diary_chart(history: dict[str, Any], same_day: list[dict[str, Any]] | None = None
+                ) -> Chart:
+    """Scores as points and lines, sessions as coloured rules; a day with several scores shows
+    each of them (hollow: not the one forecasts use); hover for the values."""
     pain, sessions = diary_frames(history)
     scale = alt.Scale(domain=[0, 10])
     line = alt.Chart(pain).mark_line(point=True, color="black", strokeWidth=1).encode(
         x=alt.X("date:T", title=None), y=alt.Y("score:Q", scale=scale, title="pain 0-10"),
-        tooltip=[alt.Tooltip("date:T", title="date"), alt.Tooltip("day:Q", title="day"),
-                 alt.Tooltip("score:Q", title="pain")])
+        tooltip=[alt.Tooltip("date:T", title="date"), alt.Tooltip("score:Q", title="pain")])
     rules = alt.Chart(sessions).mark_rule(opacity=0.5).encode(
         x="date:T", color=alt.Color("kind:N", title="session"),
         tooltip=[alt.Tooltip("date:T", title="session on"), "kind:N"])
-    return alt.layer(rules, line).properties(height=200)
+    layers: list[Any] = [rules, line]
+    others = [{"date": pd.to_datetime(d["date"]), "score": v, "day": d["day"]}
+              for d in same_day or [] for v in d["others"]]
+    if others:
+        layers.append(alt.Chart(pd.DataFrame(others)).mark_point(
+            color="crimson", size=60, filled=False).encode(
+            x="date:T", y="score:Q",
+            tooltip=[alt.Tooltip("date:T", title="also entered on"),
+                     alt.Tooltip("score:Q", title="pain (not used)")]))
+    return alt.layer(*layers).properties(height=200)
 
 
-def forecast_frame(result: dict[str, Any], start: date, labels: dict[str, str]
-                   ) -> pd.DataFrame:
-    """One row per schedule and day: median, bands and mean, with the date and a label."""
-    frames = []
-    for f in result["forecasts"]:
-        q = f["quantiles"]
-        frames.append(pd.DataFrame({
-            "schedule": labels.get(f["name"], f["name"]), "day": f["days"],
-            "q5": q["5"], "q25": q["25"], "median": q["50"], "q75": q["75"], "q95": q["95"],
-            "mean": f["mean"]}))
-    out = pd.concat(frames, ignore_index=True)
-    out["date"] = _dates(start, out["day"])
-    return out
-
-
-def fan(frame: pd.DataFrame, diary: pd.DataFrame, target: float | None, height: int = 420,
-        legend: bool = True) -> Chart:
+def fan_chart(frame: pd.DataFrame, diary: pd.DataFrame, target: float | None,
+              colours: dict[str, str] | None = None, height: int = 420,
+              legend: bool = True) -> Chart:
     """Median and 50 %/90 % bands per schedule over the diary; hover a day for its numbers,
     click a schedule (or its legend entry) to bring it forward and fade the others. `height`
     includes the legend below."""
@@ -69,7 +61,8 @@ def fan(frame: pd.DataFrame, diary: pd.DataFrame, target: float | None, height: 
     key = alt.Legend(orient="bottom", columns=1, labelLimit=340, symbolOpacity=0.8)
     base = alt.Chart(frame).encode(x=alt.X("date:T", title=None), color=alt.Color(
         "schedule:N", title="schedule", legend=key if legend else None,
-        scale=alt.Scale(scheme="tableau10")))
+        scale=alt.Scale(domain=list(colours), range=list(colours.values())) if colours
+        else alt.Scale(scheme="tableau10")))
     y = alt.Scale(domain=[0, 10])
     layers: list[Any] = [
         base.mark_area().encode(y=alt.Y(lo, scale=y, title="pain 0-10"), y2=hi,
@@ -79,7 +72,7 @@ def fan(frame: pd.DataFrame, diary: pd.DataFrame, target: float | None, height: 
         y="median:Q", opacity=alt.condition(pick, alt.value(1.0), alt.value(0.15))
     ).add_params(pick))
     tooltip = [alt.Tooltip("schedule:N"), alt.Tooltip("date:T", title="date"),
-               alt.Tooltip("day:Q", title="day"), alt.Tooltip("median:Q", format=".1f"),
+               alt.Tooltip("median:Q", format=".1f"),
                alt.Tooltip("q25:Q", title="50 % band from", format=".1f"),
                alt.Tooltip("q75:Q", title="50 % band to", format=".1f"),
                alt.Tooltip("q5:Q", title="90 % band from", format=".1f"),
@@ -105,38 +98,10 @@ def outcome_chart(outcome: dict[str, Any], start: date, name: str) -> Chart:
     frame = forecast_frame({"forecasts": [{**sched, "mean": sched["quantiles"]["50"]}]},
                            start, {})
     actual = pd.DataFrame(outcome["actual"], columns=["day", "score"])
-    actual["date"] = _dates(start, actual["day"])
-    return fan(frame, actual, target=None, height=320).properties(
+    actual["date"] = to_dates(start, actual["day"])
+    return fan_chart(frame, actual, target=None, height=320).properties(
         title=f"Forecast of {(start + timedelta(days=sched['days'][0])).isoformat()} "
               "and what happened (dots)")
-
-
-PART_WORDS = {"natural_course": "natural course", "course_relief": "relief from the course",
-              "short_relief": "short relief after sessions", "durable_gain": "lasting gain",
-              "soreness": "soreness after sessions", "recent_scores": "pull of latest scores"}
-
-
-def parts_frame(explained: dict[str, Any], start: date) -> pd.DataFrame:
-    """One row per part and day: the band it fills (y to y2) when the parts that take pain off
-    are stacked below the natural course and those that add it above."""
-    parts = explained["parts"]
-    natural = pd.Series(parts["natural_course"]["mean"])
-    lower, upper = natural.copy(), natural.copy()
-    rows = [pd.DataFrame({"part": PART_WORDS["natural_course"], "y": 0.0, "y2": natural,
-                          "value": natural, "lo": parts["natural_course"]["lo"],
-                          "hi": parts["natural_course"]["hi"]})]
-    for name, band in parts.items():
-        if name == "natural_course":
-            continue
-        value = pd.Series(band["mean"])
-        take, add = value.clip(upper=0.0), value.clip(lower=0.0)
-        y, y2 = (lower + take).where(value < 0, upper), lower.where(value < 0, upper + add)
-        lower, upper = lower + take, upper + add
-        rows.append(pd.DataFrame({"part": PART_WORDS.get(name, name), "y": y, "y2": y2,
-                                  "value": value, "lo": band["lo"], "hi": band["hi"]}))
-    out = pd.concat([r.assign(day=explained["days"]) for r in rows], ignore_index=True)
-    out["date"] = _dates(start, out["day"])
-    return out
 
 
 def parts_chart(explained: dict[str, Any], start: date, height: int = 320) -> Chart:
@@ -154,13 +119,14 @@ def parts_chart(explained: dict[str, Any], start: date, height: int = 320) -> Ch
                  alt.Tooltip("value:Q", title="points", format="+.2f"),
                  alt.Tooltip("lo:Q", title="5 % point", format="+.2f"),
                  alt.Tooltip("hi:Q", title="95 % point", format="+.2f")])
-    total = pd.DataFrame({"date": _dates(start, explained["days"]), "total": explained["total"]})
+    total = pd.DataFrame({"date": to_dates(start, explained["days"]),
+                          "total": explained["total"]})
     line = alt.Chart(total).mark_line(color="black", strokeWidth=2).encode(
         x="date:T", y="total:Q", tooltip=[alt.Tooltip("date:T"),
                                           alt.Tooltip("total:Q", title="expected pain",
                                                       format=".1f")])
-    today = alt.Chart(pd.DataFrame({"date": _dates(start, [explained["start_day"]])})).mark_rule(
-        strokeDash=[3, 3], color="gray").encode(x="date:T")
+    today = alt.Chart(pd.DataFrame({"date": to_dates(start, [explained["start_day"]])})
+                      ).mark_rule(strokeDash=[3, 3], color="gray").encode(x="date:T")
     return alt.layer(areas, line, today).properties(height=height)
 
 
@@ -168,7 +134,7 @@ def booking_chart(booked: dict[str, Any], start: date, target: float, height: in
                   ) -> Chart:
     """If sessions stop now: the chance pain is back by each date, the chance of being at the
     target each day, and the latest date to book (a rule)."""
-    dates = _dates(start, booked["days"])
+    dates = to_dates(start, booked["days"])
     curves = {f"P(at or below {target:g}) with no sessions": booked["p_target"]}
     if booked["p_returned"] is not None:
         curves["P(pain is back by then)"] = booked["p_returned"]
@@ -189,15 +155,11 @@ def booking_chart(booked: dict[str, Any], start: date, target: float, height: in
     return alt.layer(*layers).properties(height=height)
 
 
-def frontier_chart(result: dict[str, Any], currency: str, height: int = 360) -> Chart:
+def frontier_chart(result: dict[str, Any], currency: str, labels: dict[str, str] | None = None,
+                   height: int = 360) -> Chart:
     """Cost against expected pain at the horizon (5-95 % range as a rule) for every schedule;
     the non-dominated ones in colour and joined. Clicking a point selects it (`pick`)."""
-    frame = pd.DataFrame([{"name": p["schedule"]["name"], "cost": p["cost"],
-                           "sessions": p["sessions"], "pain": p["pain_at_horizon"],
-                           "lo": p["pain_lo"], "hi": p["pain_hi"],
-                           "p_target": p["p_target_at_horizon"],
-                           "frontier": "not beaten" if p["on_frontier"] else "beaten"}
-                          for p in result["points"]])
+    frame = frontier_frame(result, labels)
     pick = alt.selection_point(name="pick", fields=["name"], on="click")
     x = alt.X("cost:Q", title=f"cost ({currency})")
     colour = alt.Color("frontier:N", title=None, scale=alt.Scale(
@@ -210,7 +172,7 @@ def frontier_chart(result: dict[str, Any], currency: str, height: int = 360) -> 
         color="crimson").encode(x=x, y="pain:Q")
     points = base.mark_circle(size=90).encode(
         y="pain:Q", opacity=alt.condition(pick, alt.value(1.0), alt.value(0.5)),
-        tooltip=[alt.Tooltip("name:N", title="schedule"), alt.Tooltip("sessions:Q"),
+        tooltip=[alt.Tooltip("label:N", title="schedule"), alt.Tooltip("sessions:Q"),
                  alt.Tooltip("cost:Q", title=f"cost ({currency})"),
                  alt.Tooltip("pain:Q", title="expected pain", format=".2f"),
                  alt.Tooltip("lo:Q", title="5 % point", format=".1f"),
@@ -239,3 +201,25 @@ def drift_chart(report: dict[str, Any], height: int = 260) -> Chart:
                          "band": ["50 % band", "90 % band"]})
     rules = alt.Chart(refs).mark_rule(strokeDash=[4, 4]).encode(y="coverage:Q", color=colour)
     return alt.layer(lines, rules).properties(height=height)
+
+
+def calibration_chart(evaluation: dict[str, Any], height: int = 300) -> Chart:
+    """Observed against nominal coverage of held-out scores, one line per method, with the
+    diagonal a perfectly calibrated model would follow."""
+    rows = [{"method": name, "nominal": float(level), "observed": float(value)}
+            for name, scores in evaluation.items()
+            for level, value in (scores.get("calibration") or {}).items()]
+    frame = pd.DataFrame(rows, columns=["method", "nominal", "observed"])
+    axis = alt.Axis(format="%")
+    lines = alt.Chart(frame).mark_line(point=True).encode(
+        x=alt.X("nominal:Q", scale=alt.Scale(domain=[0, 1]), axis=axis,
+                title="nominal coverage of the band"),
+        y=alt.Y("observed:Q", scale=alt.Scale(domain=[0, 1]), axis=axis,
+                title="held-out scores inside it"),
+        color=alt.Color("method:N", title=None, legend=alt.Legend(orient="bottom")),
+        tooltip=["method:N", alt.Tooltip("nominal:Q", format=".0%"),
+                 alt.Tooltip("observed:Q", format=".0%")])
+    diagonal = alt.Chart(pd.DataFrame({"nominal": [0.0, 1.0], "observed": [0.0, 1.0]})
+                         ).mark_line(strokeDash=[4, 4], color="gray").encode(
+        x="nominal:Q", y="observed:Q")
+    return alt.layer(diagonal, lines).properties(height=height)

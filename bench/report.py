@@ -1,8 +1,8 @@
-"""Regenerate the README's performance section from bench/results/*.json.
+"""Regenerate the performance section of docs/performance.md from bench/results/*.json.
 
 The section lies between `<!-- perf:start -->` and `<!-- perf:end -->`; everything in it is
 written from measured numbers, with the machine each benchmark recorded.
-Usage: python bench/report.py [--readme README.md]
+Usage: python bench/report.py [--readme docs/performance.md]
 """
 
 from __future__ import annotations
@@ -333,7 +333,7 @@ def _sd_rows(rows: list[dict]) -> list[str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--readme", type=Path, default=Path("README.md"))
+    ap.add_argument("--readme", type=Path, default=Path("docs/performance.md"))
     args = ap.parse_args()
     body = [*fits(), *scale(), *quick_look(), *batch(), *latency(), *answers(), *load(),
             *recovery()]

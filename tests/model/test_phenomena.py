@@ -37,7 +37,8 @@ def test_committed_report_is_what_the_default_model_says(default_forecaster: For
 
 def test_readme_shows_the_committed_report() -> None:
     report = PhenomenaReport.model_validate_json(COMMITTED.read_text())
-    assert readme_block(report) in (COMMITTED.parents[2] / "README.md").read_text()
+    model_page = COMMITTED.parents[1] / "model.md"  # docs/model.md: links relative to docs/
+    assert readme_block(report, "phenomena") in model_page.read_text()
 
 
 def test_every_case_has_a_chart_and_a_row(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ scores and check the phenomena it must reproduce."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Any, cast
 
@@ -243,6 +244,7 @@ def phenomena(
         if README_START not in text or README_END not in text:
             fail(f"{readme} has no {README_START} ... {README_END} markers")
         head, rest = text.split(README_START, 1)
-        readme.write_text(head + readme_block(report, out_dir.as_posix())
+        links = Path(os.path.relpath(out_dir, readme.parent)).as_posix()  # from the page
+        readme.write_text(head + readme_block(report, links)
                           + rest.split(README_END, 1)[1])
         out.print(f"[green]rewrote[/] the phenomena table in {readme}")

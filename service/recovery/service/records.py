@@ -5,7 +5,7 @@ domain errors (errors.py), not HTTP responses."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -15,11 +15,11 @@ from recovery.model import History, TherapySession
 from recovery.model.requests import PainScore
 from recovery.service.db import insert_skipping_known
 from recovery.service.errors import NotFoundError, Place, refuse_fields
-from recovery.service.schemas import BatchResult, ScoreIn, SessionIn
+from recovery.service.schemas import BatchResult, SameDay, ScoreIn, SessionIn
 from recovery.service.tables import PainRow, Patient, SessionRow
 
-__all__ = ["delete_entry", "history_of", "insert_new", "next_day", "placed", "today_of",
-           "usable"]
+__all__ = ["delete_entry", "history_of", "insert_new", "next_day", "placed", "same_day",
+           "today_of", "usable"]
 
 Entries = type[PainRow] | type[SessionRow]
 
@@ -34,6 +34,19 @@ def history_of(s: Session, patient_id: str) -> History:
                          .order_by(SessionRow.day, SessionRow.id)).all()
     return History(pain=[PainScore(day=d, score=v) for d, v in sorted(by_day.items())],
                    sessions=[TherapySession(day=d, kind=k) for d, k in sessions])
+
+
+def same_day(s: Session, p: Patient, days: Sequence[float] | None = None) -> list[SameDay]:
+    """Dates of the record (or of `days` only) that hold more than one score, each with its
+    scores in the order entered and the one forecasts use (history_of keeps the last)."""
+    q = select(PainRow.day, PainRow.score).where(PainRow.patient_id == p.id)
+    if days is not None:
+        q = q.where(PainRow.day.in_(sorted(set(days))))
+    by_day: dict[float, list[int]] = {}
+    for day, score in s.execute(q.order_by(PainRow.day, PainRow.id)):
+        by_day.setdefault(day, []).append(score)
+    return [SameDay(date=p.start + timedelta(days=int(d)), day=d, scores=v, used=v[-1])
+            for d, v in by_day.items() if len(v) > 1]
 
 
 def today_of(p: Patient, today: date) -> float:

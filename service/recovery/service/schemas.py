@@ -182,6 +182,8 @@ class PatientOut(BaseModel):
     therapist_id: int
     created_at: UtcDatetime
     start_date: dt.date = Field(validation_alias=AliasChoices("start_date", "start"))
+    login: str | None = Field(default=None, description="the patient's own username, if any "
+                              "(therapists' lists only)")
 
 
 class _Dated(_In):
@@ -229,10 +231,20 @@ class SessionsIn(_Batch):
     sessions: list[SessionIn] = Field(min_length=1, max_length=1000)
 
 
+class SameDay(BaseModel):
+    """Several scores stored on one date: all are kept, forecasts use the last entered."""
+    date: dt.date
+    day: float
+    scores: list[int] = Field(description="in the order they were entered")
+    used: int = Field(description="the score forecasts use (the last entered)")
+
+
 class BatchResult(BaseModel):
     """What an add did: entries stored, and those already there."""
     created: int
     duplicates: int = Field(description="items whose client_id was already stored (retries)")
+    same_day: list[SameDay] = Field(default_factory=list, description="dates this add left "
+                                    "with more than one score (a warning, not a refusal)")
 
 
 class EntryOut(BaseModel):
@@ -255,6 +267,8 @@ class HistoryOut(BaseModel):
     sessions: list[dict[str, Any]]
     left_out: list[str] = Field(default_factory=list, description="entries the served model "
                                 "cannot use (forecasts leave them out), in plain words")
+    same_day: list[SameDay] = Field(default_factory=list, description="dates with more than "
+                                    "one score: all kept, forecasts use the last entered")
 
 
 class PlanIn(_In):

@@ -6,7 +6,7 @@ from datetime import UTC, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from recovery.model import (
     ForecastRequest,
@@ -16,7 +16,7 @@ from recovery.model import (
     optimise,
 )
 from recovery.model.requests import PatientInfo
-from recovery.service.accounts import create
+from recovery.service.accounts import create, retire
 from recovery.service.api.deps import (
     BUSY,
     COMMON_RESPONSES,
@@ -43,6 +43,7 @@ from recovery.service.records import (
     insert_new,
     next_day,
     placed,
+    same_day,
     today_of,
     usable,
 )
@@ -61,7 +62,15 @@ from recovery.service.schemas import (
     UserIn,
     UserOut,
 )
-from recovery.service.tables import ForecastRow, PainRow, Patient, SessionRow, User
+from recovery.service.tables import (
+    ForecastRow,
+    PainRow,
+    Patient,
+    PatientIdentifier,
+    PlanRow,
+    SessionRow,
+    User,
+)
 
 router = APIRouter(prefix="/v1/patients", tags=["patients"], responses=COMMON_RESPONSES)
 
@@ -95,7 +104,11 @@ def list_patients(s: DbSession, user: Annotated[User, Depends(require(Role.thera
     patients = list(s.scalars(q))
     for p in patients:
         audit(s, user, p.id, "read")
-    return [PatientOut.model_validate(p) for p in patients]
+    logins = {pid: name for pid, name in s.execute(select(User.patient_id, User.username)
+              .where(User.patient_id.in_([p.id for p in patients]), User.active))
+              } if user.role == Role.therapist else {}
+    return [PatientOut.model_validate(p).model_copy(update={"login": logins.get(p.id)})
+            for p in patients]
 
 
 @router.patch("/{patient_id}", response_model=PatientOut, responses=NOT_YOURS)
@@ -110,6 +123,21 @@ def patch_patient(patient_id: str, body: PatientPatch, s: DbSession, user: Thera
         check_covariates(state, merged)
         p.covariates = {k: v for k, v in merged.items() if v is not None}
     return PatientOut.model_validate(p)
+
+
+@router.delete("/{patient_id}", status_code=204, responses=NOT_YOURS)
+def delete_patient(patient_id: str, s: DbSession, user: Therapist) -> Response:
+    """Remove a record with its diary, sessions, plans and forecasts; the patient's logins are
+    deleted too. The audit trail keeps every access, and this removal."""
+    p = patient_for(s, user, patient_id, write=True)
+    for table in (PainRow, SessionRow, PlanRow, ForecastRow, PatientIdentifier):
+        s.execute(delete(table).where(table.patient_id == patient_id))
+    for login in s.scalars(select(User).where(User.patient_id == patient_id)):
+        retire(login)
+        login.patient_id = None
+    s.delete(p)
+    audit(s, user, patient_id, "delete")
+    return Response(status_code=204)
 
 
 @router.post("/{patient_id}/account", response_model=UserOut, status_code=201,
@@ -150,12 +178,14 @@ def get_patient(patient_id: str, s: DbSession, user: CurrentUser) -> PatientOut:
 def add_scores(patient_id: str, body: ScoresIn, s: DbSession, user: CurrentUser,
                state: State) -> BatchResult:
     """Diary scores, by day or date; a retried batch (same client_ids) is stored once."""
-    days = placed(patient_for(s, user, patient_id, write=True), body.scores, "scores",
-                  state.settings.today())
+    patient = patient_for(s, user, patient_id, write=True)
+    days = placed(patient, body.scores, "scores", state.settings.today())
     rows = [{"patient_id": patient_id, "day": d, "score": x.score,
              "client_id": x.client_id or f"auto:score:{d:g}:{x.score}"}
             for d, x in zip(days, body.scores, strict=True)]
-    return insert_new(s, PainRow, rows)
+    done = insert_new(s, PainRow, rows)
+    done.same_day = same_day(s, patient, days)
+    return done
 
 
 @router.post("/{patient_id}/sessions", response_model=BatchResult, responses=NOT_YOURS)
@@ -182,7 +212,8 @@ def history(patient_id: str, s: DbSession, user: CurrentUser, state: State) -> H
     today = today_of(patient, state.settings.today())
     return HistoryOut(patient_id=patient_id, start_date=patient.start, today=today,
                       pain=[p.model_dump() for p in h.pain],
-                      sessions=[x.model_dump() for x in h.sessions], left_out=left_out)
+                      sessions=[x.model_dump() for x in h.sessions], left_out=left_out,
+                      same_day=same_day(s, patient))
 
 
 @router.get("/{patient_id}/entries", response_model=list[EntryOut], responses=NOT_YOURS)

@@ -64,10 +64,13 @@ def fresh_pg(url: str) -> str:
     return url.rsplit("/", 1)[0] + f"/{name}"
 
 
+TEST_SECRET = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz"  # enough entropy to serve
+
+
 def service_settings(backend: str, tmp: Path) -> Settings:
     """Settings of a service on a fresh SQLite file or PostgreSQL database under `tmp`."""
     url = f"sqlite:///{tmp}/recovery.db" if backend == "sqlite" else fresh_pg(PG_URL or "")
-    return Settings(database_url=url, secret_key=SecretStr("test-secret-" + "x" * 32),
+    return Settings(database_url=url, secret_key=SecretStr(TEST_SECRET),
                     models_dir=tmp / "models", cohorts_dir=tmp / "cohorts",
                     default_model_dir=DEFAULT_MODEL, max_body_bytes=2_000_000,
                     model_poll_seconds=0.5, clock_date=CLOCK, public_url="http://testserver")

@@ -17,7 +17,7 @@ from tests.helpers import history_request
     ({"history": {"pain": [{"day": 5, "score": 5}, {"day": 2, "score": 4}]}}, "history",
      "pain[1]: day 2 follows day 5"),
     ({"history": {"sessions": [{"day": 5}, {"day": 2}]}}, "history", "sessions[1]"),
-    ({"schedules": [{"name": "weekly"}]}, "schedules.0", "unknown preset 'weekly'"),
+    ({"schedules": [{"name": "weekly"}]}, "schedules.0", "name: unknown preset ("),
     ({"schedules": []}, "schedules", "at least 1"),
     ({"horizon_days": 0}, "horizon_days", "greater than or equal to 1"),
     ({"horizon_days": 1096}, "horizon_days", "less than or equal to 1095"),

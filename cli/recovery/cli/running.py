@@ -31,7 +31,7 @@ def serve(
               "signed with it")
     configure_logging(settings.log_level)
     config = uvicorn.Config("recovery.service.main:app", host=host, port=port, workers=workers,
-                            log_config=None, access_log=False,
+                            log_config=None, access_log=False, server_header=False,
                             proxy_headers=bool(settings.trusted_proxies),
                             forwarded_allow_ips=",".join(settings.trusted_proxies) or None)
     if workers == 1:

@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from recovery.model.data.schedules import (
+    MAX_PHASES,
+    MAX_SESSIONS_PER_SCHEDULE,
     NO_CONTROL,
     PRESETS,
     KindName,
@@ -40,6 +42,13 @@ MAX_HORIZON_DAYS = 3 * 365
 # Work limits (draws x days x schedules) so that one request cannot exhaust a server.
 MAX_FORECAST_CELLS = 6_000_000
 MAX_OPTIMISE_CELLS = 400_000
+# One budget for every model route: draws x days forecast, summed over every schedule the
+# answer forecasts (the frontier's ~60 candidates at MAX_OPTIMISE_CELLS), and sessions per
+# request; all checked by arithmetic before any schedule is expanded.
+MAX_DRAW_DAYS = 24_000_000
+MAX_SESSIONS_PER_REQUEST = 10_000
+CANDIDATES = 64  # at most this many schedules an optimisation or frontier forecasts
+BOOKING_TRIES = 14  # booking days tried after the window (predict/booking.py's LOOK_BACK)
 QUANTILES = (5, 25, 50, 75, 95)
 Day = Annotated[float, Field(ge=0, le=36_500)]
 Price = Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)]
@@ -98,6 +107,10 @@ class PatientInfo(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
     covariates: Covariates = Field(default_factory=dict)
+    onset_day: float | None = Field(
+        default=None, ge=-36_500, le=36_500,
+        description="the day (on the history's calendar; negative: before day 0) the pain "
+        "began; the natural course runs from it. None: unknown (a prior over durations)")
 
 
 class ScheduleSpec(BaseModel):
@@ -106,7 +119,7 @@ class ScheduleSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
     name: str = Field(min_length=1, max_length=80, pattern=NO_CONTROL)
     kind: KindName = "massage"
-    phases: list[Phase] | None = Field(default=None, max_length=100)
+    phases: list[Phase] | None = Field(default=None, max_length=MAX_PHASES)
     session_days: list[Day] | None = Field(default=None, max_length=2000)
 
     @model_validator(mode="after")
@@ -114,9 +127,21 @@ class ScheduleSpec(BaseModel):
         if self.phases is not None and self.session_days is not None:
             raise ValueError("give either phases or session_days, not both")
         if self.phases is None and self.session_days is None and self.name not in PRESETS:
-            raise ValueError(f"unknown preset {self.name!r} (and no phases or session_days); "
-                             f"presets: {sorted(PRESETS)}")
+            raise ValueError(f"name: unknown preset (and no phases or session_days were "
+                             f"given); presets: {sorted(PRESETS)}")
+        if self.sessions > MAX_SESSIONS_PER_SCHEDULE:
+            raise ValueError(f"phases: {self.sessions:,} sessions, over the limit of "
+                             f"{MAX_SESSIONS_PER_SCHEDULE:,} a schedule")
         return self
+
+    @property
+    def sessions(self) -> int:
+        """How many sessions the schedule holds, counted without expanding it."""
+        if self.session_days is not None:
+            return len(self.session_days)
+        if self.phases is not None:
+            return sum(p.sessions for p in self.phases)
+        return PRESETS[self.name].sessions
 
     @property
     def custom(self) -> bool:
@@ -168,12 +193,24 @@ class ForecastRequest(BaseModel):
         if cells > MAX_FORECAST_CELLS:
             raise ValueError(f"draws x (horizon_days + 1) x schedules = {cells:,} is over the "
                              f"limit of {MAX_FORECAST_CELLS:,}; ask for fewer draws or days")
+        within_budget(cells, sum(s.sessions for s in self.schedules))
         names = [s.name for s in self.schedules]
         if len(set(names)) != len(names):
-            raise ValueError(f"schedule names must be unique: {names}")
+            raise ValueError("schedules: each schedule's name must be unique (one is repeated)")
         for i, s in enumerate(self.schedules):
             _check_schedule(f"schedules[{i}]", s, self.start_day, self.horizon_days)
         return self
+
+
+def within_budget(draw_days: float, sessions: int = 0) -> None:
+    """Refuse a request over the one budget of every model route (draw-days and sessions),
+    before anything is expanded or drawn."""
+    if draw_days > MAX_DRAW_DAYS:
+        raise ValueError(f"draws x days forecast = {draw_days:,.0f} is over the limit of "
+                         f"{MAX_DRAW_DAYS:,} a request; ask for fewer draws or days")
+    if sessions > MAX_SESSIONS_PER_REQUEST:
+        raise ValueError(f"schedules: {sessions:,} sessions in all, over the limit of "
+                         f"{MAX_SESSIONS_PER_REQUEST:,} a request")
 
 
 def _check_schedule(where: str, s: ScheduleSpec, start_day: float, horizon_days: int) -> None:
@@ -181,8 +218,8 @@ def _check_schedule(where: str, s: ScheduleSpec, start_day: float, horizon_days:
         raise ValueError(f"{where}.session_days: days before start_day {start_day:g}")
     if s.custom and not len(s.to_schedule(start_day).expand(start_day)
                             .until(start_day + horizon_days)):
-        raise ValueError(f"{where} ({s.name!r}) has no sessions within the horizon; use the "
-                         "preset 'none' for no care")
+        raise ValueError(f"{where} has no sessions within the horizon; use the preset 'none' "
+                         "for no care")
 
 
 def _check_start(history: History, start_day: float) -> None:
@@ -310,6 +347,7 @@ class OptimiseRequest(BaseModel):
         if cells > MAX_OPTIMISE_CELLS:
             raise ValueError(f"draws x (horizon_days + 1) = {cells:,} is over the limit of "
                              f"{MAX_OPTIMISE_CELLS:,} (every candidate schedule is forecast)")
+        within_budget(cells * CANDIDATES)
         return self
 
 
@@ -348,11 +386,12 @@ class ExplainRequest(PatientQuestion):
 
     @model_validator(mode="after")
     def _bounded(self) -> Self:
-        _check_schedule("schedule", self.schedule, self.start_day, self.horizon_days)
         cells = self.draws * (self.start_day + self.horizon_days + 1)
         if cells > MAX_FORECAST_CELLS:
             raise ValueError(f"draws x (start_day + horizon_days + 1) = {cells:,.0f} is over "
                              f"the limit of {MAX_FORECAST_CELLS:,}; ask for fewer draws or days")
+        within_budget(cells, self.schedule.sessions)
+        _check_schedule("schedule", self.schedule, self.start_day, self.horizon_days)
         return self
 
 
@@ -399,6 +438,11 @@ class BookingRequest(PatientQuestion):
     window_days: int = Field(default=182, ge=14, le=730, description="how far to look ahead")
     follow_days: int = Field(default=28, ge=1, le=182, description="after the booked session, "
                              "how long P(score <= target) must stay at the level")
+
+    @model_validator(mode="after")
+    def _bounded(self) -> Self:
+        within_budget(self.draws * (self.window_days + 1 + BOOKING_TRIES * (self.follow_days + 1)))
+        return self
 
 
 class BookingResponse(BaseModel):

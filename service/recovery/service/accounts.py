@@ -19,7 +19,7 @@ RETIRED_PREFIX = "deleted-"  # a deleted account's username: deleted-<id>, reser
 def create(s: Session, body: UserIn) -> User:
     """Shared by the API and `recovery users create`."""
     if s.scalars(select(User).where(User.username == body.username)).first():
-        raise ConflictError(f"username {body.username!r} is taken")
+        raise ConflictError("username: this username is taken")
     if body.role == Role.patient:
         if body.patient_id is None or s.get(Patient, body.patient_id) is None:
             raise FieldError("patient_id", "a patient account needs the id of an existing "
@@ -63,5 +63,5 @@ def by_name(s: Session, username: str) -> User:
     """The user with this username (for the CLI); NotFoundError otherwise."""
     user = s.scalars(select(User).where(User.username == username)).first()
     if user is None:
-        raise NotFoundError(f"no user {username!r}")
+        raise NotFoundError(f"no user {username!r}")  # the CLI only: its own user's input
     return user

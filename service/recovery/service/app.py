@@ -23,6 +23,7 @@ from recovery.service.db import Database
 from recovery.service.errors import ServiceError
 from recovery.service.fhir.inbound import FhirError
 from recovery.service.guard import BodyGuard
+from recovery.service.headers import SecurityHeaders
 from recovery.service.metrics import Metrics
 from recovery.service.registry import Registry
 from recovery.service.settings import Settings
@@ -112,5 +113,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse({"detail": detail}, status)
 
     app.add_middleware(BodyGuard, settings=settings)
+    app.add_middleware(SecurityHeaders)  # outermost: on the guard's refusals too
     return app
 

@@ -1,8 +1,10 @@
 """Requests refused before any work: bodies over their route's limit (413, whether or not the
 client declared a length), large uploads without credentials (401), and JSON bodies (any
 Content-Type spelling, or none: the routes parse those as JSON) nested too deep or holding
-numbers or text no field can take (NaN, infinities, lone surrogates: 422 naming the field).
-JSON is checked off the event loop, after the size and depth limits, so no body stalls it."""
+numbers or text no field can take (NaN, infinities, lone surrogates, NUL: 422 naming the
+field); a NUL in the path or a query parameter is refused too (422; PostgreSQL cannot store
+one). JSON is checked off the event loop, after the size and depth limits, so no body stalls
+it."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import math
 import re
 from email.message import Message as _Header
 from typing import Any
+from urllib.parse import parse_qsl
 
 import anyio
 import numpy as np
@@ -67,17 +70,22 @@ class BodyGuard:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Refuse a body over its limit, or JSON no field can take, before the route reads it."""
+        if scope["type"] == "http" and (bad := nul_in_address(scope)) is not None:
+            await JSONResponse({"detail": [bad]}, 422)(scope, receive, send)
+            return
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
-        form = _media_type(dict(scope["headers"]).get(b"content-type", b"")) in FORM_TYPES
+        media = _media_type(dict(scope["headers"]).get(b"content-type", b""))
+        form = media in FORM_TYPES
         limit, refused = self.refusal(scope, form)
         body = None if refused else await _read(receive, limit)
         if body is None:
             await (refused or _too_large(limit))(scope, receive, send)
             return
-        if body and not form:
-            bad = await anyio.to_thread.run_sync(first_unencodable, body)
+        if body and (not form or media == FORM_TYPES[1]):
+            check = first_unencodable if not form else nul_in_form
+            bad = await anyio.to_thread.run_sync(check, body)
             if bad is not None:
                 await JSONResponse({"detail": [bad]}, 422)(scope, receive, send)
                 return
@@ -107,6 +115,26 @@ async def _read(receive: Receive, limit: int) -> bytes | None:
         chunks.append(chunk)
         more = message.get("more_body", False)
     return b"".join(chunks)
+
+
+def nul_in_address(scope: Scope) -> dict[str, Any] | None:
+    """A 422 item for a NUL character in the path or in a query parameter (name or value)."""
+    if "\x00" in scope["path"]:
+        return _item([], "the path must not contain a NUL character", "path")
+    query = scope.get("query_string", b"").decode("latin-1")
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if "\x00" in name or "\x00" in value:
+            return _item([name.replace("\x00", "")], "must not contain a NUL character",
+                         "query")
+    return None
+
+
+def nul_in_form(body: bytes) -> dict[str, Any] | None:
+    """A 422 item for a NUL character in a URL-encoded form field (the sign-in form)."""
+    for name, value in parse_qsl(body.decode("latin-1"), keep_blank_values=True):
+        if "\x00" in name or "\x00" in value:
+            return _item([name.replace("\x00", "")], "must not contain a NUL character")
+    return None
 
 
 def _media_type(content_type: bytes) -> str:
@@ -162,8 +190,8 @@ def first_unencodable(body: bytes) -> dict[str, Any] | None:
         path, value = stack.pop()
         if isinstance(value, dict):
             for k, v in value.items():
-                if _bad_text(k):
-                    return _item(path, "text with an unpaired surrogate escape")
+                if (why := _bad_text(k)) is not None:
+                    return _item(path, f"a key holds {why}")
                 stack.append(([*path, k], v))
         elif isinstance(value, list):
             stack.extend(([*path, i], v) for i, v in enumerate(value))
@@ -171,21 +199,24 @@ def first_unencodable(body: bytes) -> dict[str, Any] | None:
                                                and not math.isfinite(value)):
             return _item(path, "must be a finite number (NaN, Infinity and numbers beyond "
                                "1e308 are not allowed)")
-        elif isinstance(value, str) and _bad_text(value):
-            return _item(path, "text with an unpaired surrogate escape (not valid Unicode)")
+        elif isinstance(value, str) and (why := _bad_text(value)) is not None:
+            return _item(path, f"text with {why}")
     return None
 
 
-def _bad_text(s: str) -> bool:
+def _bad_text(s: str) -> str | None:
+    """What makes `s` text no field can take, if anything."""
+    if "\x00" in s:
+        return "a NUL character (not allowed in any text)"
     try:
         s.encode("utf-8")
     except UnicodeEncodeError:
-        return True
-    return False
+        return "an unpaired surrogate escape (not valid Unicode)"
+    return None
 
 
-def _item(path: list[Any], msg: str) -> dict[str, Any]:
-    return {"loc": ["body", *path], "msg": msg, "type": "value_error"}
+def _item(path: list[Any], msg: str, where: str = "body") -> dict[str, Any]:
+    return {"loc": [where, *path], "msg": msg, "type": "value_error"}
 
 
 def _too_large(limit: int) -> JSONResponse:

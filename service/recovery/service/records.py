@@ -107,4 +107,4 @@ def delete_entry(s: Session, table: Entries, patient_id: str, client_id: str) ->
     gone = s.execute(delete(table).where(table.patient_id == patient_id,
                                          table.client_id == client_id).returning(table.id)).all()
     if not gone:
-        raise NotFoundError(f"no entry {client_id!r} in this record")
+        raise NotFoundError("client_id: no entry with this client id in this record")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -10,9 +12,19 @@ from typing import Self
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["MIN_SECRET_CHARS", "Settings", "get_settings"]
+__all__ = ["MIN_SECRET_BITS", "MIN_SECRET_CHARS", "Settings", "get_settings", "secret_bits"]
 
 MIN_SECRET_CHARS = 32
+# a key's entropy as its characters' frequencies estimate it: 32 random hex digits give about
+# 90-120 bits, secrets.token_urlsafe(32) about 200; 32 spaces give 0
+MIN_SECRET_BITS = 80
+MIN_SECRET_DISTINCT = 8
+
+
+def secret_bits(key: str) -> float:
+    """The key's length times the Shannon entropy of its character frequencies, in bits."""
+    counts = Counter(key).values()
+    return -sum(n * math.log2(n / len(key)) for n in counts)
 
 
 class Settings(BaseSettings):
@@ -31,8 +43,9 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=20_000_000, ge=1000)  # a cohort's three files
     # rows per uploaded table: 2,000 patients x 26 weeks of daily scores is 364,000
     max_upload_rows: int = Field(default=500_000, ge=1)
-    # sign-in lockout: this many failures within the hour (per username; 5x per client
-    # address) lock for a minute, doubling with each further such run of failures
+    # sign-in lockout: this many failures within the hour for one username from one client
+    # address lock that pair for a minute, doubling with each further such run of failures
+    # (the same username from another address still signs in)
     login_max_failures: int = Field(default=10, ge=1)
     # forecasts and optimisations one user may ask for per minute, per server process
     forecasts_per_minute: int = Field(default=120, ge=1)
@@ -71,10 +84,19 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _long_secret(self) -> Self:
-        """A short key is refused (after validation, so the error never shows the key)."""
-        if 0 < len(self.secret_key.get_secret_value()) < MIN_SECRET_CHARS:
+        """A short or guessable key is refused (after validation, so the error never shows
+        the key)."""
+        key = self.secret_key.get_secret_value()
+        if not key:
+            return self
+        if len(key) < MIN_SECRET_CHARS:
             raise ValueError(f"secret_key must be at least {MIN_SECRET_CHARS} characters (a "
                              "long random string)")
+        if len(set(key)) < MIN_SECRET_DISTINCT or secret_bits(key) < MIN_SECRET_BITS:
+            raise ValueError(f"secret_key has too little entropy: it needs at least "
+                             f"{MIN_SECRET_DISTINCT} distinct characters and about "
+                             f"{MIN_SECRET_BITS} bits; use a long random string, such as "
+                             "python -c 'import secrets; print(secrets.token_urlsafe(48))'")
         return self
 
     def today(self) -> date:

@@ -6,6 +6,7 @@ Phases run back to back; a phase with `every_days=None` is a break of `weeks` we
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Annotated, Self
 
@@ -14,7 +15,13 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 from recovery.model.errors import ScheduleError
 
-__all__ = ["PRESETS", "Phase", "Schedule", "SessionPlan", "TherapySession", "describe", "preset"]
+__all__ = ["MAX_PHASES", "MAX_SESSIONS_PER_SCHEDULE", "PRESETS", "Phase", "Schedule",
+           "SessionPlan", "TherapySession", "describe", "preset"]
+
+# Cost bounds, checked by arithmetic before anything is expanded: twice a day for three years
+# is 2,184 sessions (docs/decisions/0014-no-request-costs-more-than-its-share.md).
+MAX_SESSIONS_PER_SCHEDULE = 2_500
+MAX_PHASES = 50
 
 
 def _kind_name(value: object) -> object:
@@ -26,7 +33,9 @@ KindName = Annotated[str, BeforeValidator(_kind_name),
                      Field(min_length=1, max_length=40, pattern=r"^[a-z][a-z0-9_]*$")]
 
 
-NO_CONTROL = r"^[^\x00-\x1f\x7f]+$"  # names: one line of text, no control characters
+# names: one line of text: no control characters (C0, DEL, C1 with NEL) and no line or
+# paragraph separators (U+2028, U+2029), which CSV readers and browsers take as line breaks
+NO_CONTROL = r"^[^\x00-\x1f\x7f-\x9f" + "\u2028\u2029" + r"]+$"
 
 class TherapySession(BaseModel):
     """One session: its day (fractional allowed) and its kind."""
@@ -43,6 +52,24 @@ class Phase(BaseModel):
     kind: KindName = "massage"
     every_days: float | None = Field(default=None, gt=0, le=365)
     weeks: float = Field(gt=0, le=156)
+
+    @model_validator(mode="after")
+    def _bounded(self) -> Self:
+        limit = MAX_SESSIONS_PER_SCHEDULE
+        if self.every_days is not None and self._span() > self.every_days * limit:  # no division
+            raise ValueError(f"every_days: weeks x 7 / every_days is over the limit of "
+                             f"{MAX_SESSIONS_PER_SCHEDULE:,} sessions a schedule")
+        return self
+
+    def _span(self) -> float:
+        return self.weeks * 7.0 - 1e-9
+
+    @property
+    def sessions(self) -> int:
+        """How many sessions the phase holds, counted without expanding it."""
+        if self.every_days is None:
+            return 0
+        return max(0, math.ceil(self._span() / self.every_days))
 
     def session_offsets(self) -> np.ndarray:
         """Days of this phase's sessions relative to the phase start."""
@@ -66,7 +93,19 @@ class Schedule(BaseModel):
             raise ValueError("give either phases or session_days, not both")
         if self.session_days is not None and any(d < 0 for d in self.session_days):
             raise ValueError("session_days must be >= 0 (days after the schedule starts)")
+        if len(self.phases) > MAX_PHASES:
+            raise ValueError(f"phases: more than {MAX_PHASES}")
+        if self.sessions > MAX_SESSIONS_PER_SCHEDULE:
+            raise ValueError(f"phases: {self.sessions:,} sessions, over the limit of "
+                             f"{MAX_SESSIONS_PER_SCHEDULE:,} a schedule")
         return self
+
+    @property
+    def sessions(self) -> int:
+        """How many sessions the schedule holds, counted without expanding it."""
+        if self.session_days is not None:
+            return len(self.session_days)
+        return sum(p.sessions for p in self.phases)
 
     def expand(self, start_day: float = 0.0) -> SessionPlan:
         """Session days (absolute, sorted) and kinds when the schedule starts at `start_day`."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import threading
 import time
@@ -108,16 +109,24 @@ UNAUTHORISED = HTTPException(status.HTTP_401_UNAUTHORIZED, "not signed in or tok
 
 def current_user(request: Request, state: State, s: DbSession,
                  token: Annotated[str | None, Depends(oauth2)]) -> User:
-    """The signed-in user; their token must carry their current token version."""
+    """The signed-in user; their token must carry their current token version.
+
+    Read without the request's transaction (on SQLite, without the write lock), so that no
+    lock is held while the body is validated: the route's session starts its transaction
+    only when the route first uses it."""
     if not token:
         raise UNAUTHORISED
     try:
         user_id, version = read_token(token, state.settings.secret_key.get_secret_value())
     except TokenError:
         raise UNAUTHORISED from None
-    user = s.get(User, user_id)
-    if user is None or not user.active or user.token_version != version:
+    with state.db.reading() as r:
+        found = r.get(User, user_id)
+        if found is not None:
+            r.expunge(found)
+    if found is None or not found.active or found.token_version != version:
         raise UNAUTHORISED
+    user = s.merge(found, load=False)  # the route's own session, without a query
     request.state.user_id = user.id  # for the request log
     route = getattr(request.scope.get("route"), "path", request.url.path)
     s.info["route"] = f"{request.method} {route}"[:200]
@@ -163,7 +172,7 @@ def patient_for(s: Session, user: User, patient_id: str, write: bool = False) ->
         or user.role == Role.admin)
     if not visible or patient is None:
         audit(s, user, patient_id[:32], "denied")
-        raise NotFoundError(f"no patient {patient_id!r} for you")
+        raise NotFoundError("patient_id: no such patient for you")
     audit(s, user, patient.id, "write" if write else "read")
     return patient
 
@@ -186,7 +195,7 @@ def served(state: AppState) -> Loaded:
 def refuse_unknown_kinds(state: AppState, sent: list[tuple[Place, str]]) -> None:
     """Refuse each (place in the body, kind) the served model does not know, all named."""
     known = served(state).forecaster.kinds
-    refuse_fields([(loc, f"unknown session kind {kind!r}; the served model knows {known}")
+    refuse_fields([(loc, f"unknown session kind; the served model knows {known}")
                    for loc, kind in sent if kind not in known])
 
 
@@ -211,15 +220,23 @@ def gated(state: AppState, user_id: int, work: Callable[[], T], timed: bool = Fa
     return result
 
 
+class Cancelled(BaseException):
+    """Raised inside model work that ran past its time limit (never caught by model code,
+    which catches Exception at most)."""
+
+
 def within(seconds: float, work: Callable[[], T]) -> T:
-    """`work`'s result, or 503 when it has not finished within `seconds` (it runs on in a
-    daemon thread, its result dropped: model code has no safe point to stop it)."""
+    """`work`'s result, or 503 when it has not finished within `seconds`. Work past its limit
+    is stopped: Cancelled is raised in its thread at its next Python step (numpy calls in
+    the model's loops each take well under a second), and the slot waits for it to end."""
     out: list[T] = []
     failed: list[BaseException] = []
 
     def run() -> None:
         try:
             out.append(work())
+        except Cancelled:
+            pass
         except BaseException as exc:  # handed to the caller's thread
             failed.append(exc)
 
@@ -227,9 +244,22 @@ def within(seconds: float, work: Callable[[], T]) -> T:
     thread.start()
     thread.join(seconds)
     if thread.is_alive():
+        cancel(thread)
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
                             f"the model did not answer within {seconds:g} s; try a shorter "
                             "horizon or fewer schedules", headers={"Retry-After": "5"})
     if failed:
         raise failed[0]
     return out[0]
+
+
+def cancel(thread: threading.Thread, grace: float = 10.0) -> None:
+    """Stop `thread` by raising Cancelled in it, and wait up to `grace` seconds for it."""
+    deadline = time.monotonic() + grace
+    while thread.is_alive() and thread.ident is not None:
+        if time.monotonic() > deadline:
+            LOG.error("model work did not stop within %g s of its time limit", grace)
+            return
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident),
+                                                   ctypes.py_object(Cancelled))
+        thread.join(1.0)  # again only if a single call outlasted a second

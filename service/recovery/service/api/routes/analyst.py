@@ -122,7 +122,7 @@ def list_cohorts(s: DbSession, _: Analyst) -> list[CohortOut]:
 def start_fit(body: FitIn, s: DbSession, user: Analyst) -> JobOut:
     """Queue a refit; a `recovery worker` process claims it. Poll GET /v1/jobs/{id}."""
     if s.get(CohortRow, body.cohort_id) is None:
-        raise NotFoundError(f"no cohort {body.cohort_id!r}")
+        raise NotFoundError("cohort_id: no such cohort")
     job = Job(cohort_id=body.cohort_id, params=body.model_dump(exclude={"cohort_id"}),
               created_by=user.id, message="queued")
     s.add(job)
@@ -142,7 +142,7 @@ def get_job(job_id: str, s: DbSession, _: Analyst) -> JobOut:
     """One refit job, with its model's diagnostics when it has one."""
     job = s.get(Job, job_id)
     if job is None:
-        raise NotFoundError(f"no job {job_id!r}")
+        raise NotFoundError("job_id: no such job")
     return job_out(s, job)
 
 
@@ -160,7 +160,7 @@ def get_model(model_id: str, s: DbSession, state: State, _: Analyst) -> ModelOut
     """One model version."""
     row = s.get(ModelRow, model_id)
     if row is None:
-        raise NotFoundError(f"no model {model_id!r}")
+        raise NotFoundError("model_id: no such model")
     return _model_out(row, state.registry.served_id(s))
 
 
@@ -181,7 +181,8 @@ def model_plot(model_id: str, name: str, s: DbSession, _: Analyst) -> FileRespon
     row = s.get(ModelRow, model_id)
     path = Path(row.path) / name if row is not None and name in PLOTS else None
     if path is None or not path.is_file():
-        raise NotFoundError(f"no plot {name!r} for model {model_id!r}")
+        raise NotFoundError("name: no such plot for this model (ppc.png, population.png, "
+                            "trace.png), or no such model")
     return FileResponse(path, media_type="image/png")
 
 
@@ -192,7 +193,7 @@ def model_phenomena(model_id: str, s: DbSession, state: State, _: Analyst) -> Ph
     a minute, then kept beside the service's models."""
     row = s.get(ModelRow, model_id)
     if row is None:
-        raise NotFoundError(f"no model {model_id!r}")
+        raise NotFoundError("model_id: no such model")
     out = _phenomena_dir(state, model_id)
     if (out / "phenomena.json").is_file():
         return PhenomenaReport.model_validate_json((out / "phenomena.json").read_text())
@@ -208,7 +209,8 @@ def phenomena_chart(model_id: str, key: str, state: State, _: Analyst) -> FileRe
     """One case's chart from a model's phenomena report."""
     path = _phenomena_dir(state, model_id) / f"{key}.png"
     if key not in {c.key for c in CASES} or not path.is_file():
-        raise NotFoundError(f"no phenomena chart {key!r} for model {model_id!r}")
+        raise NotFoundError("key: no such phenomena chart for this model (run the report "
+                            "first), or no such model")
     return FileResponse(path, media_type="image/png")
 
 
@@ -223,7 +225,7 @@ def promote(model_id: str, s: DbSession, state: State, _: Analyst,
     A model whose bands held too few held-out scores is served only when asked twice."""
     row = s.get(ModelRow, model_id)
     if row is None:
-        raise NotFoundError(f"no model {model_id!r}")
+        raise NotFoundError("model_id: no such model")
     if not row.passed:
         problems = "; ".join(row.diagnostics.get("problems", []))
         raise ConflictError(f"model {model_id} failed its diagnostics and cannot be served: "

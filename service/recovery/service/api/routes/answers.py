@@ -57,10 +57,10 @@ def _ask(s: DbSession, user: CurrentUser, state: State, patient_id: str, body: d
     h, _ = usable(history_of(s, patient_id), loaded.forecaster.kinds)
     start = max(today_of(patient, state.settings.today()),
                 max((p.day for p in h.pain), default=0.0))
+    settle(s)  # the request is checked and answered outside any transaction
     req = run_model(lambda: build({"patient": {"covariates": patient.covariates},
                                    "history": h.model_dump(), "start_day": start, **body,
                                    **({"since": f"{patient.start:%d %B %Y}"} if since else {})}))
-    settle(s)
     return gated(state, user.id, lambda: answer(loaded.forecaster, req)), patient.start
 
 

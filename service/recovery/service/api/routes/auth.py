@@ -48,8 +48,10 @@ def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Reques
           state: State, s: DbSession) -> TokenOut:
     """Exchange username and password for a short-lived bearer token.
 
-    Repeated failures for one username (or from one address) lock sign-in for a while, doubling
-    each time; a locked attempt is refused before the password is checked."""
+    Repeated failures for one username from one address lock that username's sign-in from that
+    address for a while, doubling each time; a locked attempt is refused before the password
+    is checked. The same username from another address is not locked, so nobody can lock the
+    rightful user out, and nobody behind a shared address locks out the others."""
     client = _client(request)
     _refuse_if_locked(s, form.username[:80], client, state.settings.login_max_failures)
     user = s.scalars(select(User).where(User.username == form.username)).first()
@@ -60,7 +62,8 @@ def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Reques
         # returned, not raised: the request's transaction commits, so the failure is kept
         return JSONResponse({"detail": "wrong username or password"}, 401,  # type: ignore[return-value]
                             headers={"WWW-Authenticate": "Bearer"})
-    s.execute(delete(LoginFailure).where(LoginFailure.username == user.username))
+    s.execute(delete(LoginFailure).where(LoginFailure.username == user.username,
+                                         LoginFailure.client == client))
     minutes = state.settings.token_minutes
     return TokenOut(access_token=issue_token(user.id, user.role, user.token_version,
                                              state.settings.secret_key.get_secret_value(),
@@ -81,16 +84,13 @@ def _refuse_if_locked(s: Session, username: str, client: str, max_failures: int)
 
 
 def _lockout(s: Session, username: str, client: str, max_failures: int) -> int:
-    """Seconds this sign-in must wait: the longer of the username's and the address's lock."""
+    """Seconds this sign-in must wait: the lock of this username from this address."""
     since = now() - timedelta(hours=1)
     s.execute(delete(LoginFailure).where(LoginFailure.at < since))
-    waits = []
-    for column, value, limit in ((LoginFailure.username, username, max_failures),
-                                 (LoginFailure.client, client, 5 * max_failures)):
-        n, last = s.execute(select(func.count(), func.max(LoginFailure.at))
-                            .where(column == value, LoginFailure.at >= since)).one()
-        waits.append(locked_for(n, last, limit, now()))
-    return max(waits)
+    n, last = s.execute(select(func.count(), func.max(LoginFailure.at)).where(
+        LoginFailure.username == username, LoginFailure.client == client,
+        LoginFailure.at >= since)).one()
+    return locked_for(n, last, max_failures, now())
 
 
 @router.get("/me", response_model=UserOut)

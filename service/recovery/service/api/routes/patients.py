@@ -246,8 +246,8 @@ def forecast_patient(patient_id: str, body: PatientForecastIn, s: DbSession, use
         "start_day": body.start_day if body.start_day is not None else next_day(h),
         **body.model_dump(exclude={"start_day", "prices"}, exclude_none=True)}
     req_body["prices"] = body.prices if body.prices is not None else state.settings.prices
+    settle(s)  # the request is checked and forecast outside any transaction
     req = run_model(lambda: ForecastRequest.model_validate(req_body))
-    settle(s)
     response = gated(state, user.id, lambda: loaded.forecaster.forecast(req), timed=True)
     response.notes += left_out
     s.add(ForecastRow(patient_id=patient_id, user_id=user.id, model_version=loaded.model_id,
@@ -274,9 +274,9 @@ def optimise_patient(patient_id: str, body: PatientOptimiseIn, s: DbSession, use
     patient = patient_for(s, user, patient_id)
     loaded = served(state)
     h, _ = usable(history_of(s, patient_id), loaded.forecaster.kinds)
+    settle(s)
     req = run_model(lambda: OptimiseRequest(
         patient=PatientInfo(covariates=patient.covariates), history=h,
         start_day=body.start_day if body.start_day is not None else next_day(h),
         prices=state.settings.prices, **body.model_dump(exclude={"start_day"})))
-    settle(s)
     return gated(state, user.id, lambda: optimise(loaded.forecaster, req))

@@ -58,7 +58,7 @@ def withdraw_plan(patient_id: str, plan_id: str, s: DbSession, user: Therapist) 
     patient_for(s, user, patient_id, write=True)
     row = s.get(PlanRow, plan_id)
     if row is None or row.patient_id != patient_id:
-        raise NotFoundError(f"no plan {plan_id!r} in this record")
+        raise NotFoundError("plan_id: no such plan in this record")
     s.delete(row)
     return Response(status_code=204)
 
@@ -71,7 +71,7 @@ def outcome(patient_id: str, forecast_id: str, s: DbSession, user: CurrentUser
     patient_for(s, user, patient_id)
     row = s.get(ForecastRow, forecast_id)
     if row is None or row.patient_id != patient_id:
-        raise NotFoundError(f"no forecast {forecast_id!r} here")
+        raise NotFoundError("forecast_id: no such forecast in this record")
     forecasts = row.response["forecasts"]
     first, last = forecasts[0]["days"][0], forecasts[0]["days"][-1]
     actual = s.execute(select(PainRow.day, PainRow.score).where(

@@ -95,8 +95,8 @@ def test_forecasts_and_plans_come_out_as_risk_assessments_and_care_plans(api: Ap
     assert fhir_r4_problems(out) == []
     (risk,) = _resources(out, "RiskAssessment")
     assert risk["method"]["coding"][0]["code"] == r.json()["model_version"]
-    assert [p["probabilityDecimal"] for p in risk["prediction"]] == [
-        f["summary"]["p_target_at_horizon"] for f in r.json()["forecasts"]]
+    assert [p["probabilityDecimal"] for p in risk["prediction"]] == [  # R4: a percentage
+        round(100 * f["summary"]["p_target_at_horizon"], 2) for f in r.json()["forecasts"]]
     points = risk["prediction"][0]["extension"][0]["extension"]
     days = r.json()["forecasts"][0]["days"]
     assert len(points) == len(days[::7])  # a point a week
@@ -113,19 +113,15 @@ def test_forecasts_and_plans_come_out_as_risk_assessments_and_care_plans(api: Ap
 BAD: list[tuple[str, Any, str]] = [
     ("a score of 11", lambda b: b["entry"][1]["resource"].update(valueInteger=11),
      "Bundle.entry[1].resource.value[x]"),
-    ("a heart rate", lambda b: b["entry"][2]["resource"]["code"]["coding"][0].update(
-        code="8867-4"), "Bundle.entry[2].resource.code"),
     ("an unknown subject", lambda b: b["entry"][4]["resource"]["subject"].update(
         reference="Patient/elsewhere"), "Bundle.entry[4].resource.subject"),
-    ("a planned session", lambda b: b["entry"][5]["resource"].update(status="preparation"),
-     "Bundle.entry[5].resource.status"),
     ("a patient without identifier", lambda b: b["entry"][0]["resource"].pop("identifier"),
      "Bundle.entry[0].resource.identifier"),
     ("a field FHIR does not have", lambda b: b["entry"][1]["resource"].update(score=3),
      "Bundle.entry[1].resource.score"),
-    ("a collection", lambda b: b.update(type="collection"), "Bundle.type"),
+    ("a searchset", lambda b: b.update(type="searchset"), "Bundle.type"),
     ("a score next year", lambda b: b["entry"][3]["resource"].update(
-        effectiveDateTime="2027-06-01"), "Bundle.entry (on 2027-06-01)"),
+        effectiveDateTime="2027-06-01"), "Bundle.entry[3].resource"),
 ]
 
 

@@ -21,7 +21,8 @@ from recovery.service.api.errors import refusal
 from recovery.service.api.routes import ROUTERS, fhir
 from recovery.service.db import Database
 from recovery.service.errors import ServiceError
-from recovery.service.fhir.inbound import FhirError
+from recovery.service.fhir.negotiation import FhirFormat
+from recovery.service.fhir.problems import FhirError
 from recovery.service.guard import BodyGuard
 from recovery.service.headers import SecurityHeaders
 from recovery.service.metrics import Metrics
@@ -40,6 +41,11 @@ def _methods_for(app: FastAPI, scope: Scope) -> list[str]:
         if isinstance(r, Route) and r.matches(scope)[0] != Match.NONE:
             methods |= r.methods or set()
     return sorted(methods)
+
+
+def _detail(exc: ServiceError) -> tuple[dict[str, object], int]:
+    detail, status = refusal(exc)
+    return {"detail": detail}, status
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -69,7 +75,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.recovery = state
     for router in ROUTERS:
         app.include_router(router)
-    fhir.install(app)
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]
@@ -106,13 +111,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse({"detail": jsonable_encoder(items)}, 422)
 
     @app.exception_handler(ServiceError)
-    async def refused(_: Request, exc: ServiceError) -> JSONResponse:
+    async def refused(request: Request, exc: ServiceError) -> JSONResponse:
         """A domain error from the record logic, as its HTTP status and message; a refused
-        field in FastAPI's own 422 shape."""
-        detail, status = refusal(exc)
-        return JSONResponse({"detail": detail}, status)
+        field in FastAPI's own 422 shape; under /fhir, as an OperationOutcome."""
+        return fhir.render(request, exc) or JSONResponse(*_detail(exc))
 
     app.add_middleware(BodyGuard, settings=settings)
+    app.add_middleware(FhirFormat)  # around the guard: its refusals as OperationOutcomes
     app.add_middleware(SecurityHeaders)  # outermost: on the guard's refusals too
     return app
 

@@ -35,7 +35,8 @@ def unprocessable(items: list[dict[str, Any]]) -> HTTPException:
 
 def refusal(exc: ServiceError) -> tuple[Any, int]:
     """A domain error's response body and status; a refused field in FastAPI's 422 shape."""
-    status = next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 400)
+    status = getattr(exc, "status", None) or next(
+        (code for kind, code in STATUS.items() if isinstance(exc, kind)), 400)
     if isinstance(exc, FieldError):
         return [{"loc": ["body", *loc], "msg": msg, "type": "value_error"}
                 for loc, msg in exc.problems], status

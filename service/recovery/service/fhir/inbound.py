@@ -1,194 +1,230 @@
-"""A transaction Bundle read into what Recovery stores: patients (by identifier), their pain
-scores and their sessions, each bad part named by its FHIRPath-like location. Pure: the
-route applies the result to the database."""
+"""A Bundle (transaction, batch or collection) read into what Recovery stores, entry by
+entry, before any database work: each entry becomes a Patient to match or make, a score or
+session to store or retract, a skip with a warning (a resource type or code Recovery does not
+keep), or its problems, each named by its FHIRPath-like place. Pure: fhir/store.py applies
+the result."""
 
 from __future__ import annotations
 
-import hashlib
+from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from typing import Any
 
+from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError
 
-from recovery.service.fhir.codes import LOINC, PAIN_ANSWERS, PAIN_CODE, SESSION_CODES, SNOMED
+from recovery.service.fhir.problems import FhirError, Problem
+from recovery.service.fhir.reading import (
+    EntryIn,
+    PatientIn,
+    Skipped,
+    read_observation,
+    read_patient,
+    read_procedure,
+)
+from recovery.service.fhir.refs import Ref, Target, parse_url
 
-__all__ = ["FhirError", "ImportPlan", "NewEntry", "NewPatient", "read_bundle"]
+__all__ = ["EntryIn", "FhirError", "ImportPlan", "Item", "PatientIn", "read_bundle"]
 
-Problem = tuple[str, str]  # (where, what)
-
-
-class FhirError(ValueError):
-    """Every problem of a Bundle, each with where it is."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        super().__init__("; ".join(f"{w}: {m}" for w, m in problems))
-        self.problems = problems
-
-
-@dataclass
-class NewPatient:
-    """A Patient of the Bundle: its identifier ("system|value"), name and birth date."""
-
-    ref: str  # how the Bundle's other entries point at it (fullUrl or Patient/id)
-    identifier: str
-    name: str
-    birth_date: date | None
+READERS = {"Observation": read_observation, "Procedure": read_procedure}
+ROW_PREFIX = {"Observation": "score-", "Procedure": "session-"}
+TABLE = {"Observation": "score", "Procedure": "session"}
 
 
 @dataclass
-class NewEntry:
-    """A score or a session of the Bundle, on a calendar date, for the patient it points at."""
+class Item:
+    """One Bundle entry as read: what to do with it, or why not."""
 
-    patient: str  # the identifier of its patient
-    on: date
-    kind: str  # "score", or a session kind
-    score: int | None
-    client_id: str
+    at: str
+    type: str | None
+    method: str
+    action: PatientIn | EntryIn | None = None
+    problems: list[Problem] = field(default_factory=list)
+    warning: str | None = None
+    status: int = 422  # the entry's status when it has problems
 
 
 @dataclass
 class ImportPlan:
-    """What a Bundle holds, in Bundle order."""
+    """A Bundle's entries, in Bundle order; `kind` is transaction (all or nothing) or batch
+    (each entry on its own; collections are read as batches)."""
 
-    patients: list[NewPatient] = field(default_factory=list)
-    entries: list[NewEntry] = field(default_factory=list)
+    kind: str
+    items: list[Item] = field(default_factory=list)
 
+    @property
+    def patients(self) -> list[PatientIn]:
+        """The Patients read."""
+        return [i.action for i in self.items if isinstance(i.action, PatientIn)]
 
-def read_bundle(doc: dict[str, Any]) -> ImportPlan:
-    """The Bundle's patients, scores and sessions; FhirError naming every bad part."""
-    if not isinstance(doc, dict) or doc.get("resourceType") != "Bundle":
-        raise FhirError([("Bundle", "send a Bundle resource (resourceType 'Bundle')")])
-    try:
-        bundle = Bundle.model_validate(doc)
-    except ValidationError as exc:
-        raise FhirError([(_path(e["loc"]), e["msg"]) for e in exc.errors()]) from None
-    if bundle.type not in ("transaction", "batch"):
-        raise FhirError([("Bundle.type", f"'{bundle.type}': send a transaction Bundle")])
-    plan = ImportPlan()
-    problems = _patients(bundle, plan) + _entries(bundle, plan)
-    if problems:
-        raise FhirError(problems)
-    return plan
+    @property
+    def entries(self) -> list[EntryIn]:
+        """The scores and sessions read (retractions included)."""
+        return [i.action for i in self.items if isinstance(i.action, EntryIn)]
+
+    def problems(self) -> list[Problem]:
+        """Every problem of every entry."""
+        return [p for i in self.items for p in i.problems]
 
 
-def _patients(bundle: Bundle, plan: ImportPlan) -> list[Problem]:
-    """The Bundle's Patients into the plan; the problems of those it cannot read."""
-    problems: list[Problem] = []
-    for i, e in enumerate(bundle.entry or []):
-        if e.resource is not None and e.resource.get_resource_type() == "Patient":
-            try:
-                plan.patients.append(_patient(e, i))
-            except FhirError as exc:
-                problems += exc.problems
-    return problems
-
-
-def _entries(bundle: Bundle, plan: ImportPlan) -> list[Problem]:
-    """The Bundle's scores and sessions into the plan (pointing at its patients), and the
-    problems of those it cannot read."""
-    refs: dict[str, str] = {}
-    for p in plan.patients:
-        refs[p.ref] = refs[f"Patient?identifier={p.identifier}"] = p.identifier
-    problems: list[Problem] = []
-    for i, e in enumerate(bundle.entry or []):
-        kind = e.resource.get_resource_type() if e.resource is not None else None
-        try:
-            if kind == "Observation":
-                plan.entries.append(_observation(e, i, refs))
-            elif kind == "Procedure":
-                plan.entries.append(_procedure(e, i, refs))
-            elif kind != "Patient":
-                problems.append((f"Bundle.entry[{i}].resource",
-                                 f"{kind}: only Patient, Observation and Procedure are read"))
-        except FhirError as exc:
-            problems += exc.problems
-    return problems
-
-
-def _path(loc: tuple[Any, ...]) -> str:
-    out = "Bundle"
+def _path(prefix: str, loc: tuple[Any, ...]) -> str:
+    out = prefix
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else f".{part}"
     return out
 
 
-def _patient(e: Any, i: int) -> NewPatient:
-    r, at = e.resource, f"Bundle.entry[{i}].resource"
-    ids = [x for x in (r.identifier or []) if x.system and x.value]
-    if not ids:
-        raise FhirError([(f"{at}.identifier", "a Patient needs an identifier with a system "
-                                                 "and a value (records are matched by it)")])
-    identifier = f"{ids[0].system}|{ids[0].value}"
-    name = next((n.text or " ".join([*(n.given or []), n.family or ""]).strip()
-                 for n in (r.name or [])), "") or ids[0].value
-    ref = e.fullUrl or (f"Patient/{r.id}" if r.id else identifier)
-    return NewPatient(ref=ref, identifier=identifier, name=name[:120], birth_date=r.birthDate)
+def _shell(doc: Any) -> str:
+    """The Bundle's type, once its structure (resources aside) is valid R4."""
+    if not isinstance(doc, dict) or doc.get("resourceType") != "Bundle":
+        raise FhirError([("Bundle", "send a Bundle resource (resourceType 'Bundle')")])
+    entries = doc.get("entry")
+    shell = {**doc, "entry": [{k: v for k, v in e.items() if k != "resource"}
+                              if isinstance(e, dict) else e for e in entries]
+             } if isinstance(entries, list) else doc
+    try:
+        bundle = Bundle.model_validate(shell)
+    except ValidationError as exc:
+        raise FhirError([(_path("Bundle", e["loc"]), e["msg"]) for e in exc.errors()]
+                        ) from None
+    if bundle.type not in ("transaction", "batch", "collection"):
+        raise FhirError([("Bundle.type", "send a transaction, batch or collection Bundle")])
+    return "transaction" if bundle.type == "transaction" else "batch"
 
 
-def _subject(r: Any, at: str, refs: dict[str, str]) -> str:
-    ref = r.subject.reference if r.subject is not None else None
-    if ref not in refs:
-        raise FhirError([(f"{at}.subject", f"{ref!r} is not a Patient of this Bundle (point "
-                                              "at its fullUrl or Patient?identifier=...)")])
-    return refs[ref]
+def read_bundle(doc: Any, base: str = "") -> ImportPlan:
+    """Every entry of the Bundle read (FhirError only for a Bundle that is not one);
+    `base` is this server's FHIR base URL, so absolute references to it resolve."""
+    plan = ImportPlan(_shell(doc))
+    raw = [e if isinstance(e, dict) else {} for e in doc.get("entry") or []]
+    plan.items = [_start(e, i) for i, e in enumerate(raw)]
+    local: dict[str, Ref] = {}
+    for n, (e, item) in enumerate(zip(raw, plan.items, strict=True)):
+        if item.type == "Patient" and not item.problems and item.method != "DELETE":
+            _read(item, e, lambda r, at: read_patient(r, at))
+            if isinstance(item.action, PatientIn):
+                _name_patient(local, e, item.action, Ref("entry", str(n)))
+    for e, item in zip(raw, plan.items, strict=True):
+        if item.type in READERS and not item.problems:
+            _read_entry(item, e, local, base)
+    _fallback_keys(plan, raw)
+    return plan
 
 
-def _day(value: date | datetime | None, at: str) -> date:
-    if value is None:
-        raise FhirError([(at, "a date is needed")])
-    return value.date() if isinstance(value, datetime) else value
+def _start(e: dict[str, Any], i: int) -> Item:
+    """The entry's type and method, or why it cannot be read at all."""
+    at = f"Bundle.entry[{i}]"
+    request: dict[str, Any] = e["request"] if isinstance(e.get("request"), dict) else {}
+    method = str(request.get("method") or "POST")
+    resource = e.get("resource")
+    kind = resource.get("resourceType") if isinstance(resource, dict) else None
+    target = parse_url(str(request.get("url") or ""), "") if request.get("url") else None
+    kind = kind or (target.type if target else None)
+    item = Item(at, kind, method)
+    if method in ("GET", "HEAD", "PATCH"):
+        item.problems, item.status = [(f"{at}.request.method",
+                                       f"{method} is not taken in a Bundle here")], 405
+    elif method == "DELETE" and (target is None or kind == "Patient" or kind not in READERS):
+        item.problems, item.status = [(f"{at}.request", "DELETE takes Observation/<id>, "
+                                       "Procedure/<id> or ?identifier=; records are not "
+                                       "deleted through FHIR")], 405
+    elif method != "DELETE" and not isinstance(resource, dict):
+        item.problems = [(f"{at}.resource", "a resource is needed")]
+    elif method != "DELETE" and kind not in ("Patient", *READERS):
+        _other_type(item, kind)
+    elif target is not None and target.type != kind:
+        item.problems = [(f"{at}.request.url", "names another resource type than the "
+                                               "entry's resource")]
+    return item
 
 
-def _client_id(e: Any, r: Any, fallback: str) -> str:
-    """A stable id for the entry (its identifier, fullUrl, or content), so a Bundle sent
-    twice stores each entry once."""
-    ids = [f"{x.system}|{x.value}" for x in (r.identifier or []) if x.value]
-    key = ids[0] if ids else e.fullUrl or fallback
-    return "fhir-" + hashlib.sha256(key.encode()).hexdigest()[:40]
+def _other_type(item: Item, kind: Any) -> None:
+    try:
+        get_fhir_model_class(str(kind))
+    except (ValueError, KeyError):
+        item.problems = [(f"{item.at}.resource.resourceType", "not an R4 resource type")]
+        return
+    item.warning = (f"{kind}: Recovery keeps Patients, pain Observations and massage or "
+                    "physiotherapy Procedures; not stored")
 
 
-def _observation(e: Any, i: int, refs: dict[str, str]) -> NewEntry:
-    r, at = e.resource, f"Bundle.entry[{i}].resource"
-    codes = {(c.system, c.code) for c in (r.code.coding or [])}
-    if (LOINC, PAIN_CODE) not in codes:
-        raise FhirError([(f"{at}.code", f"only pain scores are read (LOINC {PAIN_CODE})")])
-    if r.status not in ("final", "amended", "corrected", "preliminary"):
-        raise FhirError([(f"{at}.status", f"'{r.status}': not a recorded score")])
-    patient = _subject(r, at, refs)
-    on = _day(r.effectiveDateTime, f"{at}.effectiveDateTime")
-    score = _score(r, at)
-    return NewEntry(patient, on, "score", score,
-                    _client_id(e, r, f"{patient}|{PAIN_CODE}|{on}|{score}"))
+def _read(item: Item, e: dict[str, Any], reader: Any) -> None:
+    """Validate the entry's resource by its R4 model and read it with `reader`."""
+    at = f"{item.at}.resource"
+    try:
+        r = get_fhir_model_class(str(item.type)).model_validate(e["resource"])
+        item.action = reader(r, at)
+    except ValidationError as exc:
+        item.problems = [(_path(at, x["loc"]), x["msg"]) for x in exc.errors()]
+    except FhirError as exc:
+        item.problems = list(exc.problems)
+    except Skipped as exc:
+        item.warning = str(exc)
+    if isinstance(item.action, PatientIn):
+        target = _target(e)
+        if target is not None and target.id is not None:
+            item.action.record_id = target.id
+        if target is not None and target.identifier not in (None, *item.action.identifiers):
+            item.action.identifiers.insert(0, str(target.identifier))
 
 
-def _score(r: Any, at: str) -> int:
-    value: Any = None
-    if r.valueInteger is not None:
-        value = r.valueInteger
-    elif r.valueQuantity is not None:
-        value = r.valueQuantity.value
-    elif r.valueCodeableConcept is not None:
-        value = next((PAIN_ANSWERS[c.code] for c in r.valueCodeableConcept.coding or []
-                      if c.system == LOINC and c.code in PAIN_ANSWERS), None)
-    if value is None or float(value) != int(value) or not 0 <= int(value) <= 10:
-        raise FhirError([(f"{at}.value[x]", "a whole score 0-10 is needed (valueInteger, "
-                                               "valueQuantity, or a LOINC LA answer code)")])
-    return int(value)
+def _target(e: dict[str, Any]) -> Target | None:
+    request: dict[str, Any] = e["request"] if isinstance(e.get("request"), dict) else {}
+    return parse_url(str(request.get("url") or ""), "") if request.get("url") else None
 
 
-def _procedure(e: Any, i: int, refs: dict[str, str]) -> NewEntry:
-    r, at = e.resource, f"Bundle.entry[{i}].resource"
-    kinds = [SESSION_CODES[c.code] for c in ((r.code.coding or []) if r.code else [])
-             if c.system == SNOMED and c.code in SESSION_CODES]
-    if not kinds:
-        raise FhirError([(f"{at}.code", "only massage (SNOMED 387854002) and physiotherapy "
-                                           "(SNOMED 91251008) are read")])
-    if r.status != "completed":
-        raise FhirError([(f"{at}.status", f"'{r.status}': only completed sessions are read")])
-    patient = _subject(r, at, refs)
-    performed = r.performedDateTime or (r.performedPeriod.start if r.performedPeriod else None)
-    on = _day(performed, f"{at}.performedDateTime")
-    return NewEntry(patient, on, kinds[0], None,
-                    _client_id(e, r, f"{patient}|{kinds[0]}|{on}|{i}"))
+def _name_patient(local: dict[str, Ref], e: dict[str, Any], p: PatientIn, ref: Ref) -> None:
+    """Every way the Bundle's other entries may point at this Patient."""
+    full = e.get("fullUrl")
+    if isinstance(full, str) and full:
+        local[full] = ref
+        if "/Patient/" in full:
+            local["Patient/" + full.rsplit("/Patient/", 1)[1]] = ref
+    rid = e["resource"].get("id")
+    if isinstance(rid, str) and rid:
+        local[f"Patient/{rid}"] = ref
+    for ident in p.identifiers:
+        local[f"identifier:{ident}"] = ref
+
+
+def _read_entry(item: Item, e: dict[str, Any], local: dict[str, Ref], base: str) -> None:
+    """An Observation or Procedure entry: a store, a retraction (by status or DELETE), a
+    skip, or its problems; keyed by the request URL, identifiers and fullUrl."""
+    kind, target = str(item.type), _target(e)
+    if item.method == "DELETE":
+        item.action = EntryIn(TABLE[kind], None, retract=True)
+    else:
+        _read(item, e, lambda r, at: READERS[kind](r, at, local, base))
+    entry = item.action
+    if not isinstance(entry, EntryIn):
+        return
+    if target is not None and target.id is not None:
+        prefix = ROW_PREFIX[kind]
+        number = target.id[len(prefix):] if target.id.startswith(prefix) else ""
+        if number.isdigit() and len(number) < 18:
+            entry.row_id = int(number)
+        else:
+            entry.keys.insert(0, f"{kind}/{target.id}")
+    elif target is not None and target.identifier is not None:
+        entry.keys.insert(0, target.identifier)
+    full = e.get("fullUrl")
+    if isinstance(full, str) and full and item.method != "DELETE":
+        entry.keys.append(full)
+    if item.method == "DELETE" and not entry.keys and entry.row_id is None:
+        item.action, item.problems = None, [(f"{item.at}.request.url", "name the entry "
+                                             "to delete by id or ?identifier=")]
+
+
+def _fallback_keys(plan: ImportPlan, raw: list[dict[str, Any]]) -> None:
+    """Entries with no identifier, id or fullUrl are keyed by their content and how many
+    identical ones came before in the Bundle: the same Bundle sent twice stores nothing new,
+    and two identical same-day scores in one Bundle are both kept."""
+    seen: Counter[str] = Counter()
+    for e, item in zip(raw, plan.items, strict=True):
+        entry = item.action
+        if isinstance(entry, EntryIn) and not entry.keys and entry.row_id is None:
+            subject = (e.get("resource") or {}).get("subject")
+            content = f"{subject}|{entry.table}|{entry.kind}|{entry.on}|{entry.score}"
+            entry.keys.append(f"{content}#{seen[content]}")
+            seen[content] += 1

@@ -1,45 +1,53 @@
 """A record as FHIR: the Patient, its scores as Observations, its sessions as Procedures,
-its stored forecasts as RiskAssessments and its proposed schedules as CarePlans; and the
-OperationOutcome and CapabilityStatement of the FHIR routes. Each resource is validated by
-fhir.resources' R4B model before it is returned."""
+its stored forecasts as RiskAssessments and its proposed schedules as CarePlans, each in a
+searchset Bundle with absolute fullUrls under the server's FHIR base; and OperationOutcomes.
+Every resource is validated by fhir.resources' R4B model before it is returned."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from fhir.resources.R4B.bundle import Bundle
-from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 
 from recovery.service.fhir.codes import (
-    BANDS_EXTENSION,
+    BANDS_PATH,
     LOINC,
+    MODEL_PATH,
     PAIN_CODE,
     PAIN_DISPLAY,
-    RECOVERY,
+    RECORD_ID_PATH,
     SESSION_CODES,
     SESSION_DISPLAY,
     SNOMED,
+    UCUM,
 )
+from recovery.service.fhir.problems import Problem, capped
+from recovery.service.fhir.refs import parse_token
 from recovery.service.tables import ForecastRow, PainRow, Patient, PlanRow, SessionRow
 
-__all__ = ["BAND_WEEKS", "capability", "everything", "outcome"]
+__all__ = ["BAND_WEEKS", "outcome", "resource", "searchset"]
 
 KIND_CODE = {kind: code for code, kind in SESSION_CODES.items()}
 BAND_WEEKS = 7  # the bands extension gives every 7th day of a forecast
 
 
-def _patient(p: Patient) -> dict[str, Any]:
-    ident = [{"system": RECOVERY + "/patient", "value": p.id}]
-    if p.fhir_identifier:
-        system, value = p.fhir_identifier.split("|", 1)
-        ident.append({"system": system, "value": value})
+def _root(base: str) -> str:
+    """The service's address (the FHIR base without /fhir)."""
+    return base.removesuffix("/fhir")
+
+
+def _patient(p: Patient, base: str, identifiers: list[str]) -> dict[str, Any]:
+    ident = [{"system": _root(base) + RECORD_ID_PATH, "value": p.id}]
+    for i in identifiers or ([p.fhir_identifier] if p.fhir_identifier else []):
+        system, value = parse_token(i)
+        ident.append({"system": system or "", "value": value} if system else {"value": value})
     return {"resourceType": "Patient", "id": p.id, "identifier": ident,
             "name": [{"text": p.name}]}
 
 
-def _observation(p: Patient, row: PainRow) -> dict[str, Any]:
+def _observation(p: Patient, row: PainRow, base: str) -> dict[str, Any]:
     return {"resourceType": "Observation", "id": f"score-{row.id}", "status": "final",
             "code": {"coding": [{"system": LOINC, "code": PAIN_CODE, "display": PAIN_DISPLAY}]},
             "subject": {"reference": f"Patient/{p.id}"},
@@ -47,7 +55,7 @@ def _observation(p: Patient, row: PainRow) -> dict[str, Any]:
             "valueInteger": row.score}
 
 
-def _procedure(p: Patient, row: SessionRow) -> dict[str, Any]:
+def _procedure(p: Patient, row: SessionRow, base: str) -> dict[str, Any]:
     code = KIND_CODE.get(row.kind)
     coding = ([{"system": SNOMED, "code": code, "display": SESSION_DISPLAY[row.kind]}]
               if code else [])
@@ -57,9 +65,10 @@ def _procedure(p: Patient, row: SessionRow) -> dict[str, Any]:
             "performedDateTime": str(p.start + timedelta(days=int(row.day)))}
 
 
-def _risk(p: Patient, f: ForecastRow) -> dict[str, Any]:
+def _risk(p: Patient, f: ForecastRow, base: str) -> dict[str, Any]:
     """One stored forecast: per schedule, the chance of being at or below the target at the
-    horizon, and the bands every BAND_WEEKS days in the forecast-bands extension."""
+    horizon (as R4 gives it: a percentage, 0-100), and the bands every BAND_WEEKS days in the
+    forecast-bands extension (its StructureDefinition served at its URL)."""
     target = f.request.get("target_score", 3.0)
     predictions = []
     for s in f.response["forecasts"]:
@@ -70,21 +79,22 @@ def _risk(p: Patient, f: ForecastRow) -> dict[str, Any]:
             for i in range(0, len(days), BAND_WEEKS)]
         predictions.append({
             "outcome": {"text": f"pain score {target:g} or below under '{s['name']}'"},
-            "probabilityDecimal": s["summary"]["p_target_at_horizon"],
+            "probabilityDecimal": round(100 * s["summary"]["p_target_at_horizon"], 2),
             "whenPeriod": {"start": str(p.start + timedelta(days=int(days[0]))),
                            "end": str(p.start + timedelta(days=int(days[-1])))},
-            "extension": [{"url": BANDS_EXTENSION, "extension": points}]})
+            "extension": [{"url": _root(base) + BANDS_PATH, "extension": points}]})
     return {"resourceType": "RiskAssessment", "id": f"forecast-{f.id}", "status": "final",
             "subject": {"reference": f"Patient/{p.id}"},
             "occurrenceDateTime": _utc(f.created_at),
-            "method": {"coding": [{"system": f"{RECOVERY}/model", "code": f.model_version}],
+            "method": {"coding": [{"system": _root(base) + MODEL_PATH,
+                                   "code": f.model_version}],
                        "text": f"Recovery model {f.model_version}"},
             "basis": [{"reference": f"Patient/{p.id}",
                        "display": "the record's scores and sessions up to the forecast"}],
             "prediction": predictions}
 
 
-def _care_plan(p: Patient, row: PlanRow) -> dict[str, Any]:
+def _care_plan(p: Patient, row: PlanRow, base: str) -> dict[str, Any]:
     spec = row.spec["schedule"]
     activities = [{"detail": {
         "status": "not-started", "kind": "ServiceRequest",
@@ -92,7 +102,7 @@ def _care_plan(p: Patient, row: PlanRow) -> dict[str, Any]:
         "scheduledTiming": {"repeat": {"frequency": 1, "period": ph["every_days"],
                                        "periodUnit": "d",
                                        "boundsDuration": {"value": ph["weeks"], "unit": "wk",
-                                                          "system": "http://unitsofmeasure.org",
+                                                          "system": UCUM,
                                                           "code": "wk"}}}}}
         for ph in spec.get("phases") or [] if ph.get("every_days")]
     if spec.get("session_days"):
@@ -118,46 +128,40 @@ def _utc(t: datetime) -> str:
     return t.replace(microsecond=0).isoformat() + "+00:00"  # the tables store naive UTC
 
 
-def everything(p: Patient, pain: list[PainRow], sessions: list[SessionRow],
-               forecasts: list[ForecastRow], plans: list[PlanRow]) -> dict[str, Any]:
-    """The record as a searchset Bundle ($everything), every resource validated."""
-    resources = [_patient(p), *(_observation(p, r) for r in pain),
-                 *(_procedure(p, r) for r in sessions), *(_risk(p, f) for f in forecasts),
-                 *(_care_plan(p, r) for r in plans)]
-    doc = {"resourceType": "Bundle", "type": "searchset", "total": len(resources),
-           "entry": [{"fullUrl": f"{r['resourceType']}/{r['id']}", "resource": r,
-                      "search": {"mode": "match"}} for r in resources]}
+Row = Patient | PainRow | SessionRow | ForecastRow | PlanRow
+_MAKERS: dict[type, Any] = {PainRow: _observation, SessionRow: _procedure,
+                            ForecastRow: _risk, PlanRow: _care_plan}
+
+
+def resource(p: Patient, row: Row, base: str, identifiers: list[str] | None = None
+             ) -> dict[str, Any]:
+    """One stored row as its FHIR resource (the record itself as a Patient)."""
+    if isinstance(row, Patient):
+        return _patient(p, base, identifiers or [])
+    doc: dict[str, Any] = _MAKERS[type(row)](p, row, base)
+    return doc
+
+
+def searchset(resources: list[dict[str, Any]], base: str, total: int | None = None,
+              links: dict[str, str] | None = None) -> dict[str, Any]:
+    """Resources as a searchset Bundle with absolute fullUrls, validated."""
+    doc: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset",
+                           "total": len(resources) if total is None else total}
+    if links:
+        doc["link"] = [{"relation": k, "url": v} for k, v in links.items()]
+    doc["entry"] = [{"fullUrl": f"{base}/{r['resourceType']}/{r['id']}", "resource": r,
+                     "search": {"mode": "match"}} for r in resources]
+    if not doc["entry"]:
+        del doc["entry"]
     Bundle.model_validate(doc)
     return doc
 
 
-def outcome(problems: list[tuple[str, str]], code: str = "invalid") -> dict[str, Any]:
-    """An OperationOutcome with one error issue per (where, what)."""
+def outcome(problems: list[Problem], code: str = "invalid", severity: str = "error"
+            ) -> dict[str, Any]:
+    """An OperationOutcome with one issue per (where, what), at most MAX_ISSUES of them."""
     doc = {"resourceType": "OperationOutcome", "issue": [
-        {"severity": "error", "code": code, "diagnostics": what, "expression": [where]}
-        for where, what in problems]}
+        {"severity": severity, "code": code, "diagnostics": what or "refused",
+         **({"expression": [where]} if where else {})} for where, what in capped(problems)]}
     OperationOutcome.model_validate(doc)
     return doc
-
-
-def capability(today: date) -> dict[str, Any]:
-    """What the FHIR routes offer (GET /fhir/metadata)."""
-    doc = {"resourceType": "CapabilityStatement", "status": "active", "date": str(today),
-           "kind": "instance", "fhirVersion": "4.0.1", "format": ["json"],
-           "implementation": {"description": "Recovery: pain forecasts under massage and "
-                                             "physiotherapy schedules"},
-           "rest": [{"mode": "server",
-                     "security": {"description": "OAuth2 bearer tokens (POST /v1/token); "
-                                                 "therapists import and export their patients"},
-                     "interaction": [{"code": "transaction"}],
-                     "resource": [
-                         {"type": "Patient", "interaction": [{"code": "read"}],
-                          "operation": [{"name": "everything", "definition":
-                                         "http://hl7.org/fhir/OperationDefinition/"
-                                         "Patient-everything"}]},
-                         {"type": "Observation", "interaction": [{"code": "create"}]},
-                         {"type": "Procedure", "interaction": [{"code": "create"}]},
-                         {"type": "RiskAssessment"}, {"type": "CarePlan"}]}]}
-    CapabilityStatement.model_validate(doc)
-    return doc
-

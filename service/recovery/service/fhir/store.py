@@ -1,103 +1,226 @@
-"""A read Bundle stored in a therapist's records, and a record read back for export; shared
-by the FHIR routes and `recovery fhir`."""
+"""A read Bundle applied to a therapist's records in the caller's (short) transaction: Patients
+matched by any identifier or made, scores and sessions stored, replaced (same identity:
+identifier, id or conditional URL) or retracted; a transaction all or nothing, a batch entry
+by entry; the response Bundle in request order. Concurrent identical Bundles are idempotent
+on both databases (every insert is ON CONFLICT DO NOTHING)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from recovery.model.config import Covariate
 from recovery.service.db import insert_skipping_known
-from recovery.service.fhir.inbound import FhirError, ImportPlan, NewEntry, NewPatient
-from recovery.service.fhir.outbound import everything
-from recovery.service.records import insert_new
+from recovery.service.fhir.inbound import EntryIn, ImportPlan, Item, PatientIn
+from recovery.service.fhir.outbound import outcome
+from recovery.service.fhir.problems import FhirError
+from recovery.service.fhir.refs import Ref, client_id
 from recovery.service.tables import (
     AssertionSeen,
-    ForecastRow,
     PainRow,
     Patient,
-    PlanRow,
+    PatientIdentifier,
     SessionRow,
+    now,
 )
 
-__all__ = ["export_record", "first_use", "store_bundle"]
+__all__ = ["Context", "first_use", "owned", "store_plan"]
+
+TYPES: dict[str, tuple[str, str, Any]] = {"score": ("Observation", "score-", PainRow),
+                                          "session": ("Procedure", "session-", SessionRow)}
 
 
-def store_bundle(s: Session, therapist: int, plan: ImportPlan, today: date, kinds: list[str],
-                 age: Covariate | None) -> tuple[dict[str, Any], list[str]]:
-    """Store the plan in the therapist's records (in the caller's transaction: a FhirError
-    leaves nothing behind); the transaction-response Bundle and the records written."""
-    records = {p.identifier: _record(s, therapist, p, plan, today, age) for p in plan.patients}
-    problems = [(f"Bundle.entry (a {e.kind} session)", f"the served model does not know "
-                 f"{e.kind!r} (it knows {kinds})") for e in plan.entries
-                if e.kind != "score" and e.kind not in kinds]
-    problems += [(f"Bundle.entry (on {e.on})", f"{e.on} is in the future: today is {today}")
-                 for e in plan.entries if e.on > today]
-    problems += [(f"Bundle.entry (on {e.on})", f"{e.on} is before the record's start "
-                  f"({records[e.patient][0].start})") for e in plan.entries
-                 if e.on < records[e.patient][0].start]
-    if problems:
-        raise FhirError(problems)
-    counts = [_store(s, records[e.patient][0], e) for e in plan.entries]
-    entries = [{"response": {"status": "201 Created" if made else "200 OK",
-                             "location": f"Patient/{record.id}"}}
-               for record, made in records.values()]
-    entries += [{"response": {"status": "201 Created" if n else "200 OK"}} for n in counts]
-    return ({"resourceType": "Bundle", "type": "transaction-response", "entry": entries},
-            [record.id for record, _ in records.values()])
+@dataclass
+class Context:
+    """Whose records take the Bundle, today's date and what the served model knows."""
+
+    therapist: int
+    today: date
+    kinds: list[str]
+    age: Covariate | None = None
 
 
-def _record(s: Session, therapist: int, p: NewPatient, plan: ImportPlan, today: date,
-            age: Covariate | None) -> tuple[Patient, bool]:
-    """The therapist's record with this identifier, or a new one starting on its patient's
-    first entry (or today), with their age when the model uses it; whether it was made now."""
-    found = s.scalars(select(Patient).where(Patient.therapist_id == therapist,
-                                            Patient.fhir_identifier == p.identifier)).first()
-    if found is not None:
-        return found, False
-    first = min((e.on for e in plan.entries if e.patient == p.identifier), default=today)
-    covariates = {}
-    if age is not None and p.birth_date is not None:
-        years = (today - p.birth_date).days / 365.25
-        if (age.low is None or years >= age.low) and (age.high is None or years <= age.high):
-            covariates["age"] = round(years, 1)
-    record = Patient(name=p.name, covariates=covariates, therapist_id=therapist,
-                     start_date=min(first, today), fhir_identifier=p.identifier)
-    s.add(record)
-    s.flush()
-    return record, True
+def owned(s: Session, therapist: int, record_id: str) -> Patient | None:
+    """The therapist's record with this id (ids that cannot be one are not looked up)."""
+    if not (0 < len(record_id) <= 32 and record_id.isalnum() and record_id.isascii()):
+        return None
+    p = s.get(Patient, record_id)
+    return p if p is not None and p.therapist_id == therapist else None
 
 
-def _store(s: Session, record: Patient, e: NewEntry) -> int:
-    """Store one entry unless the record has it (by client id); 1 if it was stored."""
-    day = float((e.on - record.start).days)
-    if e.kind == "score":
-        row = {"patient_id": record.id, "day": day, "score": e.score, "client_id": e.client_id}
-        return insert_new(s, PainRow, [row]).created
-    row = {"patient_id": record.id, "day": day, "kind": e.kind, "client_id": e.client_id}
-    return insert_new(s, SessionRow, [row]).created
+def store_plan(s: Session, ctx: Context, plan: ImportPlan) -> tuple[dict[str, Any], list[str]]:
+    """Apply the plan; the response Bundle and the records written. A transaction with any
+    problem raises FhirError naming them all (the caller rolls back)."""
+    if plan.kind == "transaction" and (problems := plan.problems()):
+        raise FhirError(problems, next(i.status for i in plan.items if i.problems))
+    records: dict[int, tuple[Patient, bool]] = {}
+    for n, item in enumerate(plan.items):
+        if isinstance(item.action, PatientIn) and not item.problems:
+            records[n] = _patient(s, ctx, item.action, _first_day(plan, n, ctx.today))
+    answers = {n: _entry(s, ctx, item, records) for n, item in enumerate(plan.items)
+               if isinstance(item.action, EntryIn) and not item.problems}
+    if plan.kind == "transaction" and (problems := plan.problems()):
+        raise FhirError(problems, next(i.status for i in plan.items if i.problems))
+    entries = [_response(item, records.get(n), answers.get(n))
+               for n, item in enumerate(plan.items)]
+    touched = {p.id for p, _ in records.values()} | {a[2] for a in answers.values() if a}
+    kind = "transaction-response" if plan.kind == "transaction" else "batch-response"
+    return {"resourceType": "Bundle", "type": kind, "entry": entries}, sorted(touched)
 
 
-def export_record(s: Session, p: Patient) -> dict[str, Any]:
-    """The record with its scores, sessions, forecasts and plans as a FHIR Bundle."""
-    pain = s.scalars(select(PainRow).where(PainRow.patient_id == p.id)
-                     .order_by(PainRow.day, PainRow.id)).all()
-    sessions = s.scalars(select(SessionRow).where(SessionRow.patient_id == p.id)
-                         .order_by(SessionRow.day, SessionRow.id)).all()
-    forecasts = s.scalars(select(ForecastRow).where(ForecastRow.patient_id == p.id)
-                          .order_by(ForecastRow.created_at)).all()
-    plans = s.scalars(select(PlanRow).where(PlanRow.patient_id == p.id)
-                      .order_by(PlanRow.created_at)).all()
-    return everything(p, list(pain), list(sessions), list(forecasts), list(plans))
+def _first_day(plan: ImportPlan, n: int, today: date) -> date:
+    """A new record's day 0: the first entry pointing at its Patient entry (or today)."""
+    days = [e.on for e in plan.entries if e.subject == Ref("entry", str(n)) and e.on]
+    return min([*days, today])
 
 
-def first_use(s: Session, jti: str, client_id: str, expires: datetime, now: datetime) -> bool:
+def _patient(s: Session, ctx: Context, p: PatientIn, first: date) -> tuple[Patient, bool]:
+    """The record a Patient names (by id, or by any of its identifiers), or a new one; with
+    every identifier kept; whether it was made now."""
+    found = owned(s, ctx.therapist, p.record_id) if p.record_id else None
+    if found is None:
+        found = s.scalars(select(Patient).join(
+            PatientIdentifier, PatientIdentifier.patient_id == Patient.id).where(
+            PatientIdentifier.therapist_id == ctx.therapist,
+            PatientIdentifier.identifier.in_(p.identifiers))).first()
+    made = found is None
+    if found is None:
+        row = {"id": uuid.uuid4().hex, "name": p.name,
+               "covariates": _covariates(ctx, p), "therapist_id": ctx.therapist,
+               "start_date": first, "fhir_identifier": p.identifiers[0],
+               "created_at": now()}
+        made = insert_skipping_known(s, Patient, [row], ["therapist_id", "fhir_identifier"]) == 1
+        found = s.scalars(select(Patient).where(Patient.therapist_id == ctx.therapist,
+                                                Patient.fhir_identifier == p.identifiers[0])
+                          ).one()
+    elif p.record_id and p.name != "unnamed":
+        found.name = p.name  # a PUT to the record updates its name
+    insert_skipping_known(s, PatientIdentifier, [
+        {"therapist_id": ctx.therapist, "patient_id": found.id, "identifier": i}
+        for i in p.identifiers], ["therapist_id", "identifier"])
+    return found, made
+
+
+def _covariates(ctx: Context, p: PatientIn) -> dict[str, float]:
+    if ctx.age is None or p.birth_date is None:
+        return {}
+    years = (ctx.today - p.birth_date).days / 365.25
+    low, high = ctx.age.low, ctx.age.high
+    return {"age": round(years, 1)} if (low is None or years >= low) and (
+        high is None or years <= high) else {}
+
+
+def _subject(s: Session, ctx: Context, ref: Ref, records: dict[int, tuple[Patient, bool]]
+             ) -> Patient | None:
+    if ref.kind == "entry":
+        return records.get(int(ref.value), (None, False))[0]
+    if ref.kind == "record":
+        return owned(s, ctx.therapist, ref.value)
+    return s.scalars(select(Patient).join(
+        PatientIdentifier, PatientIdentifier.patient_id == Patient.id).where(
+        PatientIdentifier.therapist_id == ctx.therapist,
+        PatientIdentifier.identifier == ref.value)).first()
+
+
+def _stored(s: Session, ctx: Context, e: EntryIn, record: Patient | None) -> Any:
+    """The stored row this entry names: by row id, or by any of its keys (in its record, or
+    in any of the therapist's records for a DELETE)."""
+    table = TYPES[e.table][2]
+    query = select(table).join(Patient, Patient.id == table.patient_id).where(
+        Patient.therapist_id == ctx.therapist)
+    if e.row_id is not None:
+        return s.scalars(query.where(table.id == e.row_id)).first()
+    ids = [client_id(k) for k in e.keys]
+    if record is not None:
+        query = query.where(table.patient_id == record.id)
+    rows = {r.client_id: r for r in s.scalars(query.where(table.client_id.in_(ids)))}
+    return next((rows[i] for i in ids if i in rows), None)
+
+
+def _entry(s: Session, ctx: Context, item: Item, records: dict[int, tuple[Patient, bool]]
+           ) -> tuple[str, str | None, str] | None:
+    """Store, replace or retract one entry: (status, location, record id); None with the
+    item's problems set when it is refused."""
+    e = item.action
+    assert isinstance(e, EntryIn)
+    record = _subject(s, ctx, e.subject, records) if e.subject is not None else None
+    if e.subject is not None and record is None:
+        item.problems = [(f"{item.at}.resource.subject", "not a Patient of this Bundle nor "
+                                                         "one of your records")]
+        return None
+    row = _stored(s, ctx, e, record)
+    type_, prefix, table = TYPES[e.table]
+    if e.retract:
+        if row is not None:
+            s.execute(delete(table).where(table.id == row.id))
+        return ("204 No Content" if item.method == "DELETE" else "200 OK", None,
+                row.patient_id if row is not None else "")
+    assert record is not None
+    assert e.on is not None
+    if (problem := _refused(ctx, e, record)) is not None:
+        item.problems = [(f"{item.at}.resource", problem)]
+        return None
+    if e.row_id is not None and row is None:
+        item.problems, item.status = [(f"{item.at}.request.url", f"no {type_} with this id "
+                                       "among your records")], 404
+        return None
+    values = {"patient_id": record.id, "day": float((e.on - record.start).days)}
+    values |= {"score": e.score} if e.table == "score" else {"kind": e.kind}
+    if row is not None:
+        s.execute(update(table).where(table.id == row.id).values(**values))
+        return "200 OK", f"{type_}/{prefix}{row.id}", record.id
+    key = client_id(e.keys[0])
+    made = insert_skipping_known(s, table, [{**values, "client_id": key}],
+                                 ["patient_id", "client_id"])
+    new = s.scalars(select(table.id).where(table.patient_id == record.id,
+                                           table.client_id == key)).one()
+    return ("201 Created" if made else "200 OK"), f"{type_}/{prefix}{new}", record.id
+
+
+def _refused(ctx: Context, e: EntryIn, record: Patient) -> str | None:
+    """Why the served model or the record's calendar cannot take this entry (the API's
+    rules: a known kind, not before the record's start, not past tomorrow)."""
+    assert e.on is not None
+    if e.table == "session" and e.kind not in ctx.kinds:
+        return f"the served model does not know {e.kind!r} sessions (it knows {ctx.kinds})"
+    if e.on > ctx.today + timedelta(days=1):
+        return f"{e.on} is in the future: today is {ctx.today}"
+    if e.on < record.start:
+        return f"{e.on} is before the record's start ({record.start})"
+    return None
+
+
+def _response(item: Item, record: tuple[Patient, bool] | None,
+              answer: tuple[str, str | None, str] | None) -> dict[str, Any]:
+    """The entry's response: its status and location, and an OperationOutcome for a
+    warning or a refusal."""
+    if item.problems:
+        status = {404: "404 Not Found", 405: "405 Method Not Allowed",
+                  403: "403 Forbidden"}.get(item.status, "422 Unprocessable Entity")
+        return {"response": {"status": status, "outcome": outcome(item.problems)}}
+    if record is not None:
+        return {"response": {"status": "201 Created" if record[1] else "200 OK",
+                             "location": f"Patient/{record[0].id}"}}
+    if answer is not None:
+        out: dict[str, Any] = {"status": answer[0]}
+        if answer[1]:
+            out["location"] = answer[1]
+        return {"response": out}
+    warning = item.warning or "not stored"
+    return {"response": {"status": "200 OK", "outcome": outcome(
+        [(item.at, warning)], code="informational", severity="warning")}}
+
+
+def first_use(s: Session, jti: str, client_id_: str, expires: datetime, now: datetime
+              ) -> bool:
     """Record a client assertion's id; False when it was seen before (a replay). Ids of
     expired assertions are forgotten."""
     naive = now.replace(tzinfo=None)  # the tables store naive UTC
     s.execute(delete(AssertionSeen).where(AssertionSeen.expires_at < naive))
-    row = {"jti": jti, "client_id": client_id, "expires_at": expires.replace(tzinfo=None)}
+    row = {"jti": jti, "client_id": client_id_, "expires_at": expires.replace(tzinfo=None)}
     return insert_skipping_known(s, AssertionSeen, [row], ["jti"]) == 1

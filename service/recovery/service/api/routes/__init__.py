@@ -4,14 +4,16 @@ from recovery.service.api.routes import (
     analyst,
     answers,
     auth,
-    fhir,
+    fhir_auth,
+    fhir_rest,
     forecast,
     ops,
     patients,
     plans,
 )
 
-ROUTERS = [*(m.router for m in (auth, patients, plans, answers, forecast, analyst, fhir, ops)),
-           fhir.clients]
+ROUTERS = [*(m.router for m in (auth, patients, plans, answers, forecast, analyst, fhir_rest,
+                                ops)),
+           fhir_auth.tokens, fhir_auth.discovery, fhir_auth.clients]
 
 __all__ = ["ROUTERS"]

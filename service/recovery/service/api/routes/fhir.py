@@ -1,44 +1,36 @@
-"""FHIR R4 routes: a transaction Bundle into a therapist's records (all or nothing, the
-same Bundle twice stores nothing new), a record out as a Bundle ($everything), and the
-server's CapabilityStatement. Refusals are OperationOutcomes (fhir/store.py does the work)."""
+"""FHIR R4 routes: a transaction, batch or collection Bundle into a therapist's records
+(parsed and checked before any transaction, written in one short one), create, update
+(by id or conditionally by identifier) and delete of single resources, read and search,
+$everything, the CapabilityStatement generated from these routes, and the bands extension's
+StructureDefinition. Callers are therapists (their records), patients (their own, read
+only) and SMART clients within their scopes. Refusals are OperationOutcomes."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Form, Request, Response
+from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
+from fastapi.routing import APIRoute
+from sqlalchemy.orm import Session
 
-from recovery.service.api.deps import (
-    COMMON_RESPONSES,
-    NOT_YOURS,
-    Admin,
-    CurrentUser,
-    DbSession,
-    State,
-    Therapist,
-    audit,
-    patient_for,
-    served,
-)
-from recovery.service.auth import Role, issue_token
-from recovery.service.errors import ConflictError, FieldError, NotFoundError
-from recovery.service.fhir.inbound import FhirError, read_bundle
-from recovery.service.fhir.outbound import capability, outcome
-from recovery.service.fhir.smart import (
-    ALGORITHMS,
-    ASSERTION_TYPE,
-    ClientAuthError,
-    check_jwks,
-    verify_assertion,
-)
-from recovery.service.fhir.store import export_record, first_use, store_bundle
-from recovery.service.schemas import FhirClientIn, FhirClientOut
+from recovery.service.api.deps import COMMON_RESPONSES, State, audit, get_state, oauth2, served
+from recovery.service.auth import Role, TokenError, read_token
+from recovery.service.errors import ForbiddenError, ServiceError
+from recovery.service.fhir.conformance import bands_definition, capability
+from recovery.service.fhir.inbound import EntryIn, ImportPlan, read_bundle
+from recovery.service.fhir.negotiation import FHIR_JSON, issue_code
+from recovery.service.fhir.outbound import outcome
+from recovery.service.fhir.problems import FhirError
+from recovery.service.fhir.scopes import Grants, ScopeError, allows, parse_scopes
+from recovery.service.fhir.search import PARAMS, Who, everything, read, record_for, search
+from recovery.service.fhir.smart import read_smart_token
+from recovery.service.fhir.store import Context, store_plan
 from recovery.service.tables import FhirClient, User
 
-FHIR_JSON = "application/fhir+json"
+__all__ = ["Caller", "fhir_base", "refused", "render", "router"]
 
 
 class FhirResponse(JSONResponse):
@@ -50,144 +42,217 @@ class FhirResponse(JSONResponse):
 OUTCOME = {"description": "an OperationOutcome naming each problem",
            "content": {FHIR_JSON: {}}}
 router = APIRouter(prefix="/fhir", tags=["fhir"], default_response_class=FhirResponse,
-                   responses={**COMMON_RESPONSES, 422: OUTCOME})
+                   responses={**COMMON_RESPONSES, 404: OUTCOME, 422: OUTCOME})
+UNAUTHORISED = ServiceError("not signed in, or the token expired or was revoked")
+WRITES = ("Patient", "Observation", "Procedure")
+READS = ("Patient", "Observation", "Procedure", "RiskAssessment", "CarePlan")
 
 
-def fhir_response(doc: dict[str, Any], status: int = 200) -> JSONResponse:
-    """A FHIR resource as application/fhir+json."""
-    return FhirResponse(doc, status)
+def fhir_base(state: Any) -> str:
+    """This server's FHIR base URL (from the configured public URL, never the Host header)."""
+    return f"{state.settings.public_url}/fhir"
 
 
-def refused(exc: FhirError) -> JSONResponse:
-    """A refused Bundle: 422 with an OperationOutcome naming each bad part."""
-    return fhir_response(outcome(exc.problems), 422)
+def refused(exc: ServiceError) -> JSONResponse:
+    """A refusal under /fhir: its status with an OperationOutcome naming each problem."""
+    from recovery.service.api.errors import refusal
+
+    detail, status = refusal(exc)
+    if isinstance(exc, FhirError):
+        problems, code = exc.problems, exc.code
+    elif isinstance(detail, list):
+        problems = [(".".join(str(x) for x in d["loc"][1:]), d["msg"]) for d in detail]
+        code = issue_code(status)
+    else:
+        problems, code = [("", str(detail))], issue_code(status)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return FhirResponse(outcome(problems, code), status, headers)
+
+
+def render(request: Request, exc: ServiceError) -> JSONResponse | None:
+    """The OperationOutcome of a refusal under /fhir; None elsewhere (JSON is answered)."""
+    return refused(exc) if request.url.path.startswith("/fhir") else None
+
+
+@dataclass
+class Caller:
+    """Who calls: the user, whose records they see, and a SMART client's scopes (None for
+    a user's own token, which their role bounds)."""
+
+    user: User
+    who: Who
+    grants: Grants | None = None
+
+    def need(self, kind: str, letter: str, write: bool = False) -> None:
+        """ForbiddenError unless the caller may do `letter` (c r u d s) on `kind`."""
+        if write and self.user.role != Role.therapist:
+            raise ForbiddenError(f"a {self.user.role} may not write records through FHIR")
+        if self.grants is not None and not allows(self.grants, kind, letter):
+            raise FhirError([("", f"the token's scopes do not allow this on {kind}")], 403,
+                            "forbidden")
+
+
+def caller(request: Request, state: Annotated[Any, Depends(get_state)],
+           token: Annotated[str | None, Depends(oauth2)]) -> Caller:
+    """The signed-in caller, read without a write transaction (no writer lock is taken
+    while a Bundle is read)."""
+    secret = state.settings.secret_key.get_secret_value()
+    smart = read_smart_token(token, fhir_base(state), secret) if token else None
+    with state.db.reading() as s:
+        if smart is not None:
+            user, client = s.get(User, smart.user_id), s.get(FhirClient, smart.client_id)
+            version = smart.version
+            if client is None or not client.active or user is None or client.user_id != user.id:
+                raise _unauthorised()
+        else:
+            try:
+                user_id, version = read_token(token or "", secret)
+            except TokenError:
+                raise _unauthorised() from None
+            user = s.get(User, user_id)
+        if user is None or not user.active or user.token_version != version:
+            raise _unauthorised()
+        s.expunge(user)  # kept loaded after the read-only transaction ends
+    if user.role not in (Role.therapist, Role.patient):
+        raise ForbiddenError(f"a {user.role} does not use the FHIR routes")
+    request.state.user_id = user.id
+    try:
+        grants = parse_scopes(smart.scope) if smart is not None else None
+    except ScopeError:
+        raise _unauthorised() from None
+    return Caller(user, Who.of(user), grants)
+
+
+def _unauthorised() -> FhirError:
+    return FhirError([("", "not signed in, or the token expired or was revoked")], 401,
+                     "login")
+
+
+CallerDep = Annotated[Caller, Depends(caller)]
 
 
 @router.get("/metadata")
-def metadata(state: State) -> JSONResponse:
-    """The CapabilityStatement: what these routes read and write."""
-    return fhir_response(capability(state.settings.today()))
+def metadata(request: Request, state: State) -> FhirResponse:
+    """The CapabilityStatement, generated from the routes that exist."""
+    routes = [(m, r.path) for r in request.app.routes if isinstance(r, APIRoute)
+              and r.path.startswith("/fhir") for m in (r.methods or ())]
+    return FhirResponse(capability(routes, PARAMS, state.settings.public_url,
+                                   state.settings.today()))
 
 
-@router.post("")
-def transaction(s: DbSession, user: Therapist, state: State,
-                bundle: Annotated[dict[str, Any], Body(media_type=FHIR_JSON)]) -> JSONResponse:
-    """A transaction Bundle of Patients (matched by identifier), pain Observations (LOINC
-    72514-3) and massage or physiotherapy Procedures, stored in the therapist's records as
-    one transaction; the transaction-response Bundle says what was created."""
+@router.get("/StructureDefinition/forecast-bands")
+def bands(state: State) -> FhirResponse:
+    """The forecast-bands extension's definition, at its canonical URL."""
+    return FhirResponse(bands_definition(state.settings.public_url))
+
+
+def _letter(item_method: str, e: Any) -> str:
+    if item_method == "DELETE":
+        return "d"
+    if isinstance(e, EntryIn) and e.retract:
+        return "u"
+    return "u" if item_method == "PUT" else "c"
+
+
+def _scoped(plan: ImportPlan, who: Caller) -> None:
+    """Entries the caller's scopes do not allow: problems (403) of their own."""
+    for item in plan.items:
+        if item.type in WRITES and not item.problems and (item.action or item.method ==
+                                                          "DELETE"):
+            try:
+                who.need(str(item.type), _letter(item.method, item.action), write=True)
+            except FhirError as exc:
+                item.problems, item.status = list(exc.problems), 403
+
+
+def apply(state: Any, who: Caller, plan: ImportPlan, route: str,
+          then: Callable[[Session, dict[str, Any]], Any] | None = None
+          ) -> tuple[dict[str, Any], Any]:
+    """Store a read plan in one short transaction; the response Bundle (and `then`'s result
+    in the same transaction)."""
+    if who.user.role != Role.therapist:
+        raise ForbiddenError(f"a {who.user.role} may not write records through FHIR")
+    _scoped(plan, who)
     forecaster = served(state).forecaster
-    answer, records = store_bundle(s, user.id, read_bundle(bundle), state.settings.today(),
-                                   forecaster.kinds, forecaster.config.covariates.get("age"))
-    for record in records:
-        audit(s, user, record, "write")
-    return fhir_response(answer)
+    ctx = Context(who.user.id, state.settings.today(), forecaster.kinds,
+                  forecaster.config.covariates.get("age"))
+    with state.db.session() as s:
+        s.info["route"] = route
+        answer, records = store_plan(s, ctx, plan)
+        for record in records:
+            audit(s, who.user, record, "write")
+        s.add_all(s.info.pop("audit", []))
+        extra = then(s, answer) if then is not None else None
+    return answer, extra
 
 
-@router.get("/Patient/{patient_id}/$everything", responses=NOT_YOURS)
-def patient_everything(patient_id: str, s: DbSession, user: CurrentUser) -> JSONResponse:
+@router.post("", responses={200: {"description": "the transaction- or batch-response"}})
+def transaction(state: State, who: CallerDep,
+                bundle: Annotated[Any, Body(media_type=FHIR_JSON)]) -> FhirResponse:
+    """A transaction (all or nothing), batch or collection (entry by entry) Bundle of
+    Patients (matched by any identifier), pain Observations and massage or physiotherapy
+    Procedures; other resources are skipped with a warning. The response Bundle answers
+    each entry in request order."""
+    plan = read_bundle(bundle, fhir_base(state))
+    answer, _ = apply(state, who, plan, "POST /fhir")
+    return FhirResponse(answer)
+
+
+@router.get("/Patient/{patient_id}/$everything")
+def patient_everything(patient_id: str, state: State, who: CallerDep) -> FhirResponse:
     """The record as a searchset Bundle: Patient, Observations, Procedures, RiskAssessments
     (stored forecasts) and CarePlans (proposed schedules). Read audited."""
-    return fhir_response(export_record(s, patient_for(s, user, patient_id)))
+    for kind in READS:
+        who.need(kind, "r")
+    with state.db.reading() as s:
+        p = record_for(s, who.who, patient_id)
+        doc, record = everything(s, p, fhir_base(state)), p.id
+    _audit_read(state, who, [record], "GET /fhir/Patient/{patient_id}/$everything")
+    return FhirResponse(doc)
 
 
-def install(app: Any) -> None:
-    """FhirError anywhere under /fhir become OperationOutcomes."""
-
-    @app.exception_handler(FhirError)
-    async def _refused(_: Request, exc: FhirError) -> JSONResponse:
-        return refused(exc)
-
-
-@router.get("/.well-known/smart-configuration", response_class=JSONResponse)
-def smart_configuration(request: Request) -> JSONResponse:
-    """How a clinic system signs in (SMART backend services)."""
-    token_url = str(request.url_for("smart_token"))
-    return JSONResponse({
-        "token_endpoint": token_url, "grant_types_supported": ["client_credentials"],
-        "token_endpoint_auth_methods_supported": ["private_key_jwt"],
-        "token_endpoint_auth_signing_alg_values_supported": list(ALGORITHMS),
-        "scopes_supported": ["system/*.read", "system/*.write"],
-        "capabilities": ["client-confidential-asymmetric"]})
+def _audit_read(state: Any, who: Caller, records: list[str], route: str) -> None:
+    if not records:
+        return
+    with state.db.session() as s:
+        s.info["route"] = route
+        for r in records:
+            audit(s, who.user, r, "read")
+        s.add_all(s.info.pop("audit", []))
 
 
-@router.post("/auth/token", response_class=JSONResponse, name="smart_token", responses={
-    400: {"description": "an unsupported grant or assertion type (OAuth error)"},
-    401: {"description": "the assertion does not prove a registered client"}})
-def smart_token(request: Request, s: DbSession, state: State,
-                grant_type: Annotated[str, Form(max_length=64)],
-                client_assertion_type: Annotated[str, Form(max_length=200)],
-                client_assertion: Annotated[str, Form(max_length=16_000)],
-                scope: Annotated[str, Form(max_length=500)] = "system/*.read system/*.write",
-                ) -> JSONResponse:
-    """A clinic system's signed assertion (RS384 or ES384, with a registered key) for a
-    bearer token acting for its therapist; each assertion works once."""
-    if grant_type != "client_credentials":
-        return _oauth_error(400, "unsupported_grant_type", "use client_credentials")
-    if client_assertion_type != ASSERTION_TYPE:
-        return _oauth_error(400, "invalid_request", f"client_assertion_type: {ASSERTION_TYPE}")
-    now = datetime.now(UTC)
+def _reader(kind: str) -> Callable[..., FhirResponse]:
+    def read_one(rid: str, state: State, who: CallerDep) -> FhirResponse:
+        who.need(kind, "r")
+        with state.db.reading() as s:
+            doc, record = read(s, who.who, kind, rid, fhir_base(state))
+        _audit_read(state, who, [record], f"GET /fhir/{kind}/{{rid}}")
+        return FhirResponse(doc)
 
-    def jwks_of(client_id: str) -> dict[str, Any] | None:
-        c = s.get(FhirClient, client_id)
-        return c.jwks if c is not None and c.active else None
-
-    try:
-        proof = verify_assertion(client_assertion, jwks_of, request.headers.get("host", ""),
-                                 now)
-    except ClientAuthError as exc:
-        return _oauth_error(401, "invalid_client", str(exc))
-    if not first_use(s, proof.jti, proof.client_id, proof.expires, now):
-        return _oauth_error(401, "invalid_client", "this assertion was used already")
-    client = s.get(FhirClient, proof.client_id)
-    user = s.get(User, client.user_id) if client else None
-    if user is None or not user.active:
-        return _oauth_error(401, "invalid_client", "the client's therapist account is not active")
-    minutes = state.settings.token_minutes
-    return JSONResponse({"access_token": issue_token(
-        user.id, user.role, user.token_version, state.settings.secret_key.get_secret_value(),
-        minutes), "token_type": "bearer", "expires_in": 60 * minutes, "scope": scope})
+    read_one.__doc__ = f"One {kind} by id."
+    return read_one
 
 
-def _oauth_error(status: int, error: str, description: str) -> JSONResponse:
-    return JSONResponse({"error": error, "error_description": description}, status)
+def _searcher(kind: str) -> Callable[..., FhirResponse]:
+    def search_type(request: Request, state: State, who: CallerDep) -> FhirResponse:
+        who.need(kind, "s")
+        params: dict[str, list[str]] = {}
+        for k, v in request.query_params.multi_items():
+            params.setdefault(k, []).append(v)
+        with state.db.reading() as s:
+            doc = search(s, who.who, kind, params, fhir_base(state))
+        records = sorted({e["resource"]["subject"]["reference"].split("/")[-1]
+                          if kind != "Patient" else e["resource"]["id"]
+                          for e in doc.get("entry", [])})
+        _audit_read(state, who, records, f"GET /fhir/{kind}")
+        return FhirResponse(doc)
+
+    search_type.__doc__ = f"Search {kind} ({', '.join(PARAMS[kind])}, _count, _since)."
+    return search_type
 
 
-clients = APIRouter(prefix="/v1/fhir-clients", tags=["fhir"], responses=COMMON_RESPONSES)
-
-
-@clients.post("", response_model=FhirClientOut, status_code=201,
-              responses={409: {"description": "client_id taken"}})
-def register_client(body: FhirClientIn, s: DbSession, _: Admin) -> FhirClientOut:
-    """Admins register a clinic system: its client_id, the therapist it acts for and its
-    public keys."""
-    try:
-        kids = check_jwks(body.jwks)
-    except ValueError as exc:
-        raise FieldError("jwks", str(exc)) from None
-    therapist = s.get(User, body.therapist_id)
-    if therapist is None or therapist.role != Role.therapist or not therapist.active:
-        raise FieldError("therapist_id", "an active therapist's user id")
-    if s.get(FhirClient, body.client_id) is not None:
-        raise ConflictError(f"client_id {body.client_id!r} is taken")
-    row = FhirClient(id=body.client_id, name=body.name, user_id=therapist.id, jwks=body.jwks)
-    s.add(row)
-    s.flush()
-    return FhirClientOut.model_validate(row).model_copy(update={"key_ids": kids})
-
-
-@clients.get("", response_model=list[FhirClientOut])
-def list_clients(s: DbSession, _: Admin) -> list[FhirClientOut]:
-    """Every registered clinic system."""
-    return [FhirClientOut.model_validate(c).model_copy(update={
-        "key_ids": [k["kid"] for k in c.jwks["keys"]]})
-        for c in s.scalars(select(FhirClient).order_by(FhirClient.id))]
-
-
-@clients.delete("/{client_id}", status_code=204, responses={404: {"description": "no such"}})
-def revoke_client(client_id: str, s: DbSession, _: Admin) -> Response:
-    """Stop a clinic system signing in (tokens it holds expire within TOKEN_MINUTES)."""
-    c = s.get(FhirClient, client_id)
-    if c is None:
-        raise NotFoundError(f"no client {client_id!r}")
-    c.active = False
-    return Response(status_code=204)
+for _kind in READS:
+    router.add_api_route(f"/{_kind}/{{rid}}", _reader(_kind), methods=["GET"],
+                         name=f"read_{_kind}")
+    router.add_api_route(f"/{_kind}", _searcher(_kind), methods=["GET"],
+                         name=f"search_{_kind}")

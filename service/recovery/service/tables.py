@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
@@ -28,6 +28,11 @@ __all__ = [
 ]
 
 
+# Ids are 64-bit on every database (the API takes ids up to 2^63 - 1): BIGINT on PostgreSQL;
+# SQLite's INTEGER PRIMARY KEY is 64-bit already (and must be spelt INTEGER to autoincrement)
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
 def now() -> datetime:
     """Now in naive UTC, as the tables store it."""
     return datetime.now(UTC).replace(tzinfo=None)  # naive UTC: the same on SQLite and PG
@@ -45,7 +50,7 @@ class Base(DeclarativeBase):
 class User(Base):
     """An account."""
     __tablename__ = "users"
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     username: Mapped[str] = mapped_column(String(80), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(20))  # therapist | patient | analyst | admin
@@ -66,7 +71,7 @@ class Patient(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=_uuid)
     name: Mapped[str] = mapped_column(String(120))
     covariates: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    therapist_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    therapist_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=now)
     # day 0 of the record's calendar (None on records made before dates: their creation day)
     start_date: Mapped[date | None] = mapped_column(default=None)
@@ -87,8 +92,8 @@ class PatientIdentifier(Base):
     __table_args__ = (UniqueConstraint("therapist_id", "identifier",
                                        name="ux_patient_identifiers"),
                       Index("ix_patient_identifiers_patient", "patient_id"))
-    id: Mapped[int] = mapped_column(primary_key=True)
-    therapist_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    therapist_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id"))
     patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"))
     identifier: Mapped[str] = mapped_column(String(300))
 
@@ -101,7 +106,7 @@ class PlanRow(Base):
     patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"), index=True)
     name: Mapped[str] = mapped_column(String(80))
     spec: Mapped[dict[str, Any]]
-    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_by: Mapped[int] = mapped_column(BigId, ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=now)
 
 
@@ -110,7 +115,7 @@ class PainRow(Base):
     __tablename__ = "pain_scores"
     __table_args__ = (UniqueConstraint("patient_id", "client_id"),
                       Index("ix_pain_patient_day", "patient_id", "day"))
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"))
     day: Mapped[float]
     score: Mapped[int]
@@ -123,7 +128,7 @@ class SessionRow(Base):
     __tablename__ = "sessions"
     __table_args__ = (UniqueConstraint("patient_id", "client_id"),
                       Index("ix_sessions_patient_day", "patient_id", "day"))
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"))
     day: Mapped[float]
     kind: Mapped[str] = mapped_column(String(40))
@@ -137,7 +142,7 @@ class ForecastRow(Base):
     __tablename__ = "forecasts"
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=_uuid)
     patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"), index=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id"))
     model_version: Mapped[str] = mapped_column(String(40))
     request: Mapped[dict[str, Any]]
     response: Mapped[dict[str, Any]]
@@ -154,7 +159,7 @@ class CohortRow(Base):
     n_patients: Mapped[int]
     n_sessions: Mapped[int]
     n_scores: Mapped[int]
-    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_by: Mapped[int] = mapped_column(BigId, ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=now)
 
 
@@ -175,7 +180,7 @@ class Job(Base):
     # the claiming worker's lease: results are written only while it still matches
     lease: Mapped[str | None] = mapped_column(String(32), default=None)
     model_id: Mapped[str | None] = mapped_column(String(40), default=None)
-    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_by: Mapped[int] = mapped_column(BigId, ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=now)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
 
@@ -211,9 +216,9 @@ class AuditRow(Base):
     __tablename__ = "audit_log"
     __table_args__ = (Index("ix_audit_patient", "patient_id", "at"),
                       Index("ix_audit_user", "user_id", "at"))
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     at: Mapped[datetime] = mapped_column(default=now)
-    user_id: Mapped[int]
+    user_id: Mapped[int] = mapped_column(BigId)
     role: Mapped[str] = mapped_column(String(20))
     action: Mapped[str] = mapped_column(String(10))  # read | write | denied
     route: Mapped[str] = mapped_column(String(200))
@@ -227,7 +232,7 @@ class LoginFailure(Base):
     __tablename__ = "login_failures"
     __table_args__ = (Index("ix_login_failures_username", "username", "at"),
                       Index("ix_login_failures_client", "client", "at"))
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     username: Mapped[str] = mapped_column(String(80))
     client: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(default=now)
@@ -240,7 +245,7 @@ class FhirClient(Base):
     __tablename__ = "fhir_clients"
     id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the client_id
     name: Mapped[str] = mapped_column(String(120))
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id"))
     jwks: Mapped[dict[str, Any]]  # its public keys (a JWK Set)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=now)

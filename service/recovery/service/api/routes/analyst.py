@@ -16,7 +16,7 @@ from pyarrow import parquet as pq
 from sqlalchemy import select
 
 from recovery.model import CASES, Cohort, Forecaster, PhenomenaReport, write_phenomena_report
-from recovery.model.requests import Calibration
+from recovery.model.requests import NO_CONTROL, Calibration
 from recovery.service.api.deps import COMMON_RESPONSES, DbSession, State, require, served, settle
 from recovery.service.api.errors import run_model, unprocessable
 from recovery.service.auth import Role
@@ -39,7 +39,8 @@ def upload_cohort(state: State, s: DbSession, user: Analyst,
                   patients: Annotated[UploadFile, File(description="patients.csv|parquet")],
                   sessions: Annotated[UploadFile, File(description="sessions.csv|parquet")],
                   pain: Annotated[UploadFile, File(description="pain.csv|parquet")],
-                  name: Annotated[str, Form(min_length=1, max_length=120)] = "cohort",
+                  name: Annotated[str, Form(min_length=1, max_length=120,
+                                            pattern=NO_CONTROL)] = "cohort",
                   ) -> CohortOut:
     """Validate the three tables; store them only when every row is valid."""
     settle(s)  # reading and checking the files holds no transaction
@@ -63,7 +64,8 @@ def upload_fhir_cohort(state: State, s: DbSession, user: Analyst,
                        files: Annotated[list[UploadFile], File(
                            description="a FHIR Bulk Data export: NDJSON of Patient, "
                                        "Observation and Procedure resources")],
-                       name: Annotated[str, Form(min_length=1, max_length=120)] = "fhir cohort",
+                       name: Annotated[str, Form(min_length=1, max_length=120,
+                                                 pattern=NO_CONTROL)] = "fhir cohort",
                        ) -> CohortOut:
     """A Bulk Data export as a cohort: pain Observations and massage or physiotherapy
     Procedures, each patient under a pseudonym, day 0 at their first entry."""

@@ -11,7 +11,6 @@ import pandas as pd
 
 __all__ = [
     "custom_phases",
-    "export_name",
     "forecast_csv",
     "in_words",
     "models_side_by_side",
@@ -21,35 +20,28 @@ __all__ = [
     "session_dates",
     "spreadsheet_safe",
     "summary_table",
-    "when",
 ]
 
 
-def when(start: date, day: float | None) -> str:
-    """A day of the record as people write a date ("4 March 2027"); None: not within it."""
-    if day is None:
-        return "not within the horizon"
-    d = start + timedelta(days=float(day))
-    return f"{d.day} {d:%B %Y}"
-
-
 def summary_table(result: dict[str, Any], labels: dict[str, str] | None = None,
-                  currency: str = "", start: date | None = None) -> pd.DataFrame:
-    """One row per schedule: the numbers a therapist reads off a forecast, with dates."""
+                  currency: str = "") -> pd.DataFrame:
+    """One row per schedule: the numbers a therapist reads off a forecast."""
     labels = labels or {}
-    start = start or date.today()
     rows = []
     for f in result["forecasts"]:
         s = f["summary"]
         rows.append({"schedule": labels.get(f["name"], f["name"]),
-                     f"chance at or below target on {when(start, f['days'][-1])}":
-                     f"{s['p_target_at_horizon']:.0%}",
-                     "better than today by": when(start, s.get("improvement_from_now_day")),
-                     "better than the first week by": when(start, s["improvement_day"]),
+                     "P(at or below target)": f"{s['p_target_at_horizon']:.0%}",
+                     "improved from today by day": _day(s.get("improvement_from_now_day")),
+                     "improved from first week by day": _day(s["improvement_day"]),
                      "relapse risk": "-" if s["p_relapse"] is None else f"{s['p_relapse']:.0%}",
-                     "mean pain": f"{s['mean_pain']:.1f}", "sessions": s["sessions"],
-                     f"cost ({currency})" if currency else "cost": f"{s['cost']:g}"})
+                     "mean pain": round(s["mean_pain"], 2), "sessions": s["sessions"],
+                     f"cost ({currency})" if currency else "cost": s["cost"]})
     return pd.DataFrame(rows)
+
+
+def _day(day: float | None) -> str:
+    return "not within the horizon" if day is None else f"{day:g}"
 
 
 def in_words(text: str, labels: dict[str, str]) -> str:
@@ -116,24 +108,13 @@ def spreadsheet_safe(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", " ") else text
 
 
-def forecast_csv(result: dict[str, Any], labels: dict[str, str], patient: str, start: date,
-                 made_on: date) -> bytes:
-    """Tidy CSV: patient, model version, date made, schedule in words, date, mean and each
-    quantile; every text cell escaped for spreadsheets."""
-    frames = [pd.DataFrame({
-        "patient": spreadsheet_safe(patient), "model_version": result["model_version"],
-        "made_on": made_on.isoformat(),
-        "schedule": spreadsheet_safe(labels.get(f["name"], f["name"])),
-        "date": [(start + timedelta(days=float(d))).isoformat() for d in f["days"]],
-        "mean": f["mean"], **{f"q{k}": v for k, v in f["quantiles"].items()}})
-        for f in result["forecasts"]]
+def forecast_csv(result: dict[str, Any]) -> bytes:
+    """Tidy CSV: schedule, day, mean and each quantile; names escaped for spreadsheets."""
+    frames = [pd.DataFrame({"schedule": spreadsheet_safe(f["name"]), "day": f["days"],
+                            "mean": f["mean"],
+                            **{f"q{k}": v for k, v in f["quantiles"].items()}})
+              for f in result["forecasts"]]
     return pd.concat(frames).to_csv(index=False).encode()
-
-
-def export_name(patient: str, made_on: date, ext: str) -> str:
-    """A download's file name: the patient and the date, safe on every file system."""
-    slug = re.sub(r"[^A-Za-z0-9]+", "-", patient).strip("-").lower() or "patient"
-    return f"forecast-{slug}-{made_on.isoformat()}.{ext}"
 
 
 def problems_table(details: list[dict[str, Any]]) -> pd.DataFrame:
@@ -228,3 +209,30 @@ def trials_frame(report: dict[str, Any]) -> pd.DataFrame:
         "verdict": {"within": "matched", "below": "model below the published range",
                     "above": "model above the published range"}[t["verdict"]]}
         for t in report.get("trials", [])])
+
+
+def booking_words(booked: dict[str, Any], target: float, level: float) -> str:
+    """The booking answer in dates: when pain comes back if sessions stop, and by when to
+    book."""
+    goal = f"a {level:.0%} chance of being at {target:g} or below"
+    if booked["return_level"] is None:
+        back = "There is little gain to lose yet."
+    elif booked["median_return_date"] is None:
+        back = (f"If sessions stop now, pain is unlikely to come back within "
+                f"{len(booked['days']) // 7} weeks.")
+    else:
+        back = (f"If sessions stop now, pain is as likely as not to be back (half the gain "
+                f"lost) by **{booked['median_return_date']}**.")
+    staying = booked["return_level"] is None or booked["median_return_date"] is None
+    if booked["book_by_date"] is None:
+        book = f"No session is needed in that time to keep {goal}."
+    elif not booked["keeps_level"] and staying:
+        book = (f"But pain is not yet low enough for {goal}: sessions now would be to bring "
+                "it down further, not to stop it coming back.")
+    elif not booked["keeps_level"]:
+        book = (f"Book the next session now: {goal} is not held today, or not for all of the "
+                "four weeks after a session.")
+    else:
+        book = (f"Book the next session by **{booked['book_by_date']}** to keep {goal} until "
+                "then and for four weeks after it.")
+    return f"{back} {book}"

@@ -19,6 +19,7 @@ from recovery.model import (
     BookingRequest,
     ExplainRequest,
     ForecastRequest,
+    History,
     OptimiseRequest,
     booking,
     explain,
@@ -30,6 +31,9 @@ from recovery.model.predict.booking import book_by, p_at_target
 from recovery.model.predict.explain import relief_fade_days
 from recovery.model.predict.forecast import Forecaster, paths
 from recovery.model.predict.frontier import family, non_dominated
+from recovery.service.questions import RecordView
+from recovery.service.record_calendar import RecordCalendar
+from recovery.service.tables import Patient
 from tests.helpers import ROOT, Api, history_request
 
 DIARY = {"pain": [{"day": d, "score": s} for d, s in
@@ -232,3 +236,47 @@ def test_relief_that_outlasts_the_window_gets_no_fade_time(
     assert within_a_year is not None
     assert within_a_year > 7
     assert relief_fade_days(post, patient, 29, fc, window=7) is None
+
+
+def test_every_question_about_a_record_starts_by_one_rule(api: Api) -> None:
+    """The day asked for, else the day after the record's last entry: /optimise and /frontier
+    alike take the start_day of their body (one before the diary's last score is refused,
+    naming it)."""
+    _with_diary(api)  # entries up to yesterday, day 364 of the record
+    c, url, h = api.client, f"/v1/patients/{api.own}", api.as_("t1")
+    for route in ("optimise", "frontier"):
+        r = c.post(f"{url}/{route}", json={"start_day": 300, "horizon_days": 28, "draws": 200},
+                   headers=h)
+        assert r.status_code == 422, (route, r.text)
+        assert "start_day 300 is before the last score (day 364)" in r.text
+
+    def first_day(**body: float) -> float:
+        r = c.post(f"{url}/forecast", headers=h, json={
+            "schedules": [{"name": "none"}], "horizon_days": 14, "draws": 200, **body})
+        assert r.status_code == 200, r.text
+        return float(r.json()["forecasts"][0]["days"][0])
+
+    assert first_day() == 365  # the day after the diary's last score
+    assert first_day(start_day=370) == 370
+    assert c.post(f"{url}/scores", json=[{"day": 365, "score": 3, "client_id": "today"}],
+                  headers=h).status_code == 200
+    assert first_day() == 366  # today's score is history: the forecast starts tomorrow
+
+
+def test_the_record_view_starts_after_the_last_entry() -> None:
+    start = date(2026, 1, 1)
+    old = History.model_validate({"pain": [{"day": 0, "score": 6}, {"day": 3, "score": 5}],
+                                  "sessions": [{"day": 4, "kind": "massage"}]})
+    cal = RecordCalendar(start)
+
+    def view(history: History, today: float) -> RecordView:
+        return RecordView(Patient(start_date=start), cal, history, [], today)
+
+    assert view(old, 4.0).start_day() == 5.0  # the day after the session of day 4
+    assert view(old, 40.0).start_day() == 5.0  # a stale record too: where its story stops
+    assert view(old, 40.0).start_day(12.5) == 12.5
+    assert view(History(), 0.0).start_day() == 0.0
+    assert cal.date_of(31.0) == date(2026, 2, 1)
+    assert cal.day_of(date(2026, 2, 1)) == 31.0
+    assert cal.date_if(None) is None
+    assert cal.words() == "01 January 2026"

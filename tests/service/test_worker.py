@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recovery.model import PARAMS, Cohort, load, save, simulate_cohort
+from recovery.model import PARAMS, load, save, simulate_cohort
 from recovery.service.db import Database
 from recovery.service.registry import register_model
 from recovery.service.tables import Job
@@ -89,34 +89,6 @@ def test_a_real_refit_through_the_queue(api: Api) -> None:
     r = c.post(f"/v1/models/{done['model_id']}/promote", headers=h)
     assert r.status_code == 409
     assert "diagnostics" in r.json()["detail"]
-
-
-@pytest.mark.slow
-def test_a_quick_look_through_the_queue(api: Api, small_cohort: Cohort) -> None:
-    """method "advi" runs the quick look end to end; it is labelled and never servable."""
-    if api.settings.database_url.startswith("postgresql"):
-        pytest.skip("the queue is the same on PostgreSQL; one run is enough")
-    c, h = api.client, api.as_("a1")
-    files = {t: (f"{t}.csv", getattr(small_cohort, t).to_csv(index=False).encode())
-             for t in ("patients", "sessions", "pain")}
-    cohort = c.post("/v1/cohorts", files=files, headers=h).json()
-    job = c.post("/v1/fits", json={"cohort_id": cohort["id"], "method": "advi"},
-                 headers=h).json()
-    worker = Worker(api.settings)
-    assert worker.run_one()
-    worker.close()
-    done = c.get(f"/v1/jobs/{job['id']}", headers=h).json()
-    assert done["status"] == "succeeded", done
-    assert done["diagnostics"]["method"] == "advi"
-    assert done["diagnostics"]["max_rhat"] is None
-    assert "QUICK LOOK" in done["message"].upper(), done["message"]
-    model = c.get(f"/v1/models/{done['model_id']}", headers=h).json()
-    assert not model["passed"]
-    assert model["evaluation"]["methods"]["model"]["crps"] > 0
-    assert model["evaluation"]["patients"] == 1  # a tenth of 12, kept out of the fit
-    assert not model["evaluation"]["overlaps_training_cohort"]
-    r = c.post(f"/v1/models/{done['model_id']}/promote", headers=h)
-    assert r.status_code == 409
 
 
 def test_promotion_switches_without_failing_requests(api: Api, tmp_path: Path) -> None:

@@ -3,7 +3,8 @@ requests, and failing with one plain line instead of a traceback."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
@@ -13,11 +14,13 @@ from rich.markup import escape
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
+    from sqlalchemy.orm import Session
 
     from recovery.model.predict.forecast import Forecaster
 
-__all__ = ["EXIT_BAD_DIAGNOSTICS", "EXIT_BAD_INPUT", "ModelDir", "err", "fail", "forecaster_at",
-           "guarded", "out", "read_request", "report_fit", "settings_of", "write_out"]
+__all__ = ["EXIT_BAD_DIAGNOSTICS", "EXIT_BAD_INPUT", "ModelDir", "database", "err", "fail",
+           "forecaster_at", "guarded", "out", "read_request", "report_fit", "settings_of",
+           "write_out"]
 
 T = TypeVar("T")
 R = TypeVar("R", bound="BaseModel")
@@ -43,6 +46,21 @@ def settings_of(kind: type[R]) -> R:
         first = exc.errors()[0]
         name = "_".join(map(str, first["loc"])).upper() or "*"
         fail(f"bad RECOVERY_{name} setting: {first['msg'].removeprefix('Value error, ')}")
+
+
+@contextmanager
+def database(read_only: bool = False) -> Iterator[Session]:
+    """The service's database (RECOVERY_* settings), migrated, for one session: the one way a
+    command opens it. A refusal of the service (no such user, a name taken) fails plainly."""
+    from recovery.service.commands import database_session
+    from recovery.service.errors import ServiceError
+    from recovery.service.settings import Settings
+
+    try:
+        with database_session(settings_of(Settings), read_only) as s:
+            yield s
+    except ServiceError as exc:
+        fail(str(exc))
 
 
 def read_request(path: Path, schema: type[R]) -> R:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, get_args
 
 import numpy as np
 import typer
@@ -21,8 +22,21 @@ from recovery.cli.common import (
     out,
     report_fit,
 )
+from recovery.engine.refit_spec import RefitPlace, RefitSpec
+
+if TYPE_CHECKING:
+    from recovery.engine.refit import RefitResult
+    from recovery.model import Cohort, EvaluationReport
 
 app = typer.Typer()
+
+
+class World(StrEnum):
+    """The simulated worlds (recovery.model.WORLDS)."""
+
+    evidence = "evidence"
+    articles = "articles"
+SPEC = RefitSpec()  # the defaults of `recovery fit`'s options
 
 
 @app.command()
@@ -31,134 +45,135 @@ def simulate(
     patients: Annotated[int, typer.Option(min=1, max=100_000)] = 100,
     weeks: Annotated[float, typer.Option(min=1, max=156)] = 12,
     seed: Annotated[int, typer.Option()] = 1,
+    world: Annotated[World, typer.Option(help="the population truth: 'evidence' (published "
+                                         "sizes) or 'articles' (the practitioners' world)")
+                     ] = World.evidence,
 ) -> None:
     """Draw a synthetic cohort (patients, sessions, pain CSVs) and truth.json."""
-    from recovery.model import simulate_cohort
+    from recovery.model import WORLDS, simulate_cohort
 
-    cohort, truth = simulate_cohort(patients, weeks, np.random.default_rng(seed))
+    cohort, truth = simulate_cohort(patients, weeks, np.random.default_rng(seed),
+                                    WORLDS[world.value])
     cohort.save(out_dir)
     (out_dir / "truth.json").write_text(json.dumps(truth, indent=1))
     out.print(f"[green]wrote[/] {out_dir}: {patients} patients, {len(cohort.sessions)} sessions, "
               f"{len(cohort.pain)} scores (kinds: {', '.join(cohort.kinds)})")
 
 
+def _opt(field: str, *names: str) -> Any:
+    """A `recovery fit` option whose help is the refit spec's description of `field`."""
+    return typer.Option(*names, help=RefitSpec.model_fields[field].description)
+
+
 @app.command("fit")
-def fit_cmd(
+def fit_cmd(  # the options are the refit spec's fields (bounds and defaults checked there)
     cohort_dir: Annotated[Path, typer.Argument(help="directory with patients/sessions/pain")],
     out_dir: Annotated[Path, typer.Option("--out", help="model directory to write")],
-    draws: Annotated[int, typer.Option(min=10)] = 1000,
-    tune: Annotated[int, typer.Option(min=10)] = 1000,
-    chains: Annotated[int, typer.Option(min=2, max=16,
-                                        help="at least 2: R-hat compares chains")] = 2,
-    seed: Annotated[int, typer.Option()] = 1,
-    sampler: Annotated[str, typer.Option(
-        help="nutpie (numba), nutpie-jax, numpyro (JAX; GPU if jax sees one) or pymc")] = "nutpie",
-    keep_draws: Annotated[int, typer.Option(
-        min=10, help="store at most this many draws per chain (evenly thinned)")] = 1000,
-    max_draws: Annotated[int | None, typer.Option(
-        min=10, help="keep sampling past --draws, up to this many per chain, until R-hat, ESS "
-                     "and divergences pass (default 10 x draws; nutpie samplers)")] = None,
-    max_minutes: Annotated[float | None, typer.Option(
-        min=0.01, help="stop sampling after this many minutes and write what was drawn, with "
-                       "how many more draws the measured ESS needs (nutpie samplers)")] = None,
-    max_tree_depth: Annotated[int, typer.Option(
-        min=3, max=15, help="NUTS tree depth cap (2^depth - 1 gradients per draw at most); "
-                            "lower it to bound warm-up's cost on large cohorts")] = 10,
+    draws: Annotated[int, _opt("draws")] = SPEC.draws,
+    tune: Annotated[int, _opt("tune")] = SPEC.tune,
+    chains: Annotated[int, _opt("chains")] = SPEC.chains,
+    seed: Annotated[int, _opt("seed")] = SPEC.seed,
+    sampler: Annotated[str, _opt("sampler")] = SPEC.sampler,
+    keep_draws: Annotated[int, _opt("keep_draws")] = SPEC.keep_draws,
+    max_draws: Annotated[int | None, _opt("max_draws")] = SPEC.max_draws,
+    max_minutes: Annotated[float | None, _opt("max_minutes")] = SPEC.max_minutes,
+    max_tree_depth: Annotated[int, _opt("max_tree_depth")] = SPEC.max_tree_depth,
     quick: Annotated[bool, typer.Option(
         help="quick look: ADVI instead of NUTS, minutes instead of hours; never servable")] = False,
-    iterations: Annotated[int, typer.Option(min=100, help="ADVI iterations (--quick)")] = 6000,
+    iterations: Annotated[int, _opt("iterations")] = SPEC.iterations,
+    strategy: Annotated[str, _opt("strategy")] = SPEC.strategy,
+    subsample: Annotated[int | None, _opt("subsample")] = SPEC.subsample,
+    evaluated_patients: Annotated[int, _opt("evaluated_patients")] = SPEC.evaluated_patients,
+    holdout_days: Annotated[float, _opt("holdout_days")] = SPEC.holdout_days,
+    evaluation_draws: Annotated[int, _opt("evaluation_draws")] = SPEC.evaluation_draws,
     allow_bad_diagnostics: Annotated[bool, typer.Option(
         help="exit 0 even when R-hat, ESS or divergences fail the gate")] = False,
-    strategy: Annotated[str, typer.Option(
-        help="full: NUTS on every patient; subsample: NUTS on a stratified subsample, then "
-             "every patient updated on Dask (cost linear in patients); auto: subsample above "
-             "600 patients")] = "auto",
-    subsample: Annotated[int | None, typer.Option(
-        min=5, help="patients NUTS samples with --strategy subsample (default: about 8,000 "
-                    "scores' worth, 60 to 300)")] = None,
     scheduler: Annotated[str | None, typer.Option(
         help="Dask scheduler address for the per-patient updates; default: a local cluster")
     ] = None,
     workers: Annotated[int | None, typer.Option(
         min=1, help="local cluster size for the updates (default one per CPU)")] = None,
 ) -> None:
-    """Validate a cohort, fit the hierarchical model, write posterior, diagnostics and plots;
-    a subsample fit also writes every patient's posterior and forecasts (patients/*.parquet)."""
-    import tempfile
+    """Validate a cohort, fit the hierarchical model, write posterior, diagnostics, plots and
+    the held-out evaluation (a subsample fit also every patient's posterior and forecasts,
+    patients/*.parquet): the same refit as the service's worker."""
+    from recovery.model import Cohort, CohortError
 
-    from recovery.engine.cohort_fit import (
-        STRATEGIES,
-        CohortFitPlan,
-        chosen_strategy,
-        subsample_size,
-    )
-    from recovery.model import Cohort, CohortError, SamplerConfig
-    from recovery.model.config import SAMPLERS, Sampler
-    from recovery.model.inference.budget import BudgetError
-    from recovery.model.inference.plots import save_with_plots
-    from recovery.model.inference.quick import quick_fit
-
-    if sampler not in SAMPLERS:
-        fail(f"--sampler must be one of {', '.join(SAMPLERS)}, not {sampler!r}")
-    if strategy not in STRATEGIES:
-        fail(f"--strategy must be one of {', '.join(STRATEGIES)}, not {strategy!r}")
+    options = {k: v for k, v in locals().items() if k in RefitSpec.model_fields}
+    spec = _spec_of({**options, "method": "advi" if quick else "nuts"})
     try:
         cohort = Cohort.load(cohort_dir)
     except CohortError as exc:
         fail(str(exc))
-    plan = CohortFitPlan(cast("Any", strategy), subsample, address=scheduler, workers=workers)
-    if chosen_strategy(cohort, plan) == "subsample" and not quick:
-        out.print(f"NUTS on a stratified subsample of {subsample_size(cohort, plan)} of "
-                  f"{len(cohort.patients)} "
-                  "patients, then every patient updated on its population")
-    out.print(f"fitting {len(cohort.patients)} patients, {len(cohort.pain)} scores, "
-              f"{len(cohort.sessions)} sessions with "
-              + (f"ADVI ({iterations} iterations)" if quick else
-                 f"{sampler} ({chains} chains x {draws} draws, then on to at most "
-                 f"{max_draws or min(10 * draws, 100_000)} until the gate passes"
-                 + (f", for at most {max_minutes:g} minutes)" if max_minutes else ")")))
-    with tempfile.TemporaryDirectory(prefix="recovery-fit-") as work:
-        patients = Path(work) / "patients"
-        if quick:
-            fitted = quick_fit(cohort, iterations=iterations, draws=keep_draws, seed=seed)
-        else:
-            cfg = SamplerConfig(sampler=cast("Sampler", sampler), draws=draws, tune=tune,
-                                chains=chains, random_seed=seed, keep_draws=keep_draws,
-                                max_tree_depth=max_tree_depth, max_minutes=max_minutes,
-                                max_draws=max_draws or min(10 * draws, 100_000))
-            try:
-                fitted = _fit_cohort(cohort, cfg, plan, patients)
-            except BudgetError as exc:
-                fail(str(exc))
-        with out.status("posterior predictive check..."):
-            save_with_plots(fitted, out_dir, seed,
-                            {"patients": patients} if patients.is_dir() else None)
-    report_fit(fitted.diagnostics.model_dump(), out_dir)
-    if quick:
-        return
-    if not fitted.diagnostics.passed and not allow_bad_diagnostics:
+    result = _refit(cohort, spec, out_dir, RefitPlace(address=scheduler, workers=workers))
+    report_fit(result.fitted.diagnostics.model_dump(), out_dir)
+    _report_evaluation(result.evaluation)
+    if not quick and not result.fitted.diagnostics.passed and not allow_bad_diagnostics:
         raise typer.Exit(EXIT_BAD_DIAGNOSTICS)
 
 
-def _fit_cohort(cohort: Any, cfg: Any, plan: Any, patients: Path) -> Any:
-    """The fit with a status line for NUTS and a progress bar for the per-patient updates."""
+def _spec_of(options: dict[str, Any]) -> RefitSpec:
+    """The refit spec from the command's options; each bad one named as its option."""
+    from pydantic import ValidationError
+
+    try:
+        return RefitSpec.model_validate(options)
+    except ValidationError as exc:
+        fail("; ".join(_option_problem(e) for e in exc.errors()))
+
+
+def _option_problem(e: Any) -> str:
+    """One validation error in the words of the command line."""
+    name = str(e["loc"][0])
+    option = "--quick" if name == "method" else "--" + name.replace("_", "-")
+    if e["type"] == "literal_error":
+        choices = get_args(RefitSpec.model_fields[name].annotation)
+        return f"{option} must be one of {', '.join(choices)}, not {e['input']!r}"
+    return f"{option}: {e['msg']}"
+
+
+def _refit(cohort: Cohort, spec: RefitSpec, out_dir: Path, place: RefitPlace) -> RefitResult:
+    """The refit with what it will do said first, and a progress bar while it runs."""
     from rich.progress import Progress
 
-    from recovery.engine.cohort_fit import fit_cohort
+    from recovery.engine.cohort_fit import chosen_strategy, subsample_size
+    from recovery.engine.refit import plan_of, refit
+    from recovery.model import RecoveryError
 
+    plan = plan_of(spec, place)
+    if chosen_strategy(cohort, plan) == "subsample" and spec.method == "nuts":
+        out.print(f"NUTS on a stratified subsample of {subsample_size(cohort, plan)} of "
+                  f"{len(cohort.patients)} patients, then every patient updated on its "
+                  "population")
+    out.print(f"fitting {len(cohort.patients)} patients, {len(cohort.pain)} scores, "
+              f"{len(cohort.sessions)} sessions with "
+              + (f"ADVI ({spec.iterations} iterations)" if spec.method == "advi" else
+                 f"{spec.sampler} ({spec.chains} chains x {spec.draws} draws, then on to at "
+                 f"most {spec.draws_cap()} until the gate passes"
+                 + (f", for at most {spec.max_minutes:g} minutes)" if spec.max_minutes
+                    else ")")))
     with Progress(transient=True) as bar:
-        nuts = bar.add_task("compiling the model (about a minute)", total=1.0)
-        each = bar.add_task("updating every patient", total=len(cohort.patients), visible=False)
+        task = bar.add_task("compiling the model (about a minute)", total=1.0)
+        try:
+            return refit(cohort, spec, out_dir, lambda done, what: bar.update(
+                task, completed=done, description=what), place)
+        except RecoveryError as exc:  # the time budget ran out before any draw was kept
+            fail(str(exc))
 
-        def on_progress(done: float, phase: str) -> None:
-            bar.update(nuts, completed=done, description=phase)
 
-        def on_patients(n: int) -> None:
-            bar.update(nuts, visible=False)
-            bar.update(each, advance=n, visible=True)
-
-        return fit_cohort(cohort, cfg, plan, patients, on_progress=on_progress,
-                          on_patients=on_patients)
+def _report_evaluation(report: EvaluationReport) -> None:
+    """The held-out evaluation in one line, and whether it overlaps the training cohort."""
+    m = report.methods.get("model")
+    if m is None:
+        err.print(f"[yellow]warning:[/] no held-out scores to evaluate on ({report.patients} "
+                  f"patients, none with scores in their last {report.holdout_days:g} days)")
+        return
+    out.print(f"held-out evaluation on {report.patients} patients' last "
+              f"{report.holdout_days:g} days: 50 % bands held {m.coverage_50:.1%}, 90 % bands "
+              f"{m.coverage_90:.1%}, CRPS {m.crps:.3f} (evaluation.json)")
+    if report.overlaps_training_cohort:
+        err.print("[yellow]warning:[/] evaluated on the training cohort (under ten patients, "
+                  "or none kept back)")
 
 
 @app.command()

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from recovery.cli.common import fail, out, settings_of, write_out
+from recovery.cli.common import database, fail, out, settings_of, write_out
 
 app = typer.Typer()
 
@@ -109,18 +109,11 @@ def monitor(
 ) -> None:
     """The drift monitor of the served model (RECOVERY_DATABASE_URL): coverage of its bands
     by week and by therapist; exits 1 when a refit is suggested."""
-    from recovery.service.db import Database
     from recovery.service.monitor import served_report
     from recovery.service.settings import Settings
 
-    settings = settings_of(Settings)
-    db = Database(settings.database_url)
-    db.migrate()
-    try:
-        with db.reading() as s:
-            report = served_report(s, settings.today(), weeks)
-    finally:
-        db.close()
+    with database(read_only=True) as s:
+        report = served_report(s, settings_of(Settings).today(), weeks)
     if report is None:
         fail("no model is served yet (start the service once, or promote one)")
     write_out(out_json, report.model_dump_json(indent=1))

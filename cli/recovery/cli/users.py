@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from recovery.cli.common import fail, out
+from recovery.cli.common import database, fail, out
 
 app = typer.Typer(help="Service accounts.", no_args_is_help=True)
 
@@ -25,24 +25,16 @@ def users_create(
     from pydantic import ValidationError
 
     from recovery.service.accounts import create
-    from recovery.service.db import Database
-    from recovery.service.errors import ServiceError
     from recovery.service.schemas import UserIn
-    from recovery.service.settings import Settings
 
     try:
         body = UserIn(username=username, password=password, role=role,  # type: ignore[arg-type]
                       patient_id=patient_id)
     except ValidationError as exc:
         fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
-    db = Database(Settings().database_url)
-    db.migrate()
-    try:
-        with db.session() as s:
-            user = create(s, body)
-            out.print(f"[green]created[/] {user.role} {user.username!r} (id {user.id})")
-    except ServiceError as exc:
-        fail(str(exc))
+    with database() as s:
+        user = create(s, body)
+        out.print(f"[green]created[/] {user.role} {user.username!r} (id {user.id})")
 
 
 @app.command("passwd")
@@ -85,18 +77,9 @@ def users_delete(username: Annotated[str, typer.Option()]) -> None:
 
 
 def _change_user(username: str, change: Callable[[Any], None], done: str) -> None:
+    """Change one account, found by its name, in one transaction."""
     from recovery.service.accounts import by_name
-    from recovery.service.db import Database
-    from recovery.service.errors import ServiceError
-    from recovery.service.settings import Settings
 
-    db = Database(Settings().database_url)
-    db.migrate()
-    try:
-        with db.session() as s:
-            change(by_name(s, username))
-    except ServiceError as exc:
-        fail(str(exc))
-    finally:
-        db.close()
+    with database() as s:
+        change(by_name(s, username))
     out.print(f"[green]{done}[/]: {username!r}")

@@ -19,6 +19,7 @@ import pandas as pd
 from recovery.engine.cluster import connect
 from recovery.engine.fit_remote import fit_on_engine
 from recovery.engine.forecast_batch import run_batch
+from recovery.engine.refit_spec import SUBSAMPLE_ABOVE, Strategy
 from recovery.model.config import ModelConfig, SamplerConfig
 from recovery.model.data.cohort import Cohort
 from recovery.model.data.subsample import stratified_subsample
@@ -30,9 +31,7 @@ from recovery.model.requests import ScheduleSpec
 __all__ = ["STRATEGIES", "SUBSAMPLE_ABOVE", "CohortFitPlan", "chosen_strategy", "fit_cohort",
            "subsample_size"]
 
-Strategy = Literal["auto", "full", "subsample"]
 STRATEGIES: tuple[str, ...] = Strategy.__args__  # type: ignore[attr-defined]
-SUBSAMPLE_ABOVE = 600  # patients; above this "auto" samples a subsample (bench/scale_fit.py)
 # The subsample's default size: about this many scores' worth of patients, within the bounds.
 # NUTS on 300 patients' 17,500 scores (12 weeks) missed the gate in 20 minutes (decision 0007).
 SUBSAMPLE_SCORES, SUBSAMPLE_BOUNDS = 8_000, (60, 300)

@@ -32,7 +32,7 @@ from recovery.model.predict.batch import (
 )
 from recovery.model.predict.forecast import Forecaster
 
-__all__ = ["SCHEMAS", "BatchResult", "run_batch"]
+__all__ = ["SCHEMAS", "BatchResult", "BatchSpec", "run_batch"]
 
 _TYPES = {"patient_id": pa.string(), "schedule": pa.string(), "error": pa.string(),
           "parameter": pa.string(), "method": pa.string(), "rank": pa.int64(),

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import defaultdict
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from recovery.model import BANDS, QUANTILE_KEYS, band_scores, drift_verdict
 from recovery.model.requests import Calibration
+from recovery.service.record_calendar import RecordCalendar, calendar_of
 from recovery.service.schemas import MonitorOut, MonitorWindow
+from recovery.service.stored_forecast import StoredForecast
 from recovery.service.tables import (
     ForecastRow,
     ModelRow,
@@ -47,11 +48,13 @@ def scored_entries(s: Session, model_version: str, reference: tuple[float, float
                      .join(User, User.id == Patient.therapist_id)
                      .where(ForecastRow.model_version == model_version)
                      .order_by(ForecastRow.created_at)).all()
-    forecasts: dict[str, list[ForecastRow]] = defaultdict(list)
-    who: dict[str, tuple[str, date]] = {}
+    forecasts: dict[str, list[StoredForecast]] = defaultdict(list)
+    made_at: dict[str, list[datetime]] = defaultdict(list)
+    who: dict[str, tuple[str, RecordCalendar]] = {}
     for f, p, therapist in rows:
-        forecasts[p.id].append(f)
-        who[p.id] = (therapist, p.start)
+        forecasts[p.id].append(StoredForecast.of(f.response))
+        made_at[p.id].append(f.created_at)
+        who[p.id] = (therapist, calendar_of(p))
     if not forecasts:
         return pd.DataFrame()
     ids = list(forecasts)
@@ -59,37 +62,20 @@ def scored_entries(s: Session, model_version: str, reference: tuple[float, float
     for pid, day in s.execute(select(SessionRow.patient_id, SessionRow.day)
                               .where(SessionRow.patient_id.in_(ids))):
         sessions[pid].append(day)
-    made_at = {pid: [f.created_at for f in made] for pid, made in forecasts.items()}
     out = []
     for pid, day, score, entered in s.execute(
             select(PainRow.patient_id, PainRow.day, PainRow.score, PainRow.created_at)
             .where(PainRow.patient_id.in_(ids))):
-        made = forecasts[pid]
         i = bisect_left(made_at[pid], entered) - 1
-        if i < 0 or (on := _bands_on(made[i].response, day, sessions[pid])) is None:
+        if i < 0 or (on := forecasts[pid][i].bands_on(day, sessions[pid])) is None:
             continue
-        therapist, start = who[pid]
+        therapist, calendar = who[pid]
         q, given = on
-        out.append({"patient": pid, "therapist": therapist, "date": start + timedelta(
-            days=int(day)), "score": score, **dict(zip(QUANTILE_KEYS, q, strict=True)),
-            **{f"p_{b}": given.get(b, ref) for b, ref in zip(BANDS, reference, strict=True)}})
+        out.append({"patient": pid, "therapist": therapist, "date": calendar.date_of(day),
+                    "score": score, **dict(zip(QUANTILE_KEYS, q, strict=True)),
+                    **{f"p_{b}": given.get(b, ref) for b, ref in zip(BANDS, reference,
+                                                                      strict=True)}})
     return pd.DataFrame(out)
-
-
-def _bands_on(response: dict[str, Any], day: float, sessions: list[float]
-              ) -> tuple[list[float], dict[str, float]] | None:
-    """The five quantiles on `day` of the schedule whose planned session count up to it is
-    closest to the sessions given, and the probabilities it gave its bands (None when the
-    forecast does not cover the day)."""
-    days = response["forecasts"][0]["days"]
-    if not days or not days[0] <= day <= days[-1]:
-        return None
-    given = sum(days[0] <= d < day for d in sessions)
-    f = min(response["forecasts"], key=lambda f: abs(
-        sum(days[0] <= d < day for d in f["session_days"]) - given))
-    at = int(np.clip(np.searchsorted(days, day), 0, len(days) - 1))
-    return ([f["quantiles"][k][at] for k in QUANTILE_KEYS],
-            {b: p[at] for b, p in f.get("in_band", {}).items()})
 
 
 def reference_of(cal: Calibration | None) -> tuple[float, float]:

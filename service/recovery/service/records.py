@@ -5,7 +5,7 @@ domain errors (errors.py), not HTTP responses."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -15,6 +15,7 @@ from recovery.model import History, TherapySession
 from recovery.model.requests import PainScore
 from recovery.service.db import insert_skipping_known
 from recovery.service.errors import NotFoundError, Place, refuse_fields
+from recovery.service.record_calendar import calendar_of
 from recovery.service.schemas import BatchResult, SameDay, ScoreIn, SessionIn
 from recovery.service.tables import PainRow, Patient, SessionRow
 
@@ -45,13 +46,14 @@ def same_day(s: Session, p: Patient, days: Sequence[float] | None = None) -> lis
     by_day: dict[float, list[int]] = {}
     for day, score in s.execute(q.order_by(PainRow.day, PainRow.id)):
         by_day.setdefault(day, []).append(score)
-    return [SameDay(date=p.start + timedelta(days=int(d)), day=d, scores=v, used=v[-1])
+    on = calendar_of(p).date_of
+    return [SameDay(date=on(d), day=d, scores=v, used=v[-1])
             for d, v in by_day.items() if len(v) > 1]
 
 
 def today_of(p: Patient, today: date) -> float:
     """Today as a day of the record (days since its start date)."""
-    return float((today - p.start).days)
+    return calendar_of(p).day_of(today)
 
 
 def next_day(h: History) -> float:
@@ -68,7 +70,7 @@ def placed(p: Patient, items: Sequence[ScoreIn | SessionIn], field: str, today: 
     days: list[float] = []
     problems: list[tuple[Place, str]] = []
     for i, x in enumerate(items):
-        day = x.day if x.day is not None else float(((x.date or p.start) - p.start).days)
+        day = x.day if x.day is not None else calendar_of(p).day_of(x.date or p.start)
         where = "day" if x.day is not None else "date"
         when = f"day {day:g}" if x.day is not None else str(x.date)
         if day < 0:

@@ -16,6 +16,7 @@ from pydantic import (
     model_validator,
 )
 
+from recovery.engine.refit_spec import RefitSpec
 from recovery.model import KindName
 from recovery.model.requests import (
     NO_CONTROL,
@@ -326,25 +327,9 @@ class CohortOut(BaseModel):
     created_at: UtcDatetime
 
 
-class FitIn(_In):
-    """A refit to queue."""
+class FitIn(RefitSpec):
+    """A refit to queue: the cohort, and the spec `recovery fit` takes as options."""
     cohort_id: str = Field(min_length=1, max_length=32)
-    draws: int = Field(default=1000, ge=50, le=20_000)
-    tune: int = Field(default=1000, ge=50, le=20_000)
-    chains: int = Field(default=2, ge=2, le=8, description="at least 2: R-hat compares chains")
-    seed: int = Field(default=1, ge=0, le=2**32 - 1, description="random seed")
-    method: Literal["nuts", "advi"] = Field(
-        default="nuts", description="nuts: the full fit; advi: a quick look, never servable")
-    max_draws: int | None = Field(
-        default=None, ge=50, le=100_000, description="keep sampling past `draws`, up to this "
-        "many per chain, until the convergence gate passes (default: 10 x draws)")
-    max_minutes: float | None = Field(
-        default=None, gt=0, le=24 * 60, description="stop sampling after this long and keep "
-        "what was drawn (default: the service's fit_max_minutes)")
-    strategy: Literal["auto", "full", "subsample"] = Field(
-        default="auto", description="full: NUTS on every patient; subsample: NUTS on a "
-        "stratified subsample (the service's fit_subsample), then every patient updated on "
-        "its population; auto: subsample above the service's fit_subsample_above patients")
 
 
 class JobOut(BaseModel):

@@ -14,28 +14,16 @@ import logging
 import os
 import shutil
 import socket
-import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import select, update
 
-from recovery.engine.cohort_fit import CohortFitPlan, chosen_strategy, fit_cohort
-from recovery.model import (
-    Cohort,
-    FittedModel,
-    Forecaster,
-    ModelConfig,
-    SamplerConfig,
-    evaluate,
-    quick_fit,
-    save_with_plots,
-    stratified_subsample,
-)
+from recovery.engine.refit import RefitPlace, RefitResult, RefitSpec, refit
+from recovery.model import Cohort
 from recovery.service.db import Database
 from recovery.service.registry import model_row
 from recovery.service.settings import Settings
@@ -44,40 +32,6 @@ from recovery.service.tables import CohortRow, Job, ModelRow
 __all__ = ["Worker"]
 
 log = logging.getLogger("recovery.worker")
-
-
-EVALUATED_PATIENTS = 200  # at most this many held-out patients a refit is evaluated on
-
-
-def _counter(report: Callable[[int], None]) -> Callable[[int], None]:
-    """Turn "k more done" callbacks into running totals."""
-    done = [0]
-
-    def add(k: int) -> None:
-        done[0] += k
-        report(done[0])
-    return add
-
-
-def _held_out(cohort: Cohort, subsample: bool) -> tuple[Cohort, Cohort | None]:
-    """What a refit samples, and the patients kept back for its evaluation. A full fit (or a
-    quick look) keeps back a stratified tenth, up to EVALUATED_PATIENTS; a cohort under ten
-    patients keeps none, and its evaluation says it overlaps the training cohort. A subsample
-    fit keeps none back: its evaluation uses patients NUTS did not see (`_evaluated`)."""
-    n = min(EVALUATED_PATIENTS, len(cohort.patients) // 10)
-    if subsample or n == 0:
-        return cohort, None
-    held = stratified_subsample(cohort, n, ModelConfig(), every_stratum=False)
-    return cohort.only(set(cohort.patient_ids) - set(held.patient_ids)), held
-
-
-def _evaluated(cohort: Cohort, fitted: FittedModel) -> Cohort:
-    """The patients a subsample fit is evaluated on: those NUTS did not see (up to
-    EVALUATED_PATIENTS of them, stratified), else the whole cohort."""
-    rest = set(cohort.patient_ids) - set(fitted.cohort.patient_ids)
-    if not rest:
-        return cohort
-    return stratified_subsample(cohort.only(rest), EVALUATED_PATIENTS, fitted.config)
 
 
 def _now() -> datetime:
@@ -187,14 +141,13 @@ class Worker:
             except Exception:
                 log.exception("heartbeat failed", extra={"job_id": job_id})
 
-    def _commit(self, job_id: str, directory: Path, cohort_id: str, evaluation: dict,
-                summary: str) -> str:
+    def _commit(self, job_id: str, cohort_id: str, result: RefitResult) -> str:
         """Register the model and close the job in one transaction, only under our lease."""
-        row = model_row(directory, cohort_id, job_id, evaluation)
+        row = model_row(result.directory, cohort_id, job_id, result.evaluation.model_dump())
         with self.db.session() as s:
             held = s.execute(update(Job).where(Job.id == job_id, Job.lease == self.lease,
                                                Job.status == "running").values(
-                status="succeeded", progress=1.0, model_id=row.id, message=summary,
+                status="succeeded", progress=1.0, model_id=row.id, message=result.summary,
                 finished_at=_now()).returning(Job.id)).first()
             if held is None:
                 raise LeaseLostError(job_id)
@@ -202,53 +155,39 @@ class Worker:
                 s.add(row)
         return row.id
 
-    def _fit(self, job_id: str) -> str:
+    def _job(self, job_id: str) -> tuple[RefitSpec, str, Cohort]:
+        """The job's spec (the service's settings fill what it leaves open), its cohort's id
+        and the cohort."""
         with self.db.session() as s:
             job = s.get(Job, job_id)
             assert job is not None
             cohort_row = s.get(CohortRow, job.cohort_id)
             assert cohort_row is not None
-            params, cohort_id, cohort_path = dict(job.params), job.cohort_id, cohort_row.path
-        cohort = Cohort.load(cohort_path)
-        draws = params["draws"]
-        cfg = SamplerConfig(draws=draws, tune=params["tune"], chains=params["chains"],
-                            random_seed=params["seed"], progress_bar=False,
-                            max_draws=params.get("max_draws") or min(10 * draws, 100_000),
-                            max_minutes=params.get("max_minutes")
-                            or self.settings.fit_max_minutes)
-        self.beat(job_id, 0.0, "compiling the model")
-        progress = lambda f, phase: self.beat(job_id, 0.8 * f, phase)  # noqa: E731
-        n = len(cohort.patients)
-        updated = lambda k: self.beat(job_id, 0.8, f"updating every patient ({k} of {n})")  # noqa: E731
-        plan = CohortFitPlan(strategy=params.get("strategy", "auto"),
-                             subsample=self.settings.fit_subsample,
-                             above=self.settings.fit_subsample_above,
-                             address=self.settings.engine_address)
-        advi = params.get("method") == "advi"
-        training, held = _held_out(cohort, not advi and chosen_strategy(cohort, plan) != "full")
-        with tempfile.TemporaryDirectory() as tmp:
-            patients = Path(tmp) / "patients"
-            if advi:
-                fitted = quick_fit(training, seed=cfg.random_seed, progress_bar=False,
-                                   on_progress=progress)
-            else:
-                fitted = fit_cohort(training, cfg, plan, patients, on_progress=progress,
-                                    on_patients=_counter(updated))
-            self.beat(job_id, 0.9, "checking: posterior predictive and held-out evaluation")
-            directory = self.settings.models_dir / fitted.model_id
-            save_with_plots(fitted, directory, cfg.random_seed,
-                            {"patients": patients} if patients.is_dir() else None)
-        evaluated = held if held is not None else _evaluated(cohort, fitted)
-        report = evaluate(Forecaster(fitted), evaluated, holdout_days=42, draws=500)
-        (directory / "evaluation.json").write_text(report.model_dump_json(indent=1))
-        d = fitted.diagnostics
-        verdict = "" if d.method == "advi" else "DIAGNOSTICS FAILED: "  # problems say QUICK LOOK
-        summary = "diagnostics passed" if d.passed else verdict + "; ".join(d.problems)
+            spec, cohort_id, path = RefitSpec.model_validate(job.params), job.cohort_id, \
+                cohort_row.path
+        spec = spec.model_copy(update={
+            "max_minutes": spec.max_minutes or self.settings.fit_max_minutes,
+            "subsample": spec.subsample or self.settings.fit_subsample})
+        return spec, cohort_id, Cohort.load(path)
+
+    def _fit(self, job_id: str) -> str:
+        """Rows -> refit -> commit: the model is written beside the others, named by its id."""
+        spec, cohort_id, cohort = self._job(job_id)
+        place = RefitPlace(address=self.settings.engine_address,
+                           subsample_above=self.settings.fit_subsample_above)
+        staging = self.settings.models_dir / f".job-{job_id}"
+        shutil.rmtree(staging, ignore_errors=True)  # a dead attempt's leftovers
         try:
-            return self._commit(job_id, directory, cohort_id, report.model_dump(), summary)
+            result = refit(cohort, spec, staging, lambda done, what: self.beat(job_id, done, what),
+                           place)
+            directory = staging.rename(self.settings.models_dir / result.fitted.model_id)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        try:
+            return self._commit(job_id, cohort_id, replace(result, directory=directory))
         except LeaseLostError:
             with self.db.session() as s:
-                if s.get(ModelRow, fitted.model_id) is None:  # nobody registered this folder
+                if s.get(ModelRow, result.fitted.model_id) is None:  # nobody registered it
                     shutil.rmtree(directory, ignore_errors=True)
             raise
 

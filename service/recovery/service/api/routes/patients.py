@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+from datetime import UTC
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy import delete, select
 
 from recovery.model import (
+    Forecaster,
     ForecastRequest,
     ForecastResponse,
     OptimiseRequest,
     OptimiseResponse,
     optimise,
 )
-from recovery.model.requests import PatientInfo
 from recovery.service.accounts import create, retire
 from recovery.service.api.deps import (
     BUSY,
@@ -27,25 +27,21 @@ from recovery.service.api.deps import (
     Therapist,
     audit,
     check_covariates,
-    gated,
     patient_for,
     refuse_unknown_kinds,
     require,
     served,
-    settle,
 )
-from recovery.service.api.errors import run_model
+from recovery.service.api.questions import ask
 from recovery.service.auth import Role
 from recovery.service.errors import FieldError, ForbiddenError
+from recovery.service.questions import record_view
+from recovery.service.record_calendar import calendar_of
 from recovery.service.records import (
     delete_entry,
-    history_of,
     insert_new,
-    next_day,
     placed,
     same_day,
-    today_of,
-    usable,
 )
 from recovery.service.schemas import (
     AccountIn,
@@ -208,11 +204,11 @@ def history(patient_id: str, s: DbSession, user: CurrentUser, state: State) -> H
     """The record's diary and sessions (days since its start date), and what forecasts leave
     out."""
     patient = patient_for(s, user, patient_id)
-    h, left_out = usable(history_of(s, patient_id), served(state).forecaster.kinds)
-    today = today_of(patient, state.settings.today())
-    return HistoryOut(patient_id=patient_id, start_date=patient.start, today=today,
-                      pain=[p.model_dump() for p in h.pain],
-                      sessions=[x.model_dump() for x in h.sessions], left_out=left_out,
+    view = record_view(s, patient, served(state).forecaster.kinds, state.settings.today())
+    return HistoryOut(patient_id=patient_id, start_date=patient.start, today=view.today,
+                      pain=[p.model_dump() for p in view.history.pain],
+                      sessions=[x.model_dump() for x in view.history.sessions],
+                      left_out=view.left_out,
                       same_day=same_day(s, patient))
 
 
@@ -220,14 +216,14 @@ def history(patient_id: str, s: DbSession, user: CurrentUser, state: State) -> H
 def entries(patient_id: str, s: DbSession, user: CurrentUser,
             limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[EntryOut]:
     """The record's latest entries as stored, each with the client id that removes it."""
-    start = patient_for(s, user, patient_id).start
+    on = calendar_of(patient_for(s, user, patient_id)).date_of
     rows: list[EntryOut] = []
     tables: tuple[tuple[Any, Any, Literal["score", "session"]], ...] = (
         (PainRow, PainRow.score, "score"), (SessionRow, SessionRow.kind, "session"))
     for table, value, what in tables:
         q = (select(table.client_id, table.day, value, table.created_at)
              .where(table.patient_id == patient_id).order_by(table.id.desc()).limit(limit))
-        rows += [EntryOut(entry=what, client_id=c, day=d, date=start + timedelta(days=int(d)),
+        rows += [EntryOut(entry=what, client_id=c, day=d, date=on(d),
                           value=str(v), stored_at=t) for c, d, v, t in s.execute(q)]
     return sorted(rows, key=lambda e: e.stored_at, reverse=True)[:limit]
 
@@ -238,19 +234,11 @@ def forecast_patient(patient_id: str, body: PatientForecastIn, s: DbSession, use
                      state: State) -> ForecastResponse:
     """Forecast a stored patient under the given schedules; the forecast is kept for audit.
     Sessions of kinds the served model does not know are left out, and the response says so."""
-    patient = patient_for(s, user, patient_id)
-    loaded = served(state)
-    h, left_out = usable(history_of(s, patient_id), loaded.forecaster.kinds)
-    req_body: dict[str, Any] = {
-        "patient": {"covariates": patient.covariates}, "history": h.model_dump(),
-        "start_day": body.start_day if body.start_day is not None else next_day(h),
-        **body.model_dump(exclude={"start_day", "prices"}, exclude_none=True)}
-    req_body["prices"] = body.prices if body.prices is not None else state.settings.prices
-    settle(s)  # the request is checked and forecast outside any transaction
-    req = run_model(lambda: ForecastRequest.model_validate(req_body))
-    response = gated(state, user.id, lambda: loaded.forecaster.forecast(req), timed=True)
-    response.notes += left_out
-    s.add(ForecastRow(patient_id=patient_id, user_id=user.id, model_version=loaded.model_id,
+    asked = ask(s, user, state, patient_id, ForecastRequest, body, body.start_day,
+                prices=body.prices if body.prices is not None else state.settings.prices)
+    response = asked.answer(Forecaster.forecast, timed=True)
+    response.notes += asked.view.left_out
+    s.add(ForecastRow(patient_id=patient_id, user_id=user.id, model_version=asked.model_id,
                       request=body.model_dump(mode="json"), response=response.model_dump()))
     return response
 
@@ -271,12 +259,6 @@ def past_forecasts(patient_id: str, s: DbSession, user: CurrentUser) -> list[dic
 def optimise_patient(patient_id: str, body: PatientOptimiseIn, s: DbSession, user: CurrentUser,
                      state: State) -> OptimiseResponse:
     """The cheapest schedule that keeps this patient's target likely enough."""
-    patient = patient_for(s, user, patient_id)
-    loaded = served(state)
-    h, _ = usable(history_of(s, patient_id), loaded.forecaster.kinds)
-    settle(s)
-    req = run_model(lambda: OptimiseRequest(
-        patient=PatientInfo(covariates=patient.covariates), history=h,
-        start_day=body.start_day if body.start_day is not None else next_day(h),
-        prices=state.settings.prices, **body.model_dump(exclude={"start_day"})))
-    return gated(state, user.id, lambda: optimise(loaded.forecaster, req))
+    asked = ask(s, user, state, patient_id, OptimiseRequest, body, body.start_day,
+                prices=state.settings.prices)
+    return asked.answer(optimise)

@@ -21,6 +21,7 @@ from recovery.service.api.deps import (
 )
 from recovery.service.errors import NotFoundError
 from recovery.service.schemas import PlanIn, PlanOut
+from recovery.service.stored_forecast import StoredForecast, StoredSchedule
 from recovery.service.tables import ForecastRow, PainRow, PlanRow
 
 router = APIRouter(prefix="/v1/patients", tags=["plans"], responses=COMMON_RESPONSES)
@@ -72,25 +73,23 @@ def outcome(patient_id: str, forecast_id: str, s: DbSession, user: CurrentUser
     row = s.get(ForecastRow, forecast_id)
     if row is None or row.patient_id != patient_id:
         raise NotFoundError("forecast_id: no such forecast in this record")
-    forecasts = row.response["forecasts"]
-    first, last = forecasts[0]["days"][0], forecasts[0]["days"][-1]
+    stored = StoredForecast.of(row.response)
+    first, last = stored.days[0], stored.days[-1]
     actual = s.execute(select(PainRow.day, PainRow.score).where(
         PainRow.patient_id == patient_id, PainRow.day >= first, PainRow.day <= last)
         .order_by(PainRow.day)).all()
     return {"forecast_id": row.id, "created_at": row.created_at.isoformat() + "Z",
             "model_version": row.model_version,
             "actual": [{"day": d, "score": v} for d, v in actual],
-            "schedules": [_against(f, actual) for f in forecasts]}
+            "schedules": [_against(f, actual) for f in stored.forecasts]}
 
 
-def _against(f: dict[str, Any], actual: Sequence[Any]) -> dict[str, Any]:
+def _against(f: StoredSchedule, actual: Sequence[Any]) -> dict[str, Any]:
     """One schedule's bands on the days scores were recorded, and the share inside them."""
-    days = np.asarray(f["days"])
-    at = np.clip(np.searchsorted(days, [d for d, _ in actual]), 0, len(days) - 1)
-    q = np.column_stack([np.asarray(f["quantiles"][k])[at] for k in QUANTILE_KEYS])
+    q = np.array([f.quantiles_on(d) for d, _ in actual]).reshape(len(actual), len(QUANTILE_KEYS))
     scored = band_scores(q, np.asarray([v for _, v in actual], dtype=float))
     share = {b: float(scored[f"in_{b}"].mean()) if len(actual) else None for b in ("50", "90")}
-    return {"name": f["name"], "days": f["days"], "quantiles": f["quantiles"],
+    return {"name": f.name, "days": f.days, "quantiles": f.quantiles,
             "inside_50": share["50"], "inside_90": share["90"]}
 
 

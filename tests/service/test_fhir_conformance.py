@@ -356,6 +356,6 @@ def test_names_and_identifiers_follow_the_apis_rules(shared_api: Api, what: str,
     p["resource"][field] = value
     p["request"] = {"method": "POST", "url": "Patient"}
     out = send(shared_api, bundle(p), expect=422)
-    assert any(x.startswith(f"Bundle.entry[0].resource.{field}") for x in where(out)), what
+    assert any(f"entry[0].resource.{field}" in x for x in where(out)), what
     assert "\x00" not in str(out)  # the value is not echoed
     assert "9" * 100 not in str(out)

@@ -46,10 +46,18 @@ def _unacceptable(scope: Scope) -> str | None:
     return None
 
 
+def _where(loc: list[Any]) -> str:
+    """A FastAPI error location as a FHIRPath-like one: ["body", "entry", 0] -> entry[0]."""
+    out = ""
+    for part in loc[1:]:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out.lstrip(".")
+
+
 def _messages(detail: Any) -> list[tuple[str, str]]:
     if isinstance(detail, list):
-        return [(".".join(str(x) for x in d.get("loc", [])[1:]) or "request",
-                 str(d.get("msg", "refused"))) for d in detail if isinstance(d, dict)]
+        return [(_where(d.get("loc", [])), str(d.get("msg", "refused")))
+                for d in detail if isinstance(d, dict)]
     return [("", str(detail))]
 
 

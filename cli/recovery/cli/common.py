@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
     from sqlalchemy.orm import Session
 
-    from recovery.model.predict.forecast import Forecaster
+    from recovery.model import Forecaster
 
 __all__ = ["EXIT_BAD_DIAGNOSTICS", "EXIT_BAD_INPUT", "ModelDir", "database", "err", "fail",
            "forecaster_at", "guarded", "out", "read_request", "report_fit", "settings_of",
@@ -79,8 +79,7 @@ def read_request(path: Path, schema: type[R]) -> R:
 
 def forecaster_at(model_dir: Path) -> Forecaster:
     """A saved model ready to forecast; a directory that is not one fails plainly."""
-    from recovery.model import ModelVersionError
-    from recovery.model.predict.forecast import Forecaster
+    from recovery.model import Forecaster, ModelVersionError
 
     try:
         return Forecaster.from_directory(model_dir)

@@ -20,8 +20,6 @@ from recovery.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from recovery.model.predict.batch import BatchSpec
-    from recovery.model.predict.forecast import Forecaster
     from recovery.model.requests import ScheduleSpec
 
 app = typer.Typer()
@@ -69,7 +67,7 @@ def optimise(
     out_json: Annotated[Path | None, typer.Option("--out", help="write the result JSON")] = None,
 ) -> None:
     """The cheapest schedule that keeps P(score <= target at the horizon) above a level."""
-    from recovery.model.predict.optimise import optimise as run_optimise
+    from recovery.model import optimise as run_optimise
     from recovery.model.requests import OptimiseRequest
 
     req = read_request(request, OptimiseRequest)
@@ -169,9 +167,8 @@ def forecast_batch(
     """Forecast every patient of a cohort under every schedule, on Dask, into tidy Parquet."""
     from rich.progress import Progress
 
-    from recovery.engine import connect, run_batch
-    from recovery.model import PRESETS, Cohort, CohortError
-    from recovery.model.predict.batch import BatchSpec
+    from recovery.engine import BatchSpec, check_batch, connect, run_batch
+    from recovery.model import PRESETS, Cohort, CohortError, RecoveryError
 
     specs = _batch_schedules(schedule, schedules_json, list(PRESETS))
     fc = forecaster_at(model_dir)
@@ -180,7 +177,10 @@ def forecast_batch(
     except CohortError as exc:
         fail(str(exc))
     spec = BatchSpec(tuple(specs), horizon_days, draws, target_score, seed)
-    _check_batch(fc, spec)
+    try:
+        check_batch(fc, spec)
+    except (ValueError, RecoveryError) as exc:  # a ValidationError is a ValueError
+        fail(str(exc))
     n = len(cohort.patient_ids)
     with Progress() as bar:
         task = bar.add_task(f"forecasting {n} patients x {len(specs)} schedules", total=n)
@@ -215,21 +215,3 @@ def _batch_schedules(names: list[str] | None, path: Path | None, presets: list[s
         except (OSError, ValidationError) as exc:
             fail(f"--schedules {path}: {exc}")
     return specs or [ScheduleSpec(name=n) for n in presets]
-
-
-def _check_batch(fc: Forecaster, spec: BatchSpec) -> None:
-    """Refuse up front what would fail for every patient (work limits, unknown kinds)."""
-    from pydantic import ValidationError
-
-    from recovery.model import RecoveryError
-    from recovery.model.predict.update import kind_indices
-    from recovery.model.requests import ForecastRequest
-
-    try:
-        ForecastRequest(schedules=list(spec.schedules), horizon_days=spec.horizon_days,
-                        draws=spec.draws, start_day=0.0)
-        for i, s in enumerate(spec.schedules):
-            kind_indices(fc.kinds, [s.kind, *(p.kind for p in s.phases or [])],
-                         f"schedules.{i}.kind")
-    except (ValidationError, ValueError, RecoveryError) as exc:
-        fail(str(exc))

@@ -14,15 +14,16 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from recovery.engine.cluster import connect
     from recovery.engine.fit_remote import fit_on_engine
-    from recovery.engine.forecast_batch import BatchResult, BatchSpec, run_batch
+    from recovery.engine.forecast_batch import BatchResult, BatchSpec, check_batch, run_batch
     from recovery.engine.refit import RefitResult, refit
     from recovery.engine.refit_spec import RefitPlace, RefitSpec
 
-__all__ = ["BatchResult", "BatchSpec", "RefitPlace", "RefitResult", "RefitSpec", "connect",
-           "fit_on_engine", "refit", "run_batch"]
+__all__ = ["BatchResult", "BatchSpec", "RefitPlace", "RefitResult", "RefitSpec", "check_batch",
+           "connect", "fit_on_engine", "refit", "run_batch"]
 
 _HOMES = {"connect": "cluster", "fit_on_engine": "fit_remote", "BatchResult": "forecast_batch",
-          "BatchSpec": "forecast_batch", "run_batch": "forecast_batch",
+          "BatchSpec": "forecast_batch", "check_batch": "forecast_batch",
+          "run_batch": "forecast_batch",
           "RefitResult": "refit", "refit": "refit", "RefitPlace": "refit_spec",
           "RefitSpec": "refit_spec"}
 

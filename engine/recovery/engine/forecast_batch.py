@@ -31,8 +31,10 @@ from recovery.model.predict.batch import (
     split_cohort,
 )
 from recovery.model.predict.forecast import Forecaster
+from recovery.model.predict.update import kind_indices
+from recovery.model.requests import ForecastRequest
 
-__all__ = ["SCHEMAS", "BatchResult", "BatchSpec", "run_batch"]
+__all__ = ["SCHEMAS", "BatchResult", "BatchSpec", "check_batch", "run_batch"]
 
 _TYPES = {"patient_id": pa.string(), "schedule": pa.string(), "error": pa.string(),
           "parameter": pa.string(), "method": pa.string(), "rank": pa.int64(),
@@ -126,3 +128,12 @@ def _on_cluster(client: Client, fc: Forecaster, chunks: Any, spec: BatchSpec,
         on_chunk(len(tables.updates) + len(tables.errors))
         for c in islice(chunks, 1):
             running.add(client.submit(forecast_patients, model, c, spec, pure=False))
+
+
+def check_batch(fc: Forecaster, spec: BatchSpec) -> None:
+    """Refuse up front what would fail for every patient: the work limits of one forecast
+    (a pydantic ValidationError) and session kinds the model does not know (PatientError)."""
+    ForecastRequest(schedules=list(spec.schedules), horizon_days=spec.horizon_days,
+                    draws=spec.draws, start_day=0.0)
+    for i, s in enumerate(spec.schedules):
+        kind_indices(fc.kinds, [s.kind, *(p.kind for p in s.phases or [])], f"schedules.{i}.kind")

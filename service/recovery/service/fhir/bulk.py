@@ -22,7 +22,7 @@ __all__ = ["pseudonym", "write_cohort_tables"]
 
 def _line(raw: bytes, at: str, problems: list[Problem]) -> dict[str, Any] | None:
     """One NDJSON line as a resource, or None with its problem noted."""
-    if shape(raw)[0] > MAX_DEPTH:
+    if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and shape(raw)[0] > MAX_DEPTH:
         problems.append((at, f"nested deeper than {MAX_DEPTH} levels"))
         return None
     try:

@@ -13,7 +13,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
 from recovery.service.api.deps import COMMON_RESPONSES, State, audit, get_state, oauth2, served
@@ -134,8 +133,8 @@ CallerDep = Annotated[Caller, Depends(caller)]
 @router.get("/metadata")
 def metadata(request: Request, state: State) -> FhirResponse:
     """The CapabilityStatement, generated from the routes that exist."""
-    routes = [(m, r.path) for r in request.app.routes if isinstance(r, APIRoute)
-              and r.path.startswith("/fhir") for m in (r.methods or ())]
+    routes = [(m.upper(), path) for path, ops in request.app.openapi()["paths"].items()
+              if path.startswith("/fhir") for m in ops]
     return FhirResponse(capability(routes, PARAMS, state.settings.public_url,
                                    state.settings.today()))
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -69,6 +71,7 @@ def get_state(request: Request) -> AppState:
 
 State = Annotated[AppState, Depends(get_state)]
 LOG = logging.getLogger(__name__)
+MODEL_NICENESS = 10  # model work's CPU priority below the event loop's (0)
 
 
 def get_session(state: State) -> Iterator[Session]:
@@ -234,6 +237,7 @@ def within(seconds: float, work: Callable[[], T]) -> T:
 
     def run() -> None:
         try:
+            yield_to_requests()
             out.append(work())
         except Cancelled:
             pass
@@ -251,6 +255,13 @@ def within(seconds: float, work: Callable[[], T]) -> T:
     if failed:
         raise failed[0]
     return out[0]
+
+
+def yield_to_requests() -> None:
+    """Lower the calling thread's CPU priority (Linux: nice is per thread), so the event loop
+    and short requests go first when model work and they want the same core."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), MODEL_NICENESS)
 
 
 def cancel(thread: threading.Thread, grace: float = 10.0) -> None:

@@ -92,11 +92,13 @@ def fan_chart(frame: pd.DataFrame, diary: pd.DataFrame, target: float | None,
     return alt.layer(*layers).properties(height=height)
 
 
-def outcome_chart(outcome: dict[str, Any], start: date, name: str) -> Chart:
-    """A past forecast's bands for one schedule with the scores recorded since."""
+def outcome_chart(outcome: dict[str, Any], start: date, name: str, label: str | None = None
+                  ) -> Chart:
+    """A past forecast's bands for one schedule (`label`: its name in words) with the scores
+    recorded since."""
     sched = next(s for s in outcome["schedules"] if s["name"] == name)
     frame = forecast_frame({"forecasts": [{**sched, "mean": sched["quantiles"]["50"]}]},
-                           start, {})
+                           start, {name: label or name})
     actual = pd.DataFrame(outcome["actual"], columns=["day", "score"])
     actual["date"] = to_dates(start, actual["day"])
     return fan_chart(frame, actual, target=None, height=320).properties(

@@ -3,24 +3,26 @@ models side by side."""
 
 from __future__ import annotations
 
-import time
 from functools import partial
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from recovery.charts.interactive import drift_chart
+from recovery.charts.interactive import calibration_chart, drift_chart
 from recovery.dashboard.client import ServiceClient, ServiceError
 from recovery.dashboard.common import client, fetched, guarded, show_done, show_error
 from recovery.dashboard.views import (
     diagnostics_line,
+    evaluation_table,
     models_side_by_side,
     phenomena_table,
     problems_table,
+    promotion_table,
     refit_advice,
     subsample_line,
     trials_frame,
+    worse_on,
 )
 
 __all__ = ["analyst_page"]
@@ -30,29 +32,34 @@ def analyst_page() -> None:
     """Store a cohort, start and follow refits, watch drift, compare and promote models."""
     c = client()
     st.header("Cohorts, refits and models")
+    show_done()
     upload_form(c)
-    listed = fetched(lambda: (c.cohorts(), c.jobs(), c.models()))
+    listed = fetched(lambda: (c.cohorts(), c.models()))
     if listed is None:
         return
-    cohorts, jobs, models = listed
+    cohorts, models = listed
     if cohorts:
         refit_form(c, cohorts)
-    refits(jobs)
+    refits(c)
     drift_monitor(c)
     st.subheader("Models")
-    show_done()
     if models:
-        st.dataframe(models_side_by_side(models), hide_index=True)
+        st.table(models_side_by_side(models))
+        st.caption("Patients: how many the model was fitted to; the rest of the cohort was "
+                   "held out to test its forecasts (coverage and CRPS are on those).")
         if st.button("Roll back to the previously served model", key="rollback"):
             guarded(c.rollback, "Rolled back: the previously served model is served again.")
+    served = next((m for m in models if m["served"]), None)
     for m in models:
         with st.expander(diagnostics_line(m)):
-            model_view(c, m)
+            model_view(c, m, served)
 
 
 def upload_form(c: ServiceClient) -> None:
     """A cohort's three tables, stored whole or refused with every problem listed."""
     with st.form("upload"):
+        st.caption("Three tables as CSV or Parquet (the three together up to 20 MB); an "
+                   "example is in data/demo_cohort/.")
         name = st.text_input("Cohort name", "new cohort", key="cohort_name")
         files = {t: st.file_uploader(f"{t} (CSV or Parquet)", type=["csv", "parquet"],
                                      key=f"file_{t}") for t in ("patients", "sessions", "pain")}
@@ -86,7 +93,8 @@ def refit_form(c: ServiceClient, cohorts: list[dict[str, Any]]) -> None:
                            key="draws", help="sampling goes on, up to 10 times this, "
                            "until R-hat, ESS and divergences pass")
     tune = b.number_input("Tuning per chain", 100, 20000, 1000, step=100, key="tune")
-    chains = cc.number_input("Chains", 1, 8, 2, key="chains")
+    chains = cc.number_input("Chains", 2, 8, 2, key="chains",
+                             help="at least 2: R-hat compares chains")
     seed = d.number_input("Seed", 0, 2**31 - 1, 1, key="seed")
     budget = e.number_input("Time budget (minutes)", 1, 1440, 60, key="budget",
                             help="sampling stops then and keeps what it has drawn")
@@ -96,18 +104,20 @@ def refit_form(c: ServiceClient, cohorts: list[dict[str, Any]]) -> None:
                 "Refit queued.")
 
 
-def refits(jobs: list[dict[str, Any]]) -> None:
-    """The latest refits' progress, followed every few seconds while one is running."""
+@st.fragment(run_every=3)
+def refits(c: ServiceClient) -> None:
+    """The latest refits' progress, redrawn every 3 s on its own (the rest of the page stays
+    as it is while a refit runs)."""
     st.subheader("Refits")
+    jobs = fetched(c.jobs)
+    if not jobs:
+        st.caption("No refits yet.")
+        return
     for j in jobs[:10]:
         st.progress(j["progress"], text=f"{j['id'][:8]} {j['status']}: {j['message']}")
-    busy = any(j["status"] in ("queued", "running") for j in jobs)
-    if busy and st.checkbox("Follow progress (refresh every 3 s)", value=True, key="follow"):
-        time.sleep(3)
-        st.rerun()
 
 
-def model_view(c: ServiceClient, m: dict[str, Any]) -> None:
+def model_view(c: ServiceClient, m: dict[str, Any], served: dict[str, Any] | None) -> None:
     """One model: its problems and advice, held-out evaluation, plots, phenomena, promotion."""
     d = m["diagnostics"]
     if d.get("problems"):
@@ -117,25 +127,40 @@ def model_view(c: ServiceClient, m: dict[str, Any]) -> None:
     for tip in refit_advice(d):
         st.info(tip)
     if m["evaluation"]:
-        ev = m["evaluation"]["methods"]
-        st.dataframe(pd.DataFrame({n: {k: v for k, v in s.items() if k != "calibration"}
-                                   for n, s in ev.items()}).T)
-        st.caption("Calibration on held-out scores: observed against nominal coverage")
-        st.line_chart(pd.DataFrame({n: s["calibration"] for n, s in ev.items()}))
+        ev = m["evaluation"]
+        st.caption(f"Held out: the last {ev.get('holdout_days', 0):g} days of "
+                   f"{ev.get('patients', '?')} patients the model did not see.")
+        st.table(evaluation_table(ev))
+        st.altair_chart(calibration_chart(ev["methods"]), width="stretch")
+        st.caption("Each band's nominal coverage against the share of held-out scores inside "
+                   "it; dashed: perfect calibration.")
     for plot in ("trace.png", "ppc.png"):
         try:
             st.image(c.model_plot(m["id"], plot), caption=plot)
         except ServiceError:
             st.caption(f"no {plot} for this model")
     phenomena_view(c, m["id"])
-    if m["served"]:
-        return
+    if not m["served"]:
+        promotion(c, m, served)
+
+
+def promotion(c: ServiceClient, m: dict[str, Any], served: dict[str, Any] | None) -> None:
+    """The candidate beside the served model; a confirmation when it is worse on anything."""
+    known = st.session_state.setdefault("phenomena_counts", {})
+    st.markdown("**Promote: this model beside the one served now**")
+    st.table(promotion_table(m, served, known))
+    worse = worse_on(m, served, known)
+    confirmed = True
+    if worse:
+        st.warning("This model is worse than the served one on: " + "; ".join(worse) + ".")
+        confirmed = st.checkbox("Serve it anyway: I have read the comparison",
+                                key=f"worse_ok_{m['id']}")
     anyway = False
     if narrow := m.get("narrow_bands"):
         st.warning(f"On held-out patients its {narrow}: its forecasts would claim more "
                    "certainty than they have.")
         anyway = st.checkbox("Serve it anyway", key=f"anyway_{m['id']}")
-    if st.button("Promote to serve", key=f"promote_{m['id']}"):
+    if st.button("Promote to serve", key=f"promote_{m['id']}", disabled=not confirmed):
         guarded(partial(c.promote, m["id"], anyway), f"Now serving {m['id']}.")
 
 
@@ -154,13 +179,13 @@ def drift_monitor(c: ServiceClient) -> None:
         st.info(" ".join(report["reasons"]))
     if not report["weeks"]:
         return
-    st.altair_chart(drift_chart(report), use_container_width=True)
+    st.altair_chart(drift_chart(report), width="stretch")
     st.caption(f"{report['scores']} scores entered after forecasts of model "
                f"{report['model_version']}, each against the forecast made before it. Dashed: "
                "the bands' coverage on held-out patients when the model was evaluated.")
-    st.dataframe(pd.DataFrame(report["therapists"]).rename(columns={
+    st.table(pd.DataFrame(report["therapists"]).rename(columns={
         "label": "therapist", "coverage_50": "inside 50 % band", "coverage_90":
-        "inside 90 % band", "crps": "quantile score"}), hide_index=True)
+        "inside 90 % band", "crps": "CRPS"}))
 
 
 def phenomena_view(c: ServiceClient, model_id: str) -> None:
@@ -172,8 +197,10 @@ def phenomena_view(c: ServiceClient, model_id: str) -> None:
         report = fetched(lambda: c.phenomena(model_id))
     if report is None:
         return
+    st.session_state.setdefault("phenomena_counts", {})[model_id] = (report["passed"],
+                                                                     report["total"])
     st.markdown(f"**{report['passed']} of {report['total']}** claims hold for this model.")
-    st.dataframe(phenomena_table(report), hide_index=True)
+    st.table(phenomena_table(report))
     if report.get("trials"):
         st.markdown("**Published trials re-run as forecasts** (18 chronic patients, each arm "
                     "their schedule):")

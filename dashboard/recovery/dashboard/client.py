@@ -74,10 +74,33 @@ class ServiceClient:
         return r.json()
 
     def sign_in(self, username: str, password: str) -> dict[str, Any]:
-        """Exchange a username and password for a token kept by this client."""
+        """Exchange a username and password for a token kept by this client; the user, with
+        how long the sign-in lasts (`expires_in`, seconds)."""
         r = self._call("POST", "/v1/token", data={"username": username, "password": password})
         self.token = r["access_token"]
+        return {**self._call("GET", "/v1/me"), "expires_in": int(r.get("expires_in", 3600))}
+
+    def me(self) -> dict[str, Any]:
+        """The signed-in user (SessionExpired when the token no longer works)."""
         return dict(self._call("GET", "/v1/me"))
+
+    # administrators
+    def users(self) -> list[dict[str, Any]]:
+        """Every account."""
+        return list(self._call("GET", "/v1/users"))
+
+    def create_user(self, username: str, password: str, role: str) -> dict[str, Any]:
+        """A new therapist, analyst or administrator account."""
+        return dict(self._call("POST", "/v1/users", json={
+            "username": username, "password": password, "role": role}))
+
+    def set_active(self, user_id: int, active: bool) -> dict[str, Any]:
+        """Disable or re-enable an account (its tokens are revoked either way)."""
+        return dict(self._call("PATCH", f"/v1/users/{user_id}", json={"active": active}))
+
+    def audit(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Who read or changed which record, newest first."""
+        return list(self._call("GET", "/v1/audit", params={"limit": limit}))
 
     # patients
     def patients(self) -> list[dict[str, Any]]:
@@ -101,16 +124,31 @@ class ServiceClient:
         return dict(self._call("GET", "/v1/catalogue"))
 
     def add_entry(self, patient_id: str, entry: str, value: int | str, on: date | float
-                  ) -> str:
+                  ) -> dict[str, Any]:
         """Store one score (value: 0-10) or session (value: its kind) on a date or day;
-        returns the client id that removes it."""
+        returns the client id that removes it and the dates now holding several scores."""
         cid = uuid.uuid4().hex
         item: dict[str, Any] = {"client_id": cid, "score" if entry == "score" else "kind": value}
         item["date" if isinstance(on, date) else "day"] = (
             on.isoformat() if isinstance(on, date) else on)
         table = "scores" if entry == "score" else "sessions"
-        self._call("POST", f"/v1/patients/{patient_id}/{table}", json={table: [item]})
-        return cid
+        done = self._call("POST", f"/v1/patients/{patient_id}/{table}", json={table: [item]})
+        return {"client_id": cid, "same_day": done.get("same_day", [])}
+
+    def update_patient(self, patient_id: str, name: str | None = None,
+                       covariates: dict[str, float | None] | None = None) -> dict[str, Any]:
+        """Correct a record's name or covariates."""
+        body = {k: v for k, v in (("name", name), ("covariates", covariates)) if v is not None}
+        return dict(self._call("PATCH", f"/v1/patients/{patient_id}", json=body))
+
+    def delete_patient(self, patient_id: str) -> None:
+        """Remove a record with everything in it (audited by the service)."""
+        self._call("DELETE", f"/v1/patients/{patient_id}")
+
+    def create_login(self, patient_id: str, username: str, password: str) -> dict[str, Any]:
+        """The patient's own login, linked to their record."""
+        return dict(self._call("POST", f"/v1/patients/{patient_id}/account",
+                               json={"username": username, "password": password}))
 
     def entries(self, patient_id: str) -> list[dict[str, Any]]:
         """A patient's entries, newest first, for corrections."""

@@ -12,10 +12,11 @@ import matplotlib.pyplot as plt
 import streamlit as st
 
 from recovery.charts.figures import fan_figure
+from recovery.charts.frames import Colours
 from recovery.dashboard.client import ServiceClient, ServiceError, SessionExpired
 
-__all__ = ["catalogue", "chart_png", "client", "fetched", "guarded", "labels", "show_done",
-           "show_error", "show_trust"]
+__all__ = ["catalogue", "chart_png", "client", "colours_for", "fetched", "guarded", "labels",
+           "responsive", "show_done", "show_error", "show_trust"]
 
 T = TypeVar("T")
 
@@ -74,43 +75,76 @@ def guarded(action: Callable[[], Any], done: str | None = None,
         return
     if done:
         st.session_state["done"] = done
-    st.session_state["undo_action"] = undo
+    st.session_state["undo_action"] = (*undo, 0) if undo else None
     st.rerun()
 
 
 def show_done() -> None:
-    """The last change's confirmation, and a button that undoes it, in one container that is
-    always there: what follows keeps its place, so open expanders stay open."""
+    """The last change's confirmation, and a button that undoes it until the next action: a
+    run without its click (any other click or entry) takes the button away, so no stale Undo
+    is left to remove something later. One container, always there, so what follows keeps its
+    place."""
     with st.container():
         if done := st.session_state.pop("done", None):
             st.success(done)
         undo = st.session_state.get("undo_action")
-        if undo and st.button(undo[0], key="undo"):
-            label, action = undo
+        if not undo:
+            return
+        label, action, runs = undo
+        if runs > 0:  # shown once already, and another action came instead of its click
+            st.session_state["undo_action"] = None
+            if not st.session_state.get("undo"):
+                return
+        place = st.empty()
+        if place.button(label, key="undo"):
+            st.session_state["undo_action"] = None
             guarded(action, f"Undone: {label[len('Undo: '):]}.")
+        st.session_state["undo_action"] = (label, action, runs + 1) if runs == 0 else None
 
 
 def show_trust(result: dict[str, Any]) -> None:
-    """How far to trust the forecast: the evidence it rests on, the model's measured held-out
-    calibration, and anything it left out."""
+    """How far to trust the forecast: how well it fits this patient's diary, the model's
+    measured held-out calibration, and anything it left out."""
     u, cal = result["update"], result.get("calibration")
     if u.get("low_ess"):
         st.warning(f"Low confidence: {u['warning']}.")
     else:
-        st.caption(f"Conditioned on the diary by {u['method']} ({u['ess']:.0f} effective "
-                   "posterior draws).")
+        st.caption("Fitted to this patient's diary and to the patients the model learnt from.")
     if cal:
-        st.caption(f"On held-out future scores this model's 90 % bands held "
-                   f"{cal['coverage_90']:.0%} of them and its 50 % bands {cal['coverage_50']:.0%}"
-                   f" ({cal['held_out_scores']} scores).")
+        st.caption(f"On patients it had not seen, this model's 90 % bands held "
+                   f"{cal['coverage_90']:.0%} of the later scores and its 50 % bands "
+                   f"{cal['coverage_50']:.0%} ({cal['held_out_scores']} scores).")
     for note in result.get("notes", []):
         st.warning(f"Left out of this forecast: {note}.")
 
 
-def chart_png(history: dict[str, Any], result: dict[str, Any], target: float) -> bytes:
-    """The fan chart as a PNG, for reports."""
-    fig = fan_figure(history, result, target)
+def chart_png(history: dict[str, Any], result: dict[str, Any], target: float,
+              labels: dict[str, str], colours: dict[str, str], caption: str) -> bytes:
+    """The fan chart as a PNG for reports: dates, schedules by name, the same colours as on
+    screen, and a caption naming the patient, the date and the model version."""
+    fig = fan_figure(history, result, target, labels, colours, caption)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90)
     plt.close(fig)
     return buf.getvalue()
+
+
+def colours_for(names: list[str]) -> dict[str, str]:
+    """Each schedule's colour, fixed for this browser session (Colours): adding a schedule
+    never recolours the others."""
+    given = Colours(st.session_state.get("colours"))
+    out = given.of(names)
+    st.session_state["colours"] = given.given
+    return out
+
+
+PHONE_CSS = """<style>
+@media (max-width: 600px) { .st-key-wide { display: none; } }
+@media (min-width: 601px) { .st-key-narrow { display: none; } }
+</style>"""
+
+
+def responsive() -> None:
+    """Containers keyed `wide` show above 600 px, `narrow` below (phones): one chart per plan
+    there, instead of bands merged into one."""
+    st.html(PHONE_CSS)

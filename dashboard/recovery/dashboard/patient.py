@@ -10,8 +10,9 @@ import streamlit as st
 from recovery.charts.frames import diary_frames, forecast_frame
 from recovery.charts.interactive import diary_chart, fan_chart
 from recovery.dashboard.client import ServiceClient
-from recovery.dashboard.common import catalogue, client, fetched, labels
-from recovery.dashboard.views import booking_words
+from recovery.dashboard.common import catalogue, client, colours_for, fetched, labels, responsive
+from recovery.dashboard.views import when
+from recovery.dashboard.words import booking_words, parts_words
 
 __all__ = ["patient_page"]
 
@@ -21,12 +22,13 @@ def patient_page() -> None:
     c = client()
     cat = catalogue(c)
     pid = st.session_state["user"]["patient_id"]
+    responsive()
     st.header("Your recovery")
     got = fetched(lambda: (c.history(pid), c.plans(pid)))
     if got is None:
         return
     history, plans = got
-    st.altair_chart(diary_chart(history), use_container_width=True)
+    st.altair_chart(diary_chart(history), width="stretch")
     words = labels(cat, plans)
     options: dict[str, dict[str, Any]] = {p["name"]: p["schedule"] for p in plans}
     options |= {p["name"]: {"name": p["name"]} for p in cat["presets"]}
@@ -52,11 +54,11 @@ def patient_page() -> None:
     if shown := st.session_state.get("presult"):
         result, target, weeks = shown
         show_comparison(history, result, target, weeks, words)
-    what_helps(c, pid, float(target))
+    what_helps(c, pid, history, float(target))
     st.info("This supports, and does not replace, your therapist's advice.")
 
 
-def what_helps(c: ServiceClient, pid: str, target: float) -> None:
+def what_helps(c: ServiceClient, pid: str, history: dict[str, Any], target: float) -> None:
     """What the improvement so far is made of, and by when to book the next session."""
     st.subheader("What is helping, and when to book next")
     if st.button("Tell me", key="why"):
@@ -67,8 +69,9 @@ def what_helps(c: ServiceClient, pid: str, target: float) -> None:
             st.session_state["pwhy"] = (*got, target)
     if shown := st.session_state.get("pwhy"):
         explained, booked, asked = shown
-        st.markdown(explained["words"])
-        st.markdown(booking_words(booked, asked, 0.7))
+        start = date.fromisoformat(history["start_date"])
+        st.markdown(parts_words(explained, start, "your current plan"))
+        st.markdown(booking_words(booked, asked, 0.7, start))
 
 
 def in_ten(p: float) -> str:
@@ -90,15 +93,27 @@ def plain_trust(result: dict[str, Any]) -> None:
 
 def show_comparison(history: dict[str, Any], result: dict[str, Any], target: int, weeks: int,
                     words: dict[str, str]) -> None:
+    """Each plan in a sentence with the date, then the chart: all plans together on a wide
+    screen, one small chart per plan on a phone."""
+    start = date.fromisoformat(history["start_date"])
     for f in result["forecasts"]:
         share = in_ten(f["summary"]["p_target_at_horizon"])
         st.markdown(f"**{words.get(f['name'], f['name'])}**: **{share}** people like you are "
-                    f"at {target} or below by week {weeks} on this plan "
+                    f"at {target} or below by {when(start, f['days'][-1])} on this plan "
                     f"({f['summary']['sessions']} sessions).")
     plain_trust(result)
-    frame = forecast_frame(result, date.fromisoformat(history["start_date"]), words)
-    st.altair_chart(fan_chart(frame, diary_frames(history)[0], float(target), None, 400),
-                    use_container_width=True)
+    frame = forecast_frame(result, start, words)
+    diary = diary_frames(history)[0]
+    colours = colours_for(list(dict.fromkeys(frame["schedule"])))
+    with st.container(key="wide"):
+        st.altair_chart(fan_chart(frame, diary, float(target), colours, 400),
+                        width="stretch")
+    with st.container(key="narrow"):
+        for name in dict.fromkeys(frame["schedule"]):
+            st.caption(name)
+            st.altair_chart(fan_chart(frame[frame["schedule"] == name], diary, float(target),
+                                      {name: colours[name]}, 240, False),
+                            width="stretch")
     st.caption("The line is the most likely path; the shaded bands show the range of likely "
                "outcomes: the darker band holds half of them, the lighter one 9 in 10. Nobody "
                "can promise a result.")

@@ -11,37 +11,48 @@ import pandas as pd
 
 __all__ = [
     "custom_phases",
+    "evaluation_table",
+    "export_name",
     "forecast_csv",
     "in_words",
     "models_side_by_side",
     "phenomena_table",
     "problems_table",
+    "promotion_table",
     "refit_advice",
     "session_dates",
     "spreadsheet_safe",
     "summary_table",
+    "when",
+    "worse_on",
 ]
 
 
+def when(start: date, day: float | None) -> str:
+    """A day of the record as people write a date ("4 March 2027"); None: not within it."""
+    if day is None:
+        return "not within the horizon"
+    d = start + timedelta(days=float(day))
+    return f"{d.day} {d:%B %Y}"
+
+
 def summary_table(result: dict[str, Any], labels: dict[str, str] | None = None,
-                  currency: str = "") -> pd.DataFrame:
-    """One row per schedule: the numbers a therapist reads off a forecast."""
+                  currency: str = "", start: date | None = None) -> pd.DataFrame:
+    """One row per schedule: the numbers a therapist reads off a forecast, with dates."""
     labels = labels or {}
+    start = start or date.today()
     rows = []
     for f in result["forecasts"]:
         s = f["summary"]
         rows.append({"schedule": labels.get(f["name"], f["name"]),
-                     "P(at or below target)": f"{s['p_target_at_horizon']:.0%}",
-                     "improved from today by day": _day(s.get("improvement_from_now_day")),
-                     "improved from first week by day": _day(s["improvement_day"]),
+                     f"chance at or below target on {when(start, f['days'][-1])}":
+                     f"{s['p_target_at_horizon']:.0%}",
+                     "better than today by": when(start, s.get("improvement_from_now_day")),
+                     "better than the first week by": when(start, s["improvement_day"]),
                      "relapse risk": "-" if s["p_relapse"] is None else f"{s['p_relapse']:.0%}",
-                     "mean pain": round(s["mean_pain"], 2), "sessions": s["sessions"],
-                     f"cost ({currency})" if currency else "cost": s["cost"]})
+                     "mean pain": f"{s['mean_pain']:.1f}", "sessions": s["sessions"],
+                     f"cost ({currency})" if currency else "cost": f"{s['cost']:g}"})
     return pd.DataFrame(rows)
-
-
-def _day(day: float | None) -> str:
-    return "not within the horizon" if day is None else f"{day:g}"
 
 
 def in_words(text: str, labels: dict[str, str]) -> str:
@@ -108,13 +119,24 @@ def spreadsheet_safe(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", " ") else text
 
 
-def forecast_csv(result: dict[str, Any]) -> bytes:
-    """Tidy CSV: schedule, day, mean and each quantile; names escaped for spreadsheets."""
-    frames = [pd.DataFrame({"schedule": spreadsheet_safe(f["name"]), "day": f["days"],
-                            "mean": f["mean"],
-                            **{f"q{k}": v for k, v in f["quantiles"].items()}})
-              for f in result["forecasts"]]
+def forecast_csv(result: dict[str, Any], labels: dict[str, str], patient: str, start: date,
+                 made_on: date) -> bytes:
+    """Tidy CSV: patient, model version, date made, schedule in words, date, mean and each
+    quantile; every text cell escaped for spreadsheets."""
+    frames = [pd.DataFrame({
+        "patient": spreadsheet_safe(patient), "model_version": result["model_version"],
+        "made_on": made_on.isoformat(),
+        "schedule": spreadsheet_safe(labels.get(f["name"], f["name"])),
+        "date": [(start + timedelta(days=float(d))).isoformat() for d in f["days"]],
+        "mean": f["mean"], **{f"q{k}": v for k, v in f["quantiles"].items()}})
+        for f in result["forecasts"]]
     return pd.concat(frames).to_csv(index=False).encode()
+
+
+def export_name(patient: str, made_on: date, ext: str) -> str:
+    """A download's file name: the patient and the date, safe on every file system."""
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", patient).strip("-").lower() or "patient"
+    return f"forecast-{slug}-{made_on.isoformat()}.{ext}"
 
 
 def problems_table(details: list[dict[str, Any]]) -> pd.DataFrame:
@@ -162,7 +184,9 @@ def models_side_by_side(models: list[dict[str, Any]]) -> pd.DataFrame:
                      "divergences": d["divergences"],
                      "patients": str(d["n_patients"]) if not d.get("cohort_update") else
                      f"{d['n_patients']} of {d['cohort_update']['patients']} by NUTS",
-                     "90 % coverage": ev.get("coverage_90"), "CRPS": ev.get("crps")})
+                     "held out": (m["evaluation"] or {}).get("patients"),
+                     "inside 90 % band": _measure("coverage_90", ev.get("coverage_90")),
+                     "CRPS": _measure("crps", ev.get("crps"))})
     return pd.DataFrame(rows)
 
 
@@ -193,11 +217,13 @@ def refit_advice(d: dict[str, Any]) -> list[str]:
 
 
 def phenomena_table(report: dict[str, Any]) -> pd.DataFrame:
-    """One row per claim of the phenomena report: the case, the criterion, what was measured."""
+    """One row per claim of the phenomena report, the verdict first: the claim, what passes,
+    what was measured, and the note without tracker references."""
     return pd.DataFrame([{
-        "claim": c["claim"], "case": c["case"], "pass when": c["pass_when"],
+        "result": "pass" if c["passed"] else "FAIL", "claim": c["claim"],
+        "pass when": c["pass_when"],
         "measured": "; ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in c["measured"].items()),
-        "result": "pass" if c["passed"] else "fail", "note": c["note"]}
+        "note": re.sub(r"\s*\(?\b(from |see )?issue \d+\)?", "", c["note"] or "").strip()}
         for c in report["cases"]])
 
 
@@ -211,28 +237,68 @@ def trials_frame(report: dict[str, Any]) -> pd.DataFrame:
         for t in report.get("trials", [])])
 
 
-def booking_words(booked: dict[str, Any], target: float, level: float) -> str:
-    """The booking answer in dates: when pain comes back if sessions stop, and by when to
-    book."""
-    goal = f"a {level:.0%} chance of being at {target:g} or below"
-    if booked["return_level"] is None:
-        back = "There is little gain to lose yet."
-    elif booked["median_return_date"] is None:
-        back = (f"If sessions stop now, pain is unlikely to come back within "
-                f"{len(booked['days']) // 7} weeks.")
-    else:
-        back = (f"If sessions stop now, pain is as likely as not to be back (half the gain "
-                f"lost) by **{booked['median_return_date']}**.")
-    staying = booked["return_level"] is None or booked["median_return_date"] is None
-    if booked["book_by_date"] is None:
-        book = f"No session is needed in that time to keep {goal}."
-    elif not booked["keeps_level"] and staying:
-        book = (f"But pain is not yet low enough for {goal}: sessions now would be to bring "
-                "it down further, not to stop it coming back.")
-    elif not booked["keeps_level"]:
-        book = (f"Book the next session now: {goal} is not held today, or not for all of the "
-                "four weeks after a session.")
-    else:
-        book = (f"Book the next session by **{booked['book_by_date']}** to keep {goal} until "
-                "then and for four weeks after it.")
-    return f"{back} {book}"
+MEASURES = {"crps": "CRPS (lower is better)", "coverage_50": "inside the 50 % band",
+            "coverage_90": "inside the 90 % band", "mae_median": "median's error (points)",
+            "scores": "held-out scores"}
+NOMINAL = {"coverage_50": 0.5, "coverage_90": 0.9}
+TOLERANCE = 0.01  # differences smaller than this are not called worse
+
+
+def evaluation_table(evaluation: dict[str, Any]) -> pd.DataFrame:
+    """Held-out quality of the model and the baselines, with readable headers."""
+    return pd.DataFrame([{"method": name, **{MEASURES[k]: _measure(k, v) for k, v in s.items()
+                                             if k in MEASURES}}
+                         for name, s in evaluation["methods"].items()])
+
+
+def _measure(key: str, value: Any) -> str:
+    if value is None:
+        return "-"
+    if key.startswith("coverage"):
+        return f"{value:.0%}"
+    return f"{value:g}" if key == "scores" else f"{value:.3f}"
+
+
+def _facts(m: dict[str, Any], phenomena: dict[str, tuple[int, int]]) -> dict[str, Any]:
+    ev = m["evaluation"] or {}
+    model = ev.get("methods", {}).get("model", {})
+    d = m["diagnostics"]
+    passed = phenomena.get(m["id"])
+    return {"patients fitted": d.get("n_patients"), "held-out patients": ev.get("patients"),
+            **{k: model.get(k) for k in ("crps", "coverage_50", "coverage_90")},
+            "claims holding": f"{passed[0]} of {passed[1]}" if passed else "not run yet",
+            "diagnostics": "passed" if m["passed"] else "FAILED"}
+
+
+def promotion_table(candidate: dict[str, Any], served: dict[str, Any] | None,
+                    phenomena: dict[str, tuple[int, int]]) -> pd.DataFrame:
+    """The candidate beside the served model, measure by measure."""
+    rows = {"candidate " + candidate["id"]: _facts(candidate, phenomena)}
+    if served is not None:
+        rows["served " + served["id"]] = _facts(served, phenomena)
+    shown = {col: {k: _measure(k, v) if k in MEASURES else "-" if v is None else v
+                   for k, v in facts.items()} for col, facts in rows.items()}
+    return pd.DataFrame(shown).rename(index=MEASURES)
+
+
+def worse_on(candidate: dict[str, Any], served: dict[str, Any] | None,
+             phenomena: dict[str, tuple[int, int]]) -> list[str]:
+    """Each measure on which the candidate is worse than the served model, in words."""
+    if served is None:
+        return []
+    a, b = _facts(candidate, phenomena), _facts(served, phenomena)
+    out = []
+    if a["crps"] is not None and b["crps"] is not None and a["crps"] > b["crps"] + TOLERANCE:
+        out.append(f"CRPS {a['crps']:.3f} against {b['crps']:.3f} (higher is worse)")
+    for k, nominal in NOMINAL.items():
+        if a[k] is None or b[k] is None:
+            continue
+        if abs(a[k] - nominal) > abs(b[k] - nominal) + TOLERANCE:
+            out.append(f"{MEASURES[k]}: {a[k]:.0%} against {b[k]:.0%} (further from "
+                       f"{nominal:.0%})")
+    pa, pb = phenomena.get(candidate["id"]), phenomena.get(served["id"])
+    if pa and pb and pa[0] < pb[0]:
+        out.append(f"claims holding: {pa[0]} of {pa[1]} against {pb[0]} of {pb[1]}")
+    if not candidate["passed"] and served["passed"]:
+        out.append("its diagnostics failed")
+    return out

@@ -129,3 +129,85 @@ def test_only_admins_register_and_only_public_keys(api: Api) -> None:
     r = api.client.post("/v1/fhir-clients", headers=api.as_("root"),
                         json={**body, "therapist_id": a1})
     assert r.status_code == 422
+
+
+def _bearer(api: Api, scope: str) -> dict[str, str]:
+    r = _token(api, _assertion(), scope=scope)
+    assert r.status_code == 200, r.text
+    assert r.json()["expires_in"] <= 300  # SMART tokens live 5 minutes at most
+    assert r.json()["scope"] == scope
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+def test_scopes_are_enforced_per_resource_type(registered: Api) -> None:
+    api = registered
+    c = api.client
+    writer = _bearer(api, "system/*.write system/Patient.read")
+    made = c.post("/fhir", headers=writer, content=EXAMPLE.read_bytes())
+    assert made.status_code == 200, made.text
+    pid = made.json()["entry"][0]["response"]["location"].split("/")[1]
+    assert c.get(f"/fhir/Patient/{pid}", headers=writer).status_code == 200
+    assert c.get("/fhir/Observation", headers=writer).status_code == 403  # no read there
+    reader = _bearer(api, "system/Observation.rs")
+    assert c.get("/fhir/Observation", headers=reader, params={"patient": pid}
+                 ).json()["total"] == 3
+    refused = c.post("/fhir", headers=reader, content=EXAMPLE.read_bytes())
+    assert refused.status_code == 403
+    assert refused.json()["resourceType"] == "OperationOutcome"
+    assert c.get(f"/fhir/Patient/{pid}", headers=reader).status_code == 403
+    assert c.get(f"/fhir/Patient/{pid}/$everything", headers=reader).status_code == 403
+    assert c.get(f"/v1/patients/{pid}", headers=reader).status_code == 401  # FHIR only
+    assert c.delete("/v1/fhir-clients/clinic-ehr", headers=api.as_("root")).status_code == 204
+    assert c.get("/fhir/Observation", headers=reader).status_code == 401  # revoked at once
+
+
+@pytest.mark.parametrize("scope", ["banana", "<script>x</script>", "patient/*.read",
+                                   "user/Observation.read", "system/Practitioner.read",
+                                   "system/*.rx", "openid"])
+def test_scopes_recovery_does_not_grant_are_refused(registered: Api, scope: str) -> None:
+    r = _token(registered, _assertion(), scope=scope)
+    assert r.status_code == 400, r.text
+    assert r.json()["error"] == "invalid_scope"
+    assert "<script>" not in r.text
+
+
+def test_aud_is_the_configured_token_url_whatever_the_host(registered: Api) -> None:
+    api = registered
+    spoofed = "http://evil.example/fhir/auth/token"
+    r = api.client.post("/fhir/auth/token", headers={"Host": "evil.example"}, data={
+        "grant_type": "client_credentials", "client_assertion_type": ASSERTION,
+        "client_assertion": _assertion(aud=spoofed), "scope": "system/*.read"})
+    assert r.status_code == 401
+    assert _token(api, _assertion(aud=["urn:other", TOKEN_URL])).status_code == 200
+    assert _token(api, _assertion(aud=TOKEN_URL.replace("http:", "https:"))).status_code == 401
+    for exp in (1e20, -1, "soon"):
+        r = _token(api, _assertion(exp=exp))
+        assert r.status_code == 401, (exp, r.text)
+    for where in ("/.well-known/smart-configuration", "/fhir/.well-known/smart-configuration"):
+        config = api.client.get(where, headers={"Host": "evil.example"}).json()
+        assert config["token_endpoint"] == TOKEN_URL  # never the Host header's
+
+
+def test_only_sound_public_keys_are_registered(api: Api) -> None:
+    me = api.client.get("/v1/me", headers=api.as_("t1")).json()
+    small = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    p256 = ec.generate_private_key(ec.SECP256R1())
+    rsa_pub: dict[str, Any] = RSAAlgorithm.to_jwk(RSA_KEY.public_key(), as_dict=True)
+    private: dict[str, Any] = RSAAlgorithm.to_jwk(RSA_KEY, as_dict=True)
+    bad = {
+        "RSA-1024": {**RSAAlgorithm.to_jwk(small.public_key(), as_dict=True), "kid": "s"},
+        "P-256": {**ECAlgorithm.to_jwk(p256.public_key(), as_dict=True), "kid": "p"},
+        "a number as kid": {**rsa_pub, "kid": 7},
+        "private members without d": {**{k: v for k, v in private.items() if k != "d"},
+                                      "kid": "q"},
+        "an RSA key for ES384": {**rsa_pub, "kid": "r", "alg": "ES384"},
+    }
+    for what, key in bad.items():
+        r = api.client.post("/v1/fhir-clients", headers=api.as_("root"), json={
+            "client_id": "clinic-k", "name": "K", "therapist_id": me["id"],
+            "jwks": {"keys": [key]}})
+        assert r.status_code == 422, (what, r.text)
+    many = {"keys": [{**rsa_pub, "kid": f"k{i}"} for i in range(11)]}
+    r = api.client.post("/v1/fhir-clients", headers=api.as_("root"), json={
+        "client_id": "clinic-k", "name": "K", "therapist_id": me["id"], "jwks": many})
+    assert r.status_code == 422

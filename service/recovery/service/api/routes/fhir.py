@@ -7,6 +7,7 @@ only) and SMART clients within their scopes. Refusals are OperationOutcomes."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -29,7 +30,7 @@ from recovery.service.fhir.smart import read_smart_token
 from recovery.service.fhir.store import Context, store_plan
 from recovery.service.tables import FhirClient, User
 
-__all__ = ["Caller", "fhir_base", "refused", "render", "router"]
+__all__ = ["Caller", "as_json", "fhir_base", "refused", "render", "router"]
 
 
 class FhirResponse(JSONResponse):
@@ -130,6 +131,16 @@ def _unauthorised() -> FhirError:
 CallerDep = Annotated[Caller, Depends(caller)]
 
 
+def as_json(body: Any) -> Any:
+    """The body as JSON whatever its Content-Type said (FastAPI leaves other types raw)."""
+    if not isinstance(body, bytes | str):
+        return body
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        raise FhirError([("", "the body is not JSON")]) from None
+
+
 @router.get("/metadata")
 def metadata(request: Request, state: State) -> FhirResponse:
     """The CapabilityStatement, generated from the routes that exist."""
@@ -192,7 +203,7 @@ def transaction(state: State, who: CallerDep,
     Patients (matched by any identifier), pain Observations and massage or physiotherapy
     Procedures; other resources are skipped with a warning. The response Bundle answers
     each entry in request order."""
-    plan = read_bundle(bundle, fhir_base(state))
+    plan = read_bundle(as_json(bundle), fhir_base(state))
     answer, _ = apply(state, who, plan, "POST /fhir")
     return FhirResponse(answer)
 

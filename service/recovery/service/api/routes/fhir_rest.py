@@ -17,6 +17,7 @@ from recovery.service.api.routes.fhir import (
     CallerDep,
     FhirResponse,
     apply,
+    as_json,
     fhir_base,
     router,
 )
@@ -32,6 +33,8 @@ Resource = Annotated[Any, Body(media_type=FHIR_JSON)]
 def _one(state: Any, who: Any, kind: str, entry: dict[str, Any], route: str) -> Response:
     """A one-entry transaction: the stored resource read back (201 with its Location when
     made), or the entry's problems named at the resource's own paths."""
+    if "resource" in entry:
+        entry["resource"] = as_json(entry["resource"])
     plan = read_bundle({"resourceType": "Bundle", "type": "transaction", "entry": [entry]},
                        fhir_base(state))
     item = plan.items[0]
@@ -72,6 +75,7 @@ def _creator(kind: str) -> Callable[..., Response]:
 
 def _updater(kind: str) -> Callable[..., Response]:
     def update(rid: str, state: State, who: CallerDep, resource: Resource) -> Response:
+        resource = as_json(resource)
         if isinstance(resource, dict) and resource.get("id") not in (None, rid):
             raise FhirError([(f"{kind}.id", "must be the id in the URL")], 400)
         return _one(state, who, kind, {"resource": resource, "request": {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Self
@@ -20,9 +21,13 @@ from recovery.engine.refit_spec import RefitSpec
 from recovery.model import KindName
 from recovery.model.requests import (
     NO_CONTROL,
+    BookingRequest,
     BookingResponse,
     Covariates,
+    ExplainRequest,
     ExplainResponse,
+    ForecastRequest,
+    OptimiseRequest,
     Price,
     ScheduleSpec,
     Score,
@@ -288,31 +293,49 @@ class PlanOut(BaseModel):
     created_at: UtcDatetime
 
 
-class PatientForecastIn(_In):
-    """Forecast a stored patient: their history comes from the database."""
+def _as_in(request: type[BaseModel], name: str) -> Any:
+    """`request`'s own field `name` (type, bounds, default, description) for a body about a
+    stored record, whose patient, history and start day come from the record: defined once,
+    in the model's requests."""
+    return copy.deepcopy(request.model_fields[name])
 
-    schedules: list[ScheduleSpec] = Field(min_length=1, max_length=12)
-    start_day: float | None = Field(default=None, ge=0, le=36_500,
-                                    description="default: the day after the last record")
-    horizon_days: int = Field(default=180, ge=1, le=3 * 365)
-    target_score: float = Field(default=3.0, ge=0, le=10)
-    prices: dict[str, Price] | None = None
-    draws: int = Field(default=1000, ge=100, le=5000)
-    seed: int = Field(default=0, ge=0, le=2**32 - 1, description="random seed")
-    meaningful_difference: float = Field(
-        default=1.0, gt=0, le=10, description="smallest difference in mean pain worth acting "
-        "on (NRS points)")
+
+def _start_day() -> Any:
+    """A record's start day: optional, the rule of recovery.service.questions by default."""
+    return Field(default=None, ge=0, le=36_500, description="default: the day after the "
+                 "record's last entry")
+
+
+def _record_draws() -> Any:
+    """Draws of a question about a stored record (fewer than a stateless forecast's)."""
+    return Field(default=1000, ge=100, le=5000, description="predictive draws")
+
+
+class PatientForecastIn(_In):
+    """Forecast a stored patient: ForecastRequest's options; their history comes from the
+    database."""
+
+    schedules: list[ScheduleSpec] = _as_in(ForecastRequest, "schedules")
+    start_day: float | None = _start_day()
+    horizon_days: int = _as_in(ForecastRequest, "horizon_days")
+    target_score: float = _as_in(ForecastRequest, "target_score")
+    prices: dict[str, Price] | None = Field(default=None, description=(
+        "price per session by kind; default: the service's prices"))
+    draws: int = _record_draws()
+    seed: int = _as_in(ForecastRequest, "seed")
+    meaningful_difference: float = _as_in(ForecastRequest, "meaningful_difference")
 
 
 class PatientOptimiseIn(_In):
-    """What an optimisation for a patient asks for."""
-    kind: KindName = "massage"
-    start_day: float | None = Field(default=None, ge=0, le=36_500)
-    horizon_days: int = Field(default=84, ge=7, le=3 * 365)
-    target_score: float = Field(default=3.0, ge=0, le=10)
-    level: float = Field(default=0.8, gt=0, lt=1)
-    minimise: str = Field(default="cost", pattern="^(cost|sessions)$")
-    draws: int = Field(default=1000, ge=100, le=5000)
+    """What an optimisation (or the frontier) for a patient asks for: OptimiseRequest's
+    options."""
+    kind: str = _as_in(OptimiseRequest, "kind")  # KindName: its checks come with the field
+    start_day: float | None = _start_day()
+    horizon_days: int = _as_in(OptimiseRequest, "horizon_days")
+    target_score: float = _as_in(OptimiseRequest, "target_score")
+    level: float = _as_in(OptimiseRequest, "level")
+    minimise: str = _as_in(OptimiseRequest, "minimise")
+    draws: int = _record_draws()
 
 
 class CohortOut(BaseModel):
@@ -365,12 +388,12 @@ class ModelOut(BaseModel):
 
 class ExplainIn(_In):
     """Why the forecast of one schedule looks as it does, from the record's start to the
-    horizon; the forecast starts today."""
+    horizon; the forecast starts the day after the record's last entry."""
 
-    schedule: ScheduleSpec = Field(default_factory=lambda: ScheduleSpec(name="none"))
-    horizon_days: int = Field(default=180, ge=1, le=3 * 365)
-    draws: int = Field(default=1000, ge=100, le=5000)
-    seed: int = Field(default=0, ge=0, le=2**32 - 1)
+    schedule: ScheduleSpec = _as_in(ExplainRequest, "schedule")
+    horizon_days: int = _as_in(ExplainRequest, "horizon_days")
+    draws: int = _as_in(ExplainRequest, "draws")
+    seed: int = _as_in(ExplainRequest, "seed")
 
 
 class ExplainOut(ExplainResponse):
@@ -381,14 +404,14 @@ class ExplainOut(ExplainResponse):
 class BookingIn(_In):
     """If sessions stop today: when pain comes back, and by when to book the next session."""
 
-    kind: KindName = "massage"
-    target_score: float = Field(default=3.0, ge=0, le=10)
-    level: float = Field(default=0.7, gt=0, lt=1)
-    lost_fraction: float = Field(default=0.5, gt=0, le=1)
-    window_days: int = Field(default=182, ge=14, le=730)
-    follow_days: int = Field(default=28, ge=1, le=182)
-    draws: int = Field(default=1000, ge=100, le=5000)
-    seed: int = Field(default=0, ge=0, le=2**32 - 1)
+    kind: str = _as_in(BookingRequest, "kind")  # KindName: its checks come with the field
+    target_score: float = _as_in(BookingRequest, "target_score")
+    level: float = _as_in(BookingRequest, "level")
+    lost_fraction: float = _as_in(BookingRequest, "lost_fraction")
+    window_days: int = _as_in(BookingRequest, "window_days")
+    follow_days: int = _as_in(BookingRequest, "follow_days")
+    draws: int = _as_in(BookingRequest, "draws")
+    seed: int = _as_in(BookingRequest, "seed")
 
 
 class BookingOut(BookingResponse):

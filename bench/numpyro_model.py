@@ -23,70 +23,67 @@ from numpyro.infer import MCMC, NUTS, init_to_value
 from recovery.model.config import PARAMS, ModelConfig
 from recovery.model.likelihood.build import KIND_WEIGHTS, CohortData, beta_prior, starting_values
 from recovery.model.likelihood.jax_ops import grid_loglik
-from recovery.model.likelihood.kernel import LOG_SCALE, Params, expected_pain
+from recovery.model.likelihood.kernel import LOG_SCALE, Params, expected_pain, floor_shift
 
 jax.config.update("jax_enable_x64", True)
 
 
-def _block(mean: Any, chol: Any, c: int, n: int) -> Any:
-    """build.correlated_block: the first c columns centred, the rest non-centred given them."""
-    k = chol.shape[0]
-    cols = []
-    if c:
-        cols.append(numpyro.sample("theta_centred",
-                                   dist.MultivariateNormal(mean[:, :c], scale_tril=chol[:c, :c])))
-    w = jax.scipy.linalg.solve_triangular(chol[:c, :c], (cols[0] - mean[:, :c]).T, lower=True
-                                          ).T if c else jnp.zeros((n, 0))
-    if k > c:
-        z = numpyro.sample("z_block", dist.Normal(0.0, 1.0).expand([n, k - c]))
-        w = jnp.concatenate([w, z], axis=1)
-        cols.append(mean[:, c:] + w @ chol[c:, :].T)
-    return jnp.concatenate(cols, axis=1)
+def _beta(data: CohortData, pr: Any) -> Any:
+    """build._beta: sign * |b| (|b| a normal cut at 0) for signed effects, normals for the rest."""
+    sign, mu, sd = beta_prior(data, pr)
+    signed, free = np.flatnonzero(sign != 0), np.flatnonzero(sign == 0)
+    beta = jnp.zeros(len(sign))
+    if len(signed):
+        mag = numpyro.sample("beta_abs", dist.TruncatedNormal(mu[signed], sd[signed], low=0.0))
+        beta = beta.at[signed].set(sign[signed] * mag)
+    if len(free):
+        beta = beta.at[free].set(numpyro.sample("beta_free", dist.Normal(0.0, sd[free])))
+    return beta
 
 
 def model(data: CohortData, cfg: ModelConfig) -> None:
-    """NumPyro twin of build.build_model (site names follow it)."""
+    """NumPyro twin of build.build_model (site names follow it; no correlated block)."""
     pr, n = cfg.priors, len(data.patient_ids)
-    b_mu, b_sd = beta_prior(data, pr)
-    beta = numpyro.sample("beta", dist.Normal(jnp.array(b_mu), jnp.array(b_sd)))
+    beta = _beta(data, pr)
     shape, rate = pr.patient_sd_gamma()
-    block, rest = cfg.param_split()
+    rest = cfg.param_split()[1]
+    centred, offsets = cfg.centred_rest()
+    pos = np.array([rest.index(i) for i in offsets])
     sd_o = numpyro.sample("patient_sd_other", dist.Gamma(shape, rate[np.array(rest)]))
     free = numpyro.sample("mu_pop_centred",
                           dist.ImproperUniform(dist.constraints.real, (), (len(PARAMS),)))
-    # build._mean_preserving: the natural-scale mean is what the sampled value fixes
-    log_scale = np.array([PARAMS[i] in LOG_SCALE for i in rest])
-    k = jnp.sqrt(1.0 + jnp.pi / 8.0 * sd_o**2)
-    free_rest = free[np.array(rest)]
-    mu_c = free.at[np.array(rest)].set(jnp.where(log_scale, free_rest - sd_o**2 / 2,
-                                                 free_rest * k))
+    # build._mean_preserving (offsets only): the natural-scale mean is what the value fixes
+    log_scale = np.array([PARAMS[i] in LOG_SCALE for i in offsets])
+    k = jnp.sqrt(1.0 + jnp.pi / 8.0 * sd_o[pos]**2)
+    free_off = free[np.array(offsets)]
+    mu_c = free.at[np.array(offsets)].set(jnp.where(log_scale, free_off - sd_o[pos]**2 / 2,
+                                                    free_off * k))
     log_jac = jnp.sum(jnp.where(log_scale, 0.0, jnp.log(k)))
     mu_pop = mu_c - (jnp.asarray(data.x_effect.mean(axis=0)) * beta) @ data.effect_param
     q = [getattr(pr, p) for p in PARAMS]
     pop_prior = dist.Normal(jnp.array([x.mu for x in q]), jnp.array([x.sigma for x in q]))
     numpyro.factor("mu_pop_prior", pop_prior.log_prob(mu_pop).sum() + log_jac)
+    tau_nat = numpyro.sample("tau_nat", dist.LogNormal(pr.log_tau_natural.mu,
+                                                       pr.log_tau_natural.sigma))
     mean = mu_pop[None, :] + (data.x_effect * beta[None, :]) @ data.effect_param
-    sd_b = numpyro.sample("chol_stds", dist.Gamma(shape, rate[np.array(block)]))
-    corr = numpyro.sample("chol_corr", dist.LKJCholesky(len(block), pr.lkj_eta))
-    chol = sd_b[:, None] * corr
-    theta_b = _block(mean[:, block], chol, len(cfg.centred), n)
-    z = numpyro.sample("z", dist.Normal(0.0, 1.0).expand([n, len(rest)]))
+    mean = mean.at[:, PARAMS.index("floor")].add(floor_shift(data.onset, tau_nat, jnp))
     theta = jnp.zeros((n, len(PARAMS)))
-    theta = theta.at[:, block].set(theta_b)
-    theta = theta.at[:, rest].set(mean[:, rest] + z * sd_o)
+    cpos = np.array([rest.index(i) for i in centred])
+    theta = theta.at[:, centred].set(numpyro.sample(
+        "theta_centred", dist.Normal(mean[:, centred], sd_o[cpos])))
+    z = numpyro.sample("z", dist.Normal(0.0, 1.0).expand([n, len(offsets)]))
+    theta = theta.at[:, offsets].set(mean[:, offsets] + z * sd_o[pos])
     kp = [cfg.kind_prior(k) for k in data.kinds]
     weights = [jnp.exp(numpyro.sample(f"log_{name}_w", dist.Normal(
         jnp.array([getattr(k, field).mu for k in kp]),
         jnp.array([getattr(k, field).sigma for k in kp])))) for name, field in KIND_WEIGHTS]
-    tau_nat = numpyro.sample("tau_nat", dist.LogNormal(pr.log_tau_natural.mu,
-                                                       pr.log_tau_natural.sigma))
     synergy = numpyro.sample("synergy", dist.LogNormal(pr.log_synergy.mu, pr.log_synergy.sigma))
     sigma = numpyro.sample("sigma", dist.LogNormal(pr.log_sigma.mu, pr.log_sigma.sigma))
     share = numpyro.sample("share", dist.Beta(*pr.share_ab))
     ell = numpyro.sample("ell", dist.LogNormal(pr.log_ell.mu, pr.log_ell.sigma))
     numpyro.deterministic("mu_pop", mu_pop)
-    mu = expected_pain(Params(theta, tau_nat, *weights, synergy), data.adherence, data.design,
-                       cfg, xp=jnp)
+    mu = expected_pain(Params(theta, tau_nat, *weights, synergy, data.onset), data.adherence,
+                       data.design, cfg, xp=jnp)
     g = data.grid
     numpyro.factor("loglik", grid_loglik(mu, jnp.stack([sigma, share, ell]), data.y,
                                          g.flat_gap, g.index, g.valid))

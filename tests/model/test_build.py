@@ -39,7 +39,7 @@ def test_pymc_graph_and_numpy_kernel_agree(small_cohort: Cohort) -> None:
                     model["share"], model["ell"]])
     theta, tau_nat, synergy, sigma, share, ell = (np.asarray(v) for v in val)
     p = Params(theta, tau_nat, *(np.exp(point[f"log_{n}_w"]) for n, _ in KIND_WEIGHTS),
-               synergy)
+               synergy, data.onset)
     mu = expected_pain(p, data.adherence, data.design, cfg)
     numpy_loglik = filter_scores(mu, data.y, data.grid, (sigma, share, ell)).logp.sum()
     assert np.isfinite(numpy_loglik)

@@ -128,3 +128,19 @@ def test_yes_no_covariates_accept_true_false(tmp_path: Path) -> None:
     (msg,) = problems_of(tmp_path, patients="patient_id,chronic\nA,maybe\nB,0\n")
     assert "line 2" in msg
     assert "not a number: 'maybe'" in msg
+
+
+def test_onset_day_gives_each_patient_the_days_of_pain_at_the_first_record(tmp_path: Path
+                                                                         ) -> None:
+    """`onset_day` is the cohort's day the pain began: A's first record is day 0 and its pain
+    began on day -200; B's onset is blank (unknown), so it gets the prior's median for a
+    patient who is not on a chronic course."""
+    patients = "patient_id,chronic,onset_day\nA,1,-200\nB,0,\n"
+    c = Cohort.load(write_cohort(tmp_path, patients, SESSIONS, PAIN))
+    cfg = ModelConfig()
+    data = prepare(c, cfg)
+    assert data.onset[0] == 200.0
+    assert data.onset[1] == pytest.approx(np.exp(cfg.priors.log_onset_unknown.mu))
+    (msg,) = problems_of(tmp_path, patients="patient_id,onset_day\nA,-99999\nB,0\n")
+    assert "line 2, column 'onset_day'" in msg
+    assert "outside" in msg

@@ -14,6 +14,7 @@ from recovery.model.likelihood.kernel import (
     build_design,
     expected_pain,
     flare_shape,
+    floor_shift,
     transform,
 )
 
@@ -28,7 +29,7 @@ THETA = np.array([np.log(0.6 / 0.4), np.log(0.4 / 0.6), np.log(0.4 / 0.6), np.lo
 def curve(session_days: np.ndarray, grid: np.ndarray, theta: np.ndarray = THETA,
           kinds: np.ndarray | None = None, tau_nat: float = 40.0, flare: bool = True,
           durable_w: tuple[float, float] = (0.1, 1.0), quick: bool = True,
-          relief: bool = True, synergy: float = 1.0) -> np.ndarray:
+          relief: bool = True, synergy: float = 1.0, onset: float = 0.0) -> np.ndarray:
     kinds = np.zeros(len(session_days), int) if kinds is None else kinds
     d = build_design((np.zeros(len(session_days), int), session_days, kinds),
                      (np.zeros(len(grid), int), grid), 1, KINDS, CFG)
@@ -37,7 +38,8 @@ def curve(session_days: np.ndarray, grid: np.ndarray, theta: np.ndarray = THETA,
         if off:
             th[col] = -50.0
     p = Params(th[None, :], np.array([tau_nat]), np.array([1.0, 0.6]), np.array(durable_w),
-               np.array([1.0, 0.4]), np.array([1.0, 2.5]), np.array([synergy]))
+               np.array([1.0, 0.4]), np.array([1.0, 2.5]), np.array([synergy]),
+               np.array([onset]))
     return expected_pain(p, np.array([0.7]), d, CFG)
 
 
@@ -206,3 +208,28 @@ def test_fast_adstock_equals_direct_sum(n_patients: int, seed: int) -> None:
         s_t[None, :] >= s_t[:, None] - CFG.synergy_window_days - SAME_TIME)
     flagged = (kind == 1) & (same & (kind[None, :] == 0) & window).any(1)
     np.testing.assert_allclose(d.paired, (before * flagged).sum(1))
+
+
+def test_the_natural_course_runs_from_onset() -> None:
+    """A patient first seen d days into an episode follows the same curve as one seen at
+    onset, d days later: base is what is left of the episode and the floor's shift
+    (floor_shift) makes the plateau the same share of the pain at onset."""
+    grid, later, tau = np.arange(0.0, 200.0), 60.0, 20.0
+    at_onset = curve(np.empty(0), grid + later, tau_nat=tau)
+    seen = THETA.copy()
+    seen[0] = np.log(at_onset[0] / (10 - at_onset[0]))  # base: the episode's pain on day 60
+    seen[1] = THETA[1] + floor_shift(later, tau)
+    p_seen = curve(np.empty(0), grid, theta=seen, tau_nat=tau, onset=later)
+    np.testing.assert_allclose(p_seen, at_onset, rtol=1e-9)
+
+
+def test_pain_of_a_year_is_near_stable_and_a_new_episode_falls() -> None:
+    """The same plateau (0.3 of onset pain, a chronic course): an episode a week old loses
+    most of its excess in 12 weeks, one a year old hardly any (its base sits near the
+    plateau)."""
+    grid = np.arange(0.0, 85.0)
+    for onset, lo, hi in ((7.0, 0.3, 0.6), (365.0, 0.95, 1.0)):
+        th = THETA.copy()
+        th[1] = np.log(0.3 / 0.7) + floor_shift(onset, 20.0)
+        x = curve(np.empty(0), grid, theta=th, tau_nat=20.0, onset=onset)
+        assert lo <= x[-1] / x[0] <= hi, (onset, x[-1] / x[0])

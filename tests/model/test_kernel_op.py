@@ -26,6 +26,7 @@ def case(small_cohort_timed: Cohort) -> tuple[CohortData, list[np.ndarray]]:
     values = [theta, np.array(30.0), *(rng.uniform(0.5, 2.0, n_kinds) for _ in range(4)),
               np.array(0.7)]
     assert data.design.paired.max() > 0  # the synergy term is exercised
+    assert np.ptp(data.onset) > 30  # patients whose pain began at different times
     n_sessions = data.design.session_mask.sum(axis=1)
     assert (n_sessions > 3).any()
     assert (n_sessions == 0).any()
@@ -41,7 +42,7 @@ def _graphs(data: CohortData) -> tuple[list, object, object]:
     """The same weighted sum of mu through the Op and through kernel.expected_pain."""
     inputs = _inputs()
     weights = np.random.default_rng(5).normal(size=len(data.y))
-    p = Params(*inputs)
+    p = Params(*inputs, onset=data.onset)
     op_out = (expected_pain_op(p, data.adherence, data.design, CFG) * weights).sum()
     ref_out = (expected_pain(p, data.adherence, data.design, CFG, xp=pt) * weights).sum()
     return inputs, op_out, ref_out
@@ -50,11 +51,11 @@ def _graphs(data: CohortData) -> tuple[list, object, object]:
 def test_values_equal_expected_pain(case: tuple) -> None:
     data, values = case
     inputs = _inputs()
-    out = expected_pain_op(Params(*inputs), data.adherence, data.design, CFG)
+    out = expected_pain_op(Params(*inputs, onset=data.onset), data.adherence, data.design, CFG)
     got = pytensor.function(inputs, out, mode="NUMBA")(*values)
     theta, tau, *weights, syn = values
-    want = expected_pain(Params(theta, tau[None], *weights, syn[None]), data.adherence,
-                         data.design, CFG)
+    want = expected_pain(Params(theta, tau[None], *weights, syn[None], data.onset),
+                         data.adherence, data.design, CFG)
     np.testing.assert_allclose(got, want, rtol=1e-10)
     assert np.ptp(want) > 3  # the cohort's parameters spread the trajectories
 

@@ -32,7 +32,7 @@ from recovery.model.data.schedules import (
     describe,
     preset,
 )
-from recovery.model.data.simulate import Truth, simulate_cohort
+from recovery.model.data.simulate import WORLDS, Truth, simulate_cohort
 from recovery.model.data.subsample import stratified_subsample
 from recovery.model.errors import CohortError, ModelVersionError, RecoveryError, ScheduleError
 from recovery.model.inference.fit import Diagnostics, FittedModel, fit
@@ -64,6 +64,7 @@ __all__ = [
     "PARAMS",
     "PRESETS",
     "QUANTILE_KEYS",
+    "WORLDS",
     "BookingRequest",
     "BookingResponse",
     "Cohort",

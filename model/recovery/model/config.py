@@ -75,17 +75,21 @@ class ModelConfig(BaseModel):
     relief_tau_min: float = Field(default=3.0, gt=0)
     adherence_default: float = Field(default=0.5, ge=0, le=1)
     # Parameters with a learnt between-patient correlation (LKJ); the rest are independent.
-    correlated: tuple[str, ...] = ("base", "floor")
-    # The first parameters of that block sampled centred (theta itself, not offsets): right for
-    # those that weeks of diary scores pin down, wrong for weakly informed ones (funnels).
-    # Both choices are measured in docs/decisions/0008-sampling-the-hierarchy.md.
-    centred: tuple[str, ...] = ("base", "floor")
+    # None by default: the floor is a fraction of the patient's own base, and its covariates
+    # act given that base (docs/decisions/0015-the-course-of-pain.md).
+    correlated: tuple[str, ...] = ()
+    # Parameters sampled centred (theta itself, not offsets): right for those that weeks of
+    # diary scores pin down, wrong for weakly informed ones (funnels). With a correlated block,
+    # its first parameters. Measured in docs/decisions/0008-sampling-the-hierarchy.md.
+    centred: tuple[str, ...] = ("base",)
 
     @model_validator(mode="after")
     def _check_effects(self) -> Self:
         if len(self.correlated) == 1 or any(p not in PARAMS for p in self.correlated):
             raise ValueError(f"correlated: give none or at least two of {list(PARAMS)}")
-        if self.correlated[: len(self.centred)] != self.centred:
+        if any(p not in PARAMS for p in self.centred):
+            raise ValueError(f"centred: give parameters of {list(PARAMS)}")
+        if self.correlated and self.correlated[: len(self.centred)] != self.centred:
             raise ValueError("centred: must be the first parameters of correlated")
         for param, names in self.effects.items():
             if param not in PARAMS:
@@ -103,6 +107,13 @@ class ModelConfig(BaseModel):
         """Indices (into PARAMS) of the correlated block, in its order, and of the rest."""
         block = [PARAMS.index(p) for p in self.correlated]
         return block, [i for i in range(len(PARAMS)) if i not in block]
+
+    def centred_rest(self) -> tuple[list[int], list[int]]:
+        """Without a correlated block: indices of the independent parameters sampled centred,
+        and of those sampled as offsets (non-centred)."""
+        rest = self.param_split()[1]
+        centred = [] if self.correlated else [i for i in rest if PARAMS[i] in self.centred]
+        return centred, [i for i in rest if i not in centred]
 
     def effect_pairs(self) -> list[tuple[str, str]]:
         """(parameter, covariate) pairs with a regression coefficient, in a fixed order."""

@@ -113,20 +113,29 @@ class PatientInfo(BaseModel):
         "began; the natural course runs from it. None: unknown (a prior over durations)")
 
 
+MAX_GUIDED_SESSIONS = 60  # sessions a symptom-guided schedule may book within its horizon
+
+
 class ScheduleSpec(BaseModel):
-    """A preset by name (with the kind of its sessions), or phases, or absolute session days."""
+    """A preset by name (with the kind of its sessions), or phases, or absolute session days,
+    or symptom-guided care: a session whenever the forecast says pain has come back."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
     name: str = Field(min_length=1, max_length=80, pattern=NO_CONTROL)
     kind: KindName = "massage"
     phases: list[Phase] | None = Field(default=None, max_length=MAX_PHASES)
     session_days: list[Day] | None = Field(default=None, max_length=2000)
+    book_above: float | None = Field(
+        default=None, gt=0, lt=10, description="symptom-guided: book a session (of `kind`) on "
+        "each day the forecast's expected pain reaches this score, min_gap_days apart")
+    min_gap_days: float = Field(default=7.0, ge=1, le=365)
 
     @model_validator(mode="after")
     def _one_form(self) -> Self:
-        if self.phases is not None and self.session_days is not None:
-            raise ValueError("give either phases or session_days, not both")
-        if self.phases is None and self.session_days is None and self.name not in PRESETS:
+        forms = [self.phases, self.session_days, self.book_above]
+        if sum(f is not None for f in forms) > 1:
+            raise ValueError("give one of phases, session_days or book_above")
+        if all(f is None for f in forms) and self.name not in PRESETS:
             raise ValueError(f"name: unknown preset (and no phases or session_days were "
                              f"given); presets: {sorted(PRESETS)}")
         if self.sessions > MAX_SESSIONS_PER_SCHEDULE:
@@ -137,6 +146,8 @@ class ScheduleSpec(BaseModel):
     @property
     def sessions(self) -> int:
         """How many sessions the schedule holds, counted without expanding it."""
+        if self.book_above is not None:
+            return MAX_GUIDED_SESSIONS
         if self.session_days is not None:
             return len(self.session_days)
         if self.phases is not None:
@@ -146,10 +157,13 @@ class ScheduleSpec(BaseModel):
     @property
     def custom(self) -> bool:
         """Whether the schedule is given in full rather than by preset name."""
-        return self.phases is not None or self.session_days is not None
+        return any(f is not None for f in (self.phases, self.session_days, self.book_above))
 
     def to_schedule(self, start_day: float) -> Schedule:
-        """The Schedule to expand from `start_day` (session_days become relative to it)."""
+        """The Schedule to expand from `start_day` (session_days become relative to it); a
+        symptom-guided one has no fixed sessions (the forecast books them: forecast.py)."""
+        if self.book_above is not None:
+            return Schedule(name=self.name, session_days=(), kind=self.kind)
         if self.session_days is not None:
             rel = tuple(sorted(d - start_day for d in self.session_days))
             return Schedule(name=self.name, session_days=rel, kind=self.kind)
@@ -216,7 +230,7 @@ def within_budget(draw_days: float, sessions: int = 0) -> None:
 def _check_schedule(where: str, s: ScheduleSpec, start_day: float, horizon_days: int) -> None:
     if s.session_days is not None and any(d < start_day for d in s.session_days):
         raise ValueError(f"{where}.session_days: days before start_day {start_day:g}")
-    if s.custom and not len(s.to_schedule(start_day).expand(start_day)
+    if s.custom and s.book_above is None and not len(s.to_schedule(start_day).expand(start_day)
                             .until(start_day + horizon_days)):
         raise ValueError(f"{where} has no sessions within the horizon; use the preset 'none' "
                          "for no care")

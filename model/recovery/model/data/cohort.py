@@ -33,7 +33,7 @@ _REQUIRED = {"patients": ["patient_id"], "sessions": ["patient_id", "kind"],
 class Cohort:
     """Validated cohort. Days are floats since the earliest date (or as given)."""
 
-    patients: pd.DataFrame  # patient_id (str) + covariate columns (float, NaN = missing)
+    patients: pd.DataFrame  # patient_id, covariates and onset_day (float, NaN = missing)
     sessions: pd.DataFrame  # patient_id, day, kind
     pain: pd.DataFrame  # patient_id, day, score (int 0-10)
 
@@ -141,7 +141,7 @@ def _check_columns(name: str, frame: pd.DataFrame, cfg: ModelConfig) -> list[Pro
     out = [Problem(file, None, c, "missing required column") for c in _REQUIRED[name]
            if c not in cols]
     if name == "patients":
-        allowed = {"patient_id", *cfg.covariates}
+        allowed = {"patient_id", "onset_day", *cfg.covariates}
         hint = "; if it is a covariate, add it to the model configuration's covariates"
     else:
         allowed = {*_REQUIRED[name], "day", "date"}
@@ -224,6 +224,9 @@ def _clean_patients(frame: pd.DataFrame, cfg: ModelConfig, problems: list[Proble
                                  missing_ok=True).to_numpy()
         else:
             out[name] = np.nan
+    if "onset_day" in frame:  # the day the pain began (blank: unknown)
+        out["onset_day"] = _numbers(file, "onset_day", frame["onset_day"], problems,
+                                    -36_500.0, 36_500.0, missing_ok=True).to_numpy()
     return out
 
 

@@ -22,9 +22,15 @@ from scipy.signal import lfilter
 from recovery.model.config import PARAMS, ModelConfig
 from recovery.model.data.cohort import Cohort
 from recovery.model.data.schedules import SessionPlan, preset
-from recovery.model.likelihood.kernel import Params, build_design, expected_pain, transform
+from recovery.model.likelihood.kernel import (
+    Params,
+    build_design,
+    expected_pain,
+    floor_shift,
+    transform,
+)
 
-__all__ = ["SCHEDULE_MIX", "Truth", "simulate_cohort", "truth_table"]
+__all__ = ["SCHEDULE_MIX", "WORLDS", "Truth", "simulate_cohort", "truth_table"]
 
 # Preset -> share of simulated patients (docs/design.md, incl. no care).
 SCHEDULE_MIX: dict[str, float] = {
@@ -42,18 +48,22 @@ class Truth(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     mu_pop: dict[str, float] = Field(default_factory=lambda: {
-        "base": _logit(0.6), "floor": _logit(0.15), "relief": _logit(0.30),
+        "base": _logit(0.6), "floor": _logit(0.10), "relief": _logit(0.30),
         "relief_tau": math.log(75.0), "flare": math.log(0.4), "durable": _logit(0.30),
         "quick": _logit(0.45), "quick_tau": math.log(3.8)})
     beta: dict[str, float] = Field(default_factory=lambda: {
-        "base~stress": 0.25, "floor~chronic": 1.5, "floor~stress": 0.2, "floor~age": 0.2,
+        "base~stress": 0.25, "floor~chronic": 1.35, "floor~stress": 0.3, "floor~age": 0.2,
         "relief~structural_cause": -0.8, "relief_tau~chronic": -0.3,
         "relief_tau~stress": -0.2, "quick~structural_cause": -0.5})
     patient_sd: dict[str, float] = Field(default_factory=lambda: {
         "base": 0.6, "floor": 2.0, "relief": 0.7, "relief_tau": 0.35, "flare": 0.6,
         "durable": 0.6, "quick": 0.6, "quick_tau": 0.35})
-    corr_base_floor: float = 0.3
-    tau_nat: float = 40.0
+    corr_base_floor: float = 0.0
+    tau_nat: float = 20.0
+    # Days of pain at the first record: a new episode (chronic 0) ~ Exponential(mean), a
+    # chronic one log-normal (median, log SD) and at least 90 days.
+    onset_mean_days: float = 30.0
+    onset_chronic_days: tuple[float, float] = (365.0, 0.7)
     relief_w: dict[str, float] = Field(default_factory=lambda: {"massage": 1.0, "physio": 0.6})
     durable_w: dict[str, float] = Field(default_factory=lambda: {"massage": 0.1, "physio": 1.0})
     quick_w: dict[str, float] = Field(default_factory=lambda: {"massage": 1.0, "physio": 0.25})
@@ -79,8 +89,16 @@ def _covariates(n: int, rng: np.random.Generator) -> pd.DataFrame:
     })
 
 
-def _theta(truth: Truth, pats: pd.DataFrame, cfg: ModelConfig, rng: np.random.Generator
-           ) -> np.ndarray:
+def _onset(truth: Truth, chronic: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Whole days of pain at each patient's first record."""
+    median, log_sd = truth.onset_chronic_days
+    long = np.maximum(median * np.exp(log_sd * rng.standard_normal(len(chronic))), 90.0)
+    new = rng.exponential(truth.onset_mean_days, len(chronic))
+    return np.round(np.where(chronic == 1, long, new))
+
+
+def _theta(truth: Truth, pats: pd.DataFrame, cfg: ModelConfig, rng: np.random.Generator,
+           onset: np.ndarray) -> np.ndarray:
     n = len(pats)
     mean = np.array([truth.mu_pop[p] for p in PARAMS])
     theta = np.tile(mean, (n, 1))
@@ -92,6 +110,7 @@ def _theta(truth: Truth, pats: pd.DataFrame, cfg: ModelConfig, rng: np.random.Ge
     corr = np.eye(len(PARAMS))
     corr[0, 1] = corr[1, 0] = truth.corr_base_floor
     chol = np.linalg.cholesky(corr)
+    theta[:, PARAMS.index("floor")] += floor_shift(onset, truth.tau_nat)
     return theta + (rng.standard_normal((n, len(PARAMS))) @ chol.T) * sd
 
 
@@ -152,7 +171,9 @@ def simulate_cohort(
     truth = truth or Truth()
     cfg = config or ModelConfig()
     pats = _covariates(n_patients, rng)
-    theta = _theta(truth, pats, cfg, rng)
+    onset = _onset(truth, pats["chronic"].to_numpy(), rng)
+    pats["onset_day"] = -onset  # the first record is day 0
+    theta = _theta(truth, pats, cfg, rng, onset)
     ses = _sessions(pats, weeks, truth, rng)
     kinds = sorted(truth.relief_w)
     n_days = int(weeks * 7)
@@ -166,7 +187,8 @@ def simulate_cohort(
          ses["kind"].map(kinds.index).to_numpy()),
         (grid_pid, grid_t), n_patients, kinds, cfg)
     w, v, u, f = weights
-    params = Params(theta, np.array([truth.tau_nat]), w, v, u, f, np.array([truth.synergy]))
+    params = Params(theta, np.array([truth.tau_nat]), w, v, u, f, np.array([truth.synergy]),
+                    onset)
     mu = expected_pain(params, pats["adherence"].to_numpy(), design, cfg).reshape(
         n_patients, n_days)
     a = math.exp(-1.0 / truth.ell)
@@ -204,3 +226,19 @@ def truth_table(truth: dict[str, Any]) -> dict[str, float]:
     out |= {f"patient_sd[{p}]": pop["patient_sd"][p] for p in PARAMS}
     out |= {"sigma": pop["sigma"], "share": pop["share"], "ell": pop["ell"]}
     return out
+
+
+# The two worlds a fit is checked on (`recovery simulate --world`). "evidence": sizes and time
+# scales from the published figures (docs/evidence.md). "articles": the practitioners' world of
+# the articles: stronger relief that fades within weeks, soreness after physio, exercise gains
+# that last, and persistent pain that does not go away by itself.
+WORLDS: dict[str, Truth] = {
+    "evidence": Truth(),
+    "articles": Truth(
+        mu_pop={"base": _logit(0.6), "floor": _logit(0.15), "relief": _logit(0.40),
+                "relief_tau": math.log(40.0), "flare": math.log(0.6), "durable": _logit(0.35),
+                "quick": _logit(0.45), "quick_tau": math.log(3.8)},
+        beta={"base~stress": 0.3, "floor~chronic": 1.6, "floor~stress": 0.4, "floor~age": 0.2,
+              "relief~structural_cause": -0.8, "relief_tau~chronic": -0.3,
+              "relief_tau~stress": -0.2, "quick~structural_cause": -0.5}),
+}

@@ -175,7 +175,7 @@ class FittedModel:
             (np.zeros(len(ses), int), ses["day"].to_numpy() - data.t0[i], kind_idx),
             (np.zeros(len(t), int), t), 1, self.kinds, self.config)
         params = posterior_params(self.idata, data, max_draws)
-        one = replace(params, theta=params.theta[:, i : i + 1])
+        one = replace(params, theta=params.theta[:, i : i + 1], onset=data.onset[i : i + 1])
         return np.asarray(expected_pain(one, data.adherence[i : i + 1], design, self.config))
 
 
@@ -194,7 +194,8 @@ def posterior_params(idata: az.InferenceData, data: CohortData, max_draws: int |
     """Kernel parameters for every posterior draw: theta (S, P, 8), tau_nat (S, 1), ..."""
     g = lambda n: stacked_draws(idata, n, max_draws)  # noqa: E731
     w, v, u, f = (np.exp(g(f"log_{name}_w")) for name, _ in KIND_WEIGHTS)
-    return Params(g("theta"), g("tau_nat")[:, None], w, v, u, f, g("synergy")[:, None])
+    return Params(g("theta"), g("tau_nat")[:, None], w, v, u, f, g("synergy")[:, None],
+                  data.onset)
 
 
 def _sample(model: pm.Model, s: SamplerConfig, start: dict[str, np.ndarray],
@@ -298,15 +299,16 @@ def fit(cohort: Cohort, config: ModelConfig | None = None, sampler: SamplerConfi
 
 
 def checked_names(model: pm.Model) -> list[str]:
-    """Variables whose convergence is checked: every sampled one, and mu_pop."""
-    return [v.name for v in model.free_RVs] + ["mu_pop"]
+    """Variables whose convergence is checked: every sampled one, mu_pop and beta."""
+    return [v.name for v in model.free_RVs] + ["mu_pop", "beta"]
 
 
 def stored_names(model: pm.Model) -> list[str]:
     """Variables a model directory keeps: theta carries everything per patient, so the raw
     non-centred offsets (and the centred block, a slice of theta) are dropped once checked."""
-    dropped = ("z_block", "z", "theta_centred")
-    return [v for v in [*checked_names(model), "theta", "chol_corr"] if v not in dropped]
+    dropped = ("z_block", "z", "theta_centred", "beta_abs", "beta_free")
+    extra = ["theta", *(["chol_corr"] if "chol_corr" in model.named_vars else [])]
+    return [v for v in [*checked_names(model), *extra] if v not in dropped]
 
 
 def _summary(idata: az.InferenceData, names: list[str], **kwargs: Any) -> pd.DataFrame:

@@ -25,7 +25,7 @@ from recovery.model.inference.fit import Diagnostics, FittedModel
 
 __all__ = ["FORMAT_VERSION", "evaluation_of", "load", "model_identity", "save"]
 
-FORMAT_VERSION = "2"  # 2: eight patient parameters (course and short relief)
+FORMAT_VERSION = "3"  # 3: the natural course from pain onset, no base-floor correlation
 
 
 def save(fitted: FittedModel, directory: Path | str, extra: dict[str, Path] | None = None) -> Path:

@@ -24,7 +24,13 @@ import pytensor.tensor as pt
 from recovery.model.config import PARAMS, ModelConfig
 from recovery.model.data.cohort import Cohort
 from recovery.model.likelihood.filter_op import filtered_loglik
-from recovery.model.likelihood.kernel import LOG_SCALE, EventDesign, Params, build_design
+from recovery.model.likelihood.kernel import (
+    LOG_SCALE,
+    EventDesign,
+    Params,
+    build_design,
+    floor_shift,
+)
 from recovery.model.likelihood.kernel_op import expected_pain_op
 from recovery.model.likelihood.residual import ScoreGrid, score_grid
 
@@ -52,6 +58,7 @@ class CohortData:
     x_effect: np.ndarray  # (P, E) standardised covariate of each effect
     effect_param: np.ndarray  # (E, 8) one-hot: which parameter each effect moves
     t0: np.ndarray  # (P,) day of each patient's first record
+    onset: np.ndarray  # (P,) days of pain at the first record (unknown: the prior's median)
 
 
 def covariate_matrix(patients: pd.DataFrame, cfg: ModelConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -63,6 +70,19 @@ def covariate_matrix(patients: pd.DataFrame, cfg: ModelConfig) -> tuple[np.ndarr
         col = patients[cov].to_numpy(dtype=float) if cov in patients else np.full(len(x), np.nan)
         x[:, e] = np.nan_to_num((col - c.center) / c.scale, nan=0.0)
     return x, cfg.effect_map()
+
+
+def onset_days(patients: pd.DataFrame, t0: np.ndarray, cfg: ModelConfig) -> np.ndarray:
+    """Days of pain at each patient's first record, from `onset_day` (the cohort's day the
+    pain began); unknown: the median of the prior over durations (chronic or not)."""
+    pr = cfg.priors
+    day = patients["onset_day"].to_numpy(dtype=float) if "onset_day" in patients \
+        else np.full(len(t0), np.nan)
+    chronic = patients["chronic"].to_numpy(dtype=float) if "chronic" in patients \
+        else np.zeros(len(t0))
+    unknown = np.where(chronic == 1, np.exp(pr.log_onset_unknown_chronic.mu),
+                       np.exp(pr.log_onset_unknown.mu))
+    return np.where(np.isnan(day), unknown, np.maximum(t0 - day, 0.0))
 
 
 def adherence_of(patients: pd.DataFrame, cfg: ModelConfig) -> np.ndarray:
@@ -92,6 +112,7 @@ def prepare(cohort: Cohort, cfg: ModelConfig, kinds: list[str] | None = None) ->
         design=design, y=cohort.pain["score"].to_numpy(dtype=float),
         grid=score_grid(o_pid, o_t, len(ids)),  # pain is sorted by patient, then day
         adherence=adherence_of(cohort.patients, cfg), x_effect=x, effect_param=onehot, t0=t0,
+        onset=onset_days(cohort.patients, t0, cfg),
     )
 
 
@@ -130,31 +151,51 @@ def correlated_block(mean: Any, chol: Any, k: int, n_centred: int) -> Any:
     return pt.stack(cols, axis=1)
 
 
-def beta_prior(data: CohortData, pr: Any) -> tuple[list[float], list[float]]:
-    """Means and SDs of the covariate effects' normal priors."""
-    chronic = [e == "floor~chronic" for e in data.effects]
-    return ([pr.chronic_floor_effect.mu if c else 0.0 for c in chronic],
-            [pr.chronic_floor_effect.sigma if c else pr.covariate_effect_sd for c in chronic])
+def beta_prior(data: CohortData, pr: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each covariate effect's sign (+1, -1; 0 for an unsigned one) and the mean and SD of its
+    normal prior (of the magnitude, cut at 0, for a signed one)."""
+    known = [pr.effects.get(e) for e in data.effects]
+    sign = np.array([0.0 if k is None else float(k.sign) for k in known])
+    mu = np.array([0.0 if k is None else k.mu for k in known])
+    sd = np.array([pr.covariate_effect_sd if k is None else k.sigma for k in known])
+    return sign, mu, sd
+
+
+def _beta(data: CohortData, pr: Any) -> Any:
+    """The covariate effects: sign * |b| for those with a known direction (the data can
+    weaken a direction, not reverse it), free normals for the rest."""
+    sign, mu, sd = beta_prior(data, pr)
+    signed, free = np.flatnonzero(sign != 0), np.flatnonzero(sign == 0)
+    beta = pt.zeros(len(sign))
+    if len(signed):
+        mag = pm.TruncatedNormal("beta_abs", mu=mu[signed], sigma=sd[signed], lower=0.0,
+                                 shape=len(signed))
+        beta = pt.set_subtensor(beta[signed], sign[signed] * mag)
+    if len(free):
+        beta = pt.set_subtensor(beta[free], pm.Normal("beta_free", 0.0, sd[free],
+                                                      shape=len(free)))
+    return pm.Deterministic("beta", beta, dims="effect")
 
 
 def starting_values(data: CohortData, cfg: ModelConfig, days: float = 14.0
                     ) -> dict[str, np.ndarray]:
     """Where fit's chains start (before the sampler's jitter; passed to the sampler, since
     PyMC cannot freeze a model with initvals for JAX): population means at their priors
-    (relief_tau ~80 days, not the 4 days a zero would give) and each centred patient base at
-    its first `days` of scores, so that warm-up's first, deepest trees do not walk every
-    patient in from a score of 5."""
+    (relief_tau ~80 days, not the 4 days a zero would give), each centred patient base at
+    its first `days` of scores and each floor at its prior mean for the pain's duration, so
+    that warm-up's first, deepest trees do not walk every patient in from a score of 5."""
     pr, n = cfg.priors, len(data.patient_ids)
-    x_mean = data.x_effect.mean(axis=0)
+    sign, mu, _ = beta_prior(data, pr)
     pop = np.array([getattr(pr, p).mu for p in PARAMS]) \
-        + (x_mean * np.array(beta_prior(data, pr)[0])) @ data.effect_param
+        + (data.x_effect.mean(axis=0) * sign * mu) @ data.effect_param
     theta = np.tile(pop, (n, 1))
+    theta[:, PARAMS.index("floor")] += floor_shift(data.onset, np.exp(pr.log_tau_natural.mu))
     early = data.design.t < days
     total = np.bincount(data.design.patient[early], data.y[early], minlength=n)
     count = np.bincount(data.design.patient[early], minlength=n)
     p = np.clip(np.where(count > 0, total / np.maximum(count, 1), 5.0) / 10.0, 0.05, 0.95)
     theta[:, PARAMS.index("base")] = np.log(p / (1.0 - p))
-    centred = cfg.param_split()[0][:len(cfg.centred)]
+    centred = cfg.param_split()[0][:len(cfg.centred)] or cfg.centred_rest()[0]
     return {"mu_pop_centred": pop, "theta_centred": theta[:, centred]}
 
 
@@ -183,8 +224,8 @@ def _mean_preserving(free: Any, sd: Any, rest: list[int]) -> tuple[Any, Any]:
 def _patient_theta(mean: Any, cfg: ModelConfig, n_patients: int, sd: Any,
                    sd_prior: tuple[float, np.ndarray]) -> Any:
     """theta (patient x param): an LKJ-correlated block on cfg.correlated (cfg.centred of it
-    centred), with Gamma(shape, rates) SDs sd_prior; the rest independent and non-centred
-    with SDs sd."""
+    centred), with Gamma(shape, rates) SDs sd_prior; the rest independent with SDs sd, those
+    in cfg.centred sampled centred and the others as offsets."""
     shape, rate = sd_prior
     block, rest = cfg.param_split()
     theta = pt.zeros((n_patients, len(PARAMS)))
@@ -195,9 +236,16 @@ def _patient_theta(mean: Any, cfg: ModelConfig, n_patients: int, sd: Any,
         theta = pt.set_subtensor(theta[:, block],
                                  correlated_block(mean[:, block], chol, len(block),
                                                   len(cfg.centred)))
-    if rest:
-        z = pm.Normal("z", 0.0, 1.0, dims=("patient", "param_other"))
-        theta = pt.set_subtensor(theta[:, rest], mean[:, rest] + z * sd)
+    centred, offsets = cfg.centred_rest()
+    pos = {i: j for j, i in enumerate(rest)}
+    if centred:
+        c = pm.Normal("theta_centred", mean[:, centred], sd[[pos[i] for i in centred]],
+                      dims=("patient", "param_centred"))
+        theta = pt.set_subtensor(theta[:, centred], c)
+    if offsets:
+        z = pm.Normal("z", 0.0, 1.0, dims=("patient", "param_nc"))
+        theta = pt.set_subtensor(theta[:, offsets],
+                                 mean[:, offsets] + z * sd[[pos[i] for i in offsets]])
     return pm.Deterministic("theta", theta, dims=("patient", "param"))
 
 
@@ -206,12 +254,13 @@ def build_model(data: CohortData, cfg: ModelConfig) -> pm.Model:
     pr = cfg.priors
     coords = {"patient": data.patient_ids, "param": list(PARAMS), "effect": data.effects,
               "kind": data.kinds, "param_block": list(cfg.correlated),
-              "param_centred": list(cfg.centred),
+              "param_centred": list(cfg.centred) if cfg.correlated
+              else [PARAMS[i] for i in cfg.centred_rest()[0]],
+              "param_nc": [PARAMS[i] for i in cfg.centred_rest()[1]],
               "param_block_nc": [p for p in cfg.correlated if p not in cfg.centred],
               "param_other": [p for p in PARAMS if p not in cfg.correlated]}
     with pm.Model(coords=coords) as model:
-        b_mu, b_sd = beta_prior(data, pr)
-        beta = pm.Normal("beta", mu=b_mu, sigma=b_sd, dims="effect")
+        beta = _beta(data, pr)
         # Sample the intercept at the cohort's mean covariates (decorrelates it from beta);
         # mu_pop, the reference patient's mean, is a shift of it with unit Jacobian, so its
         # prior applies as a potential, with _mean_preserving's Jacobian added.
@@ -220,26 +269,30 @@ def build_model(data: CohortData, cfg: ModelConfig) -> pm.Model:
         shape, rate = pr.patient_sd_gamma()
         sd_other = pm.Gamma("patient_sd_other", alpha=shape, beta=rate[rest],
                             dims="param_other") if rest else None
-        mu_c, log_jac = _mean_preserving(pm.Flat("mu_pop_centred", dims="param"), sd_other,
-                                         rest)
+        offsets = cfg.centred_rest()[1]
+        sd_offsets = None if sd_other is None else sd_other[[rest.index(i) for i in offsets]]
+        mu_c, log_jac = _mean_preserving(pm.Flat("mu_pop_centred", dims="param"), sd_offsets,
+                                         offsets)
         mu_pop = pm.Deterministic("mu_pop", mu_c - (x_mean * beta) @ data.effect_param,
                                   dims="param")
         pop_prior = [getattr(pr, p) for p in PARAMS]
         prior = pm.Normal.dist(mu=[q.mu for q in pop_prior], sigma=[q.sigma for q in pop_prior])
         pm.Potential("mu_pop_prior", pm.logp(prior, mu_pop).sum() + log_jac)
+        tau_nat = pm.LogNormal("tau_nat", pr.log_tau_natural.mu, pr.log_tau_natural.sigma)
         mean = mu_pop[None, :] + (data.x_effect * beta[None, :]) @ data.effect_param
+        mean = pt.inc_subtensor(mean[:, PARAMS.index("floor")],
+                                floor_shift(data.onset, tau_nat, pt))
         theta = _patient_theta(mean, cfg, len(data.patient_ids), sd_other, (shape, rate))
         kp = [cfg.kind_prior(k) for k in data.kinds]
         weights = [pt.exp(pm.Normal(f"log_{name}_w", mu=[getattr(k, field).mu for k in kp],
                                     sigma=[getattr(k, field).sigma for k in kp], dims="kind"))
                    for name, field in KIND_WEIGHTS]
-        tau_nat = pm.LogNormal("tau_nat", pr.log_tau_natural.mu, pr.log_tau_natural.sigma)
         synergy = pm.LogNormal("synergy", pr.log_synergy.mu, pr.log_synergy.sigma)
         sigma = pm.LogNormal("sigma", pr.log_sigma.mu, pr.log_sigma.sigma)
         share = pm.Beta("share", *pr.share_ab)
         ell = pm.LogNormal("ell", pr.log_ell.mu, pr.log_ell.sigma)
         w, v, u, f = weights
-        params = Params(theta, tau_nat, w, v, u, f, synergy)
+        params = Params(theta, tau_nat, w, v, u, f, synergy, data.onset)
         mu = expected_pain_op(params, data.adherence, data.design, cfg)
         pm.Potential("loglik", filtered_loglik(mu, data.y, data.grid, (sigma, share, ell)))
     return model

@@ -9,6 +9,7 @@ patients) and JAX autodiff gives its gradient. bench/numpyro_model.py uses the s
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import jax
@@ -53,8 +54,9 @@ def _jax_filtered_loglik(op: Any, **kwargs: Any) -> Any:
 
 def _expected_pain_jnp(op: ExpectedPain | ExpectedPainVJP, *inputs: Any) -> Any:
     """kernel.expected_pain in JAX: what the numba Op computes."""
-    params, adh, design = inputs[:N_PARAMS], inputs[N_PARAMS], inputs[N_PARAMS + 1:]
-    return expected_pain(Params(*params), adh, EventDesign(*design), op.config(), jnp)
+    params, adh, onset = inputs[:N_PARAMS], inputs[N_PARAMS], inputs[N_PARAMS + 1]
+    design = EventDesign(*inputs[N_PARAMS + 2:])
+    return expected_pain(replace(Params(*params), onset=onset), adh, design, op.config(), jnp)
 
 
 @jax_funcify.register(ExpectedPain)

@@ -3,9 +3,10 @@
 One definition serves NumPy (any leading draw dimensions) and PyTensor (inside the PyMC model):
 each function takes the array namespace `xp` (`numpy` or `pytensor.tensor`).
 
-For patient i at time t (days since the first record), with sessions s_k of kind c_k:
+For patient i at time t (days since the first record), pain present for `onset` days at the
+first record, with sessions s_k of kind c_k:
 
-    N(t)    = floor + (base - floor) * exp(-t / tau_nat)               natural course
+    N(t)    = floor + (base - floor) * a / (a + t),  a = tau_nat + onset   natural course
     A(t)    = sum_{s_k < t} w[c_k] * exp(-(t - s_k) / relief_tau)      course relief (weeks)
     Q(t)    = sum_{s_k < t} u[c_k] * exp(-(t - s_k) / quick_tau)       short relief (days)
     M(t)    = adherence * (sum_{s_k < t} v[c_k] + synergy * P(t))      rehab dose (lasts)
@@ -14,6 +15,11 @@ For patient i at time t (days since the first record), with sessions s_k of kind
     G(t)    = sum_{s_k < t} f[c_k] * h_k * g((t - s_k) / tau_flare),  g(u) = u * exp(1 - u)
     mu(t)   = core + (10 - core) * (1 - exp(-flare * G / (10 - core)))
 
+The natural course runs from pain onset: the excess over the plateau falls as tau / (tau + u)
+u days after onset, so a new episode halves its excess in tau_nat days while pain present for
+months is near-stable (its remaining excess is small and falls slowly). `floor_shift` gives the
+matching shift of the floor's logit: the plateau is a fraction of pain at onset, and base is
+what is left of the episode at the first record.
 P(t) counts the sessions of the synergy's first kind (physio) that had one of its second kind
 (massage) in the week before. `relief`, `quick` and `durable` are fractions of the current
 pain (Farrar 2001: meaningful change is relative), so mu stays in (0, 10) for any parameters;
@@ -45,6 +51,7 @@ __all__ = [
     "build_design",
     "expected_pain",
     "flare_shape",
+    "floor_shift",
     "pain_parts",
     "transform",
 ]
@@ -100,6 +107,21 @@ class Params:
     quick_w: Array
     flare_w: Array
     synergy: Array
+    onset: Array = 0.0  # days of pain at the first record: scalar, (P,), or (..., 1) per draw
+
+
+def floor_shift(onset: Array, tau_nat: Array, xp: ModuleType = np) -> Array:
+    """The floor's logit shift for pain present `onset` days at the first record:
+    logit(floor / base) = logit(plateau / onset pain) + log(1 + onset / tau_nat), which makes
+    base the episode's pain `onset` days after onset."""
+    return xp.log1p(onset / tau_nat)
+
+
+def _per_patient(x: Array, d: EventDesign) -> Array:
+    """A per-patient array at each time point (a scalar or one patient's column as it is)."""
+    if np.ndim(x) == 0 or (d.n_patients == 1 and x.shape[-1] == 1):
+        return x
+    return x[..., d.patient]
 
 
 def _sigmoid(x: Array, xp: ModuleType) -> Array:
@@ -155,7 +177,8 @@ def _factors(p: Params, adherence: Array, d: EventDesign, cfg: ModelConfig, xp: 
         q = {k: v[..., :1] for k, v in nat_p.items()}
     else:
         q = {k: v[..., d.patient] for k, v in nat_p.items()}
-    natural = q["floor"] + (q["base"] - q["floor"]) * xp.exp(-d.t / p.tau_nat)
+    a = p.tau_nat + _per_patient(p.onset, d)
+    natural = q["floor"] + (q["base"] - q["floor"]) * a / (a + d.t)
     relief = q["relief"] * -xp.expm1(-_adstock(p.relief_w, nat_p["relief_tau"], d, xp)
                                      / cfg.relief_saturation)
     quick = q["quick"] * -xp.expm1(-_adstock(p.quick_w, nat_p["quick_tau"], d, xp)

@@ -51,23 +51,23 @@ N_PARAMS = 7  # theta, tau_nat, relief_w, durable_w, quick_w, flare_w, synergy
 @_jit
 def walk(theta: np.ndarray, tau_nat: float, relief_w: np.ndarray, durable_w: np.ndarray,
          quick_w: np.ndarray, flare_w: np.ndarray, synergy: float, adherence: np.ndarray,
-         patient: np.ndarray, t: np.ndarray, last: np.ndarray, counts: np.ndarray,
-         flare_basis: np.ndarray, paired: np.ndarray, session_t: np.ndarray,
+         onset: np.ndarray, patient: np.ndarray, t: np.ndarray, last: np.ndarray,
+         counts: np.ndarray, flare_basis: np.ndarray, paired: np.ndarray, session_t: np.ndarray,
          session_kind: np.ndarray, consts: np.ndarray, with_jac: bool = True
          ) -> tuple[np.ndarray, np.ndarray]:
     """mu at every score, and (with_jac) each score's partial derivatives in its patient's
     theta (8), tau_nat, relief_w (K), durable_w (K), quick_w (K), flare_w (K) and synergy, in
-    that column order; without, the Jacobian has no rows.
+    that column order; without, the Jacobian has no rows. onset: days of pain at each
+    patient's first record (constants, kernel.py's natural course).
     consts = (relief_tau_min, kappa, nu, quick_tau_min, kappa_q)."""
     rmin, kappa, nu, qmin, kappa_q = consts[0], consts[1], consts[2], consts[3], consts[4]
     n, kk = t.shape[0], relief_w.shape[0]
     mu, jac = np.empty(n), np.empty((n if with_jac else 0, 10 + 4 * kk))
     s0, s1, q0, q1 = np.zeros(kk), np.zeros(kk), np.zeros(kk), np.zeros(kk)
-    natural_lags, relief_lags, quick_lags = np.full(N_LAGS, -1.0), np.empty(N_LAGS), \
-        np.empty(N_LAGS)
+    relief_lags, quick_lags = np.empty(N_LAGS), np.empty(N_LAGS)
     cur_p, j, cur_t = -1, 0, 0.0
     base = floor = relief = rtau = flare = durable = quick = qtau = sg0 = sg1 = 0.0
-    f_d = dose = 0.0
+    f_d = dose = a_nat = 0.0
     for i in range(n):
         p = patient[i]
         dose_stale = p != cur_p
@@ -88,6 +88,7 @@ def walk(theta: np.ndarray, tau_nat: float, relief_w: np.ndarray, durable_w: np.
             durable = _sigmoid(theta[p, 5])
             quick = _sigmoid(theta[p, 6])
             qtau = qmin + math.exp(theta[p, 7])
+            a_nat = tau_nat + onset[p]
         while j <= last[i]:  # sessions strictly before t[i]: decay to each, then add it
             dt = session_t[p, j] - cur_t
             _decay(s0, s1, dt, _lag(relief_lags, dt, rtau))
@@ -114,7 +115,7 @@ def walk(theta: np.ndarray, tau_nat: float, relief_w: np.ndarray, durable_w: np.
                 dose += durable_w[c] * counts[i, c]
             dose *= adherence[p]
             f_d = -math.expm1(-dose / nu)
-        en = _lag(natural_lags, t[i], tau_nat)
+        en = a_nat / (a_nat + t[i])
         natural = floor + (base - floor) * en
         f_r = -math.expm1(-adstock / kappa)
         f_q = -math.expm1(-quick_a / kappa_q)
@@ -144,7 +145,7 @@ def walk(theta: np.ndarray, tau_nat: float, relief_w: np.ndarray, durable_w: np.
         row[5] = d_dur * f_d * durable * (1.0 - durable)
         row[6] = d_fst * f_q * quick * (1.0 - quick)
         row[7] = d_q * dq_qtau / (qtau * qtau) * (qtau - qmin)
-        row[8] = d_nat * (base - floor) * en * t[i] / (tau_nat * tau_nat)
+        row[8] = d_nat * (base - floor) * en * t[i] / (a_nat * (a_nat + t[i]))
         for c in range(kk):
             row[9 + c] = d_a * s0[c]
             row[9 + kk + c] = d_dose * counts[i, c]
@@ -241,8 +242,8 @@ def _as_inputs(inputs: Sequence[Any]) -> list[Any]:
 
 
 class ExpectedPain(_KernelOpBase):
-    """(theta, tau_nat, relief_w, durable_w, quick_w, flare_w, synergy, adherence, *design
-    arrays) -> (mu (N,), jac), jac each score's partials in its parameters (walk's columns),
+    """(theta, tau_nat, relief_w, durable_w, quick_w, flare_w, synergy, adherence, onset,
+    *design arrays) -> (mu (N,), jac), jac each score's partials in its parameters (walk's columns),
     which the VJP Op sums up."""
 
     def make_node(self, *inputs: Any) -> Apply:
@@ -251,8 +252,9 @@ class ExpectedPain(_KernelOpBase):
 
     def perform(self, node: Apply, inputs: Sequence[Any], outputs: list[list[Any]]) -> None:
         """Run the compiled kernel on concrete arrays."""
-        th, tau, w, v, u, f, syn, adh, patient, t, last, counts, fb, pr, st, sk = inputs[:16]
-        outputs[0][0], outputs[1][0] = walk(th, float(tau), w, v, u, f, float(syn), adh,
+        th, tau, w, v, u, f, syn, adh, ons, patient, t, last, counts, fb, pr, st, sk = \
+            inputs[:17]
+        outputs[0][0], outputs[1][0] = walk(th, float(tau), w, v, u, f, float(syn), adh, ons,
                                             patient, t, last, counts, fb, pr, st, sk,
                                             self.consts)
 
@@ -280,7 +282,7 @@ class ExpectedPainVJP(_KernelOpBase):
 
     def perform(self, node: Apply, inputs: Sequence[Any], outputs: list[list[Any]]) -> None:
         """Run the compiled forward-mode pass and weight its partials."""
-        theta, w, patient, jac, g_mu = inputs[0], inputs[2], inputs[8], inputs[-2], inputs[-1]
+        theta, w, patient, jac, g_mu = inputs[0], inputs[2], inputs[9], inputs[-2], inputs[-1]
         g_th, g_rest = vjp(jac, g_mu, patient, theta.shape[0], theta.shape[1])
         for out, val in zip(outputs, [g_th, *split_shared(g_rest, len(w))], strict=True):
             out[0] = val
@@ -295,10 +297,10 @@ def _numba_expected_pain(op: ExpectedPain, node: Apply, **kwargs: Any) -> Any:
 
     @numba_basic.numba_njit
     def expected(th: Any, tau: Any, w: Any, v: Any, u: Any, f: Any, syn: Any, adh: Any,
-                 patient: Any, t: Any, last: Any, counts: Any, fb: Any, pr: Any, st: Any,
-                 sk: Any, mask: Any, tref: Any) -> Any:
-        return walk(th, tau.item(), w, v, u, f, syn.item(), adh, patient, t, last, counts, fb,
-                    pr, st, sk, consts)
+                 ons: Any, patient: Any, t: Any, last: Any, counts: Any, fb: Any, pr: Any,
+                 st: Any, sk: Any, mask: Any, tref: Any) -> Any:
+        return walk(th, tau.item(), w, v, u, f, syn.item(), adh, ons, patient, t, last, counts,
+                    fb, pr, st, sk, consts)
 
     return expected, _SOURCE_KEY
 
@@ -307,8 +309,8 @@ def _numba_expected_pain(op: ExpectedPain, node: Apply, **kwargs: Any) -> Any:
 def _numba_expected_pain_vjp(op: ExpectedPainVJP, node: Apply, **kwargs: Any) -> Any:
     @numba_basic.numba_njit
     def expected_vjp(th: Any, tau: Any, w: Any, v: Any, u: Any, f: Any, syn: Any, adh: Any,
-                     patient: Any, t: Any, last: Any, counts: Any, fb: Any, pr: Any, st: Any,
-                     sk: Any, mask: Any, tref: Any, jac: Any, g_mu: Any) -> Any:
+                     ons: Any, patient: Any, t: Any, last: Any, counts: Any, fb: Any, pr: Any,
+                     st: Any, sk: Any, mask: Any, tref: Any, jac: Any, g_mu: Any) -> Any:
         g_th, g = vjp(jac, g_mu, patient, th.shape[0], th.shape[1])
         k = w.shape[0]
         return (g_th, np.array(g[0]), g[1:1 + k].copy(), g[1 + k:1 + 2 * k].copy(),
@@ -322,6 +324,7 @@ def expected_pain_op(p: Params, adherence: np.ndarray, d: EventDesign, cfg: Mode
     """kernel.expected_pain for the fit's PyTensor graph, as the numba Op (same values)."""
     _check_sorted(d)
     op = ExpectedPain(*(getattr(cfg, name) for name in CONSTS))
+    onset = np.array(np.broadcast_to(np.asarray(p.onset, dtype=float), (d.n_patients,)))
     node = op.make_node(p.theta, p.tau_nat, p.relief_w, p.durable_w, p.quick_w, p.flare_w,
-                        p.synergy, adherence, *design_inputs(d))
+                        p.synergy, adherence, onset, *design_inputs(d))
     return node.outputs[0]

@@ -2,7 +2,10 @@
 
 Patient parameters live on an unconstrained scale (see `kernel.PARAMS`):
   base        10 * sigmoid(x)           pain at the first record, NRS
-  floor       base * sigmoid(x)          natural-course plateau, as a fraction of base
+  floor       base * sigmoid(x)          natural-course plateau, as a fraction of base; its
+                                         population mean is that of the plateau as a fraction
+                                         of pain at onset, shifted by how long the pain has
+                                         lasted (kernel.floor_shift)
   relief      sigmoid(x)                 maximal course relief while sessions continue, fraction
   relief_tau  TAU_MIN + exp(x)           days for the course relief to fade by 1/e (weeks-months)
   flare       exp(x)                     post-session soreness, NRS at the peak of a first massage
@@ -14,11 +17,13 @@ Patient parameters live on an unconstrained scale (see `kernel.PARAMS`):
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["KindPrior", "NormalPrior", "Priors", "default_kind_priors"]
+__all__ = ["EffectPrior", "KindPrior", "NormalPrior", "Priors", "default_effect_priors",
+           "default_kind_priors"]
 
 
 class NormalPrior(BaseModel):
@@ -40,6 +45,37 @@ class KindPrior(BaseModel):
     log_flare_weight: NormalPrior
 
 
+class EffectPrior(BaseModel):
+    """A covariate effect with a known direction: sign * |b|, |b| ~ Normal(mu, sigma) cut at 0,
+    so that the data can weaken the direction the evidence gives, never reverse it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    sign: Literal[-1, 1]
+    mu: float = Field(default=0.0, ge=0)
+    sigma: float = Field(default=0.5, gt=0)
+
+
+def default_effect_priors() -> dict[str, EffectPrior]:
+    """Directions and sizes of the default covariate effects (docs/evidence.md, "Covariates").
+    Keys are "parameter~covariate"; effects not listed get an unsigned Normal(0, sd)."""
+    return {
+        # Persistent course: higher plateau. Dunn 2006: 57 % of consulters in the two chronic
+        # classes, 30 % recovering; 0.1 -> 0.3 of onset pain is +1.35 logit [derived].
+        "floor~chronic": EffectPrior(sign=1, mu=1.35, sigma=0.5),
+        # Distress predicts a worse course (Pincus 2002; Chou & Shekelle 2010) [unverified size].
+        "floor~stress": EffectPrior(sign=1),
+        "base~stress": EffectPrior(sign=1, sigma=0.3),
+        # Older patients recover less (Chou & Shekelle 2010) [unverified size].
+        "floor~age": EffectPrior(sign=1, sigma=0.3),
+        # A structural cause limits what soft-tissue work relieves [unverified size].
+        "relief~structural_cause": EffectPrior(sign=-1),
+        "quick~structural_cause": EffectPrior(sign=-1),
+        # Chronic pain and stress: relief needs upkeep, fades faster [unverified size].
+        "relief_tau~chronic": EffectPrior(sign=-1, sigma=0.3),
+        "relief_tau~stress": EffectPrior(sign=-1, sigma=0.3),
+    }
+
+
 def _logit(p: float) -> float:
     return math.log(p / (1 - p))
 
@@ -48,13 +84,15 @@ class Priors(BaseModel):
     """Population-level priors. Means are for the reference patient (covariates at centre)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-    # Baseline NRS ~5.3 (SD 1.7): Paanalahti 2014; Costa 2012 (52/100). 10*sigmoid(0.12) = 5.3.
+    # Baseline NRS ~5.3 (SD 1.7): Paanalahti 2014. 10*sigmoid(0.12) = 5.3.
     base: NormalPrior = NormalPrior(mu=_logit(0.53), sigma=0.25)
-    # Plateau / baseline: acute ~0.12 (0.6 of 5.2), persistent ~0.45 (2.3 of 5.1): Costa 2012.
-    # Reference is acute; the chronic effect below moves it to the persistent figure.
-    floor: NormalPrior = NormalPrior(mu=_logit(0.15), sigma=0.5)
-    # Course relief: Emax ~2.0 NRS (1.2-2.8) on ~5 NRS: Furlan 2015 SMD -0.75; Cherkin 2011
-    # [derived: ~40%, of which the short relief below takes part].
+    # Plateau as a fraction of pain at onset, for a new episode: Henschke 2008: 72 % recovered
+    # completely within a year; Pengel 2003: -58 % in a month, nearly constant after 3 months.
+    # ~0.1 of onset pain [derived]; the chronic effect raises it (Dunn 2006). Costa 2012 is not
+    # used here: it checks the natural course (checks/trials.py).
+    floor: NormalPrior = NormalPrior(mu=_logit(0.10), sigma=0.6)
+    # Course relief: Emax ~2.0 NRS (1.2-2.8) on ~5 NRS: Furlan 2015 SMD -0.75 [derived: ~40%,
+    # of which the short relief below takes part]. Cherkin 2011 checks it, not sets it.
     relief: NormalPrior = NormalPrior(mu=_logit(0.35), sigma=0.5)
     # Course-effect half-life ~56 d (21-140): Perlman 2012, Sherman 2009 [derived]; tau = t½/ln 2.
     relief_tau: NormalPrior = NormalPrior(mu=math.log(56 / math.log(2) - 3.0), sigma=0.45)
@@ -75,32 +113,37 @@ class Priors(BaseModel):
     # done); log of the extra share, wide: no trial measures it [unverified].
     log_synergy: NormalPrior = NormalPrior(mu=math.log(0.5), sigma=1.0)
     # Between-patient SD scales (see patient_sd_gamma), in PARAMS order. Baseline SD 1.7 NRS
-    # -> ~0.7 logit (Paanalahti 2014). The floor's spread is wide: Plan 2012's placebo
-    # (natural-course) effect has logit variance 3.78 (SD 1.9), and over half of Dunn 2006's
-    # primary-care cohort followed persistent courses, so a flat diary must be a common case.
+    # -> ~0.7 logit (Paanalahti 2014). The floor's spread is wide: Dunn 2006's four classes
+    # run from recovering to severe chronic, so a flat diary must be a common case.
     patient_sd_scale: tuple[float, ...] = (0.8, 2.0, 1.0, 0.5, 0.8, 0.8, 0.8, 0.5)
     lkj_eta: float = 4.0
     covariate_effect_sd: float = 0.5
-    # Chronic (persistent) vs acute floor: logit(0.45) - logit(0.15) = 1.5 (Costa 2012) [derived].
-    chronic_floor_effect: NormalPrior = NormalPrior(mu=1.5, sigma=0.5)
-    # Natural course: half-life ~28 d (tau ~40 d, 14-60 d half-life): Costa 2012, Artus 2014.
-    log_tau_natural: NormalPrior = NormalPrior(mu=math.log(40.0), sigma=0.35)
+    # Signed covariate effects (EffectPrior); unsigned ones: Normal(0, covariate_effect_sd).
+    effects: dict[str, EffectPrior] = Field(default_factory=default_effect_priors)
+    # Natural course from onset: the excess over the plateau falls as tau / (tau + u), u days
+    # since onset, so tau is a new episode's half-time. Pengel 2003: -58 % in the first month
+    # (with a plateau of 0.1: tau ~17 d); Henschke 2008: median recovery 58 days [derived].
+    log_tau_natural: NormalPrior = NormalPrior(mu=math.log(20.0), sigma=0.4)
+    # How long the pain has lasted at the first record, when the record does not say: days,
+    # log-normal. Care-seekers: Dunn 2006 (over half persistent), Kongsted 2015 (most not
+    # pain-free within a year) [unverified size]; a chronic patient has had it > 3 months.
+    log_onset_unknown: NormalPrior = NormalPrior(mu=math.log(60.0), sigma=1.0)
+    log_onset_unknown_chronic: NormalPrior = NormalPrior(mu=math.log(365.0), sigma=0.7)
     # Total residual SD of a diary score around the expected trajectory: Williams 2025 SEM
     # 0.58-1.01 (24 h retest, so day-to-day fluctuation included); Childs 2005 SEM 1.02.
     log_sigma: NormalPrior = NormalPrior(mu=math.log(1.0), sigma=0.3)
-    # Share of residual variance that persists from day to day (AR part): Plan 2012 (the same
-    # score as the day before about half the time, a change of 2 rare) and ICC 0.75-0.94
-    # (Williams 2025) -> Beta(8, 2).
+    # Share of residual variance that persists from day to day (AR part): ICC 0.75-0.94
+    # (Williams 2025) -> Beta(8, 2). Plan 2012's day-to-day changes check it (trials.py).
     share_ab: tuple[float, float] = (8.0, 2.0)
     # Correlation time of the day-to-day fluctuation: days, so that it cannot carry a level the
-    # mean should carry (Plan 2012's Markov model: day-to-day dependence) [unverified size].
+    # mean should carry [unverified size].
     log_ell: NormalPrior = NormalPrior(mu=math.log(3.0), sigma=0.4)
 
     def patient_sd_gamma(self) -> tuple[float, np.ndarray]:
         """Shape and rates of the between-patient SDs' Gamma(2, 2.5 / scale) priors.
 
         The mean (0.8 scale) and spread are a HalfNormal(scale)'s, but the density is zero at
-        zero: no published cohort has identical responders (Plan 2012), and a HalfNormal's
+        zero: no published cohort has identical responders (Dunn 2006's classes), and a HalfNormal's
         mass there gave the SD of relief a long left tail that the data cannot rule out and
         NUTS crossed slowly (Chung et al. 2013 on boundary-avoiding priors).
         """

@@ -15,6 +15,7 @@ from recovery.model.predict.forecast import (
     paths,
     plan_design,
     residual_quantiles,
+    session_plan,
 )
 from recovery.model.predict.update import PatientData, PatientDraws
 from recovery.model.requests import Band, ExplainRequest, ExplainResponse
@@ -32,7 +33,8 @@ def explain(fc: Forecaster, req: ExplainRequest) -> ExplainResponse:
     patient, post, how = fc.patient(req.patient, req.history, req.start_day, req.draws, rng)
     eps = residual_quantiles(len(post), rng)
     start, h = req.start_day, req.horizon_days + 1
-    plan = req.schedule.to_schedule(start).expand(start).until(start + req.horizon_days + 1e-9)
+    plan = session_plan(req.schedule, post, patient, start, req.horizon_days, fc.config,
+                        fc.kinds)
     p = paths(post, patient, plan, forecast_days(start, req.horizon_days, plan), h, fc.config,
               fc.kinds)
     days = np.r_[np.arange(np.ceil(patient.t0), start), p.days[:h]]

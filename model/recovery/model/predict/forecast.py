@@ -32,6 +32,7 @@ from recovery.model.predict.update import (
     patient_data,
 )
 from recovery.model.requests import (
+    MAX_GUIDED_SESSIONS,
     QUANTILES,
     Calibration,
     Comparison,
@@ -40,6 +41,7 @@ from recovery.model.requests import (
     History,
     PatientInfo,
     ScheduleForecast,
+    ScheduleSpec,
     Summary,
     UpdateInfo,
 )
@@ -53,6 +55,7 @@ __all__ = [
     "paths",
     "plan_design",
     "residual_quantiles",
+    "session_plan",
     "summarise",
 ]
 
@@ -101,6 +104,34 @@ def plan_design(patient: PatientData, plan: SessionPlan, days: np.ndarray, cfg: 
     s_t = np.r_[patient.session_t, plan.days - patient.t0]
     return build_design((np.zeros(len(s_t), int), s_t, s_kind.astype(int)),
                         (np.zeros(len(times), int), times), 1, kinds, cfg)
+
+
+GUIDED_DRAWS = 400  # draws whose mean decides a symptom-guided booking
+
+
+def session_plan(spec: ScheduleSpec, draws: PatientDraws, patient: PatientData, start: float,
+                 horizon_days: int, cfg: ModelConfig, kinds: list[str]) -> SessionPlan:
+    """The sessions of a schedule within the horizon. Symptom-guided care books one on the
+    first day the expected pain (the mean over draws, given the sessions booked so far)
+    reaches `book_above`, then looks again min_gap_days later: the model's own return of
+    pain decides when the patient comes back."""
+    end = start + horizon_days + 1e-9
+    if spec.book_above is None:
+        return spec.to_schedule(start).expand(start).until(end)
+    days = start + np.arange(0.0, horizon_days + 1.0)
+    sub = np.arange(min(GUIDED_DRAWS, len(draws)))
+    booked: list[float] = []
+    due_from = start
+    while len(booked) < MAX_GUIDED_SESSIONS:
+        plan = SessionPlan(np.array(booked), np.full(len(booked), spec.kind, dtype=object))
+        mu = particle_mu(draws.theta[sub], draws.globals.take(sub), patient.adherence,
+                         plan_design(patient, plan, days, cfg, kinds), cfg).mean(axis=0)
+        due = np.flatnonzero((days >= due_from) & (mu >= spec.book_above))
+        if not len(due):
+            break
+        booked.append(float(days[due[0]]))
+        due_from = booked[-1] + spec.min_gap_days
+    return SessionPlan(np.array(booked), np.full(len(booked), spec.kind, dtype=object))
 
 
 def residual_quantiles(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -250,7 +281,8 @@ class Forecaster:
     def patient(self, info: PatientInfo, history: History, origin: float, draws: int,
                 rng: np.random.Generator) -> tuple[PatientData, PatientDraws, UpdateInfo]:
         """Validate and condition a patient on their history (see update.py)."""
-        patient = patient_data(info.covariates, history, self.config, self.kinds, origin)
+        patient = patient_data(info.covariates, history, self.config, self.kinds, origin,
+                               info.onset_day)
         post, info_ = condition(self.population, patient, self.config, self.kinds, draws, rng)
         return patient, post, info_
 
@@ -265,8 +297,8 @@ class Forecaster:
         for i, spec in enumerate(req.schedules):
             kind_indices(self.kinds, [spec.kind, *(p.kind for p in spec.phases or [])],
                          f"schedules.{i}.kind")
-        plans = [s.to_schedule(req.start_day).expand(req.start_day)
-                 .until(req.start_day + req.horizon_days + 1e-9) for s in req.schedules]
+        plans = [session_plan(s, post, patient, req.start_day, req.horizon_days, self.config,
+                              self.kinds) for s in req.schedules]
         all_paths = [paths(post, patient, plan,
                            forecast_days(req.start_day, req.horizon_days, plan),
                            req.horizon_days + 1, self.config, self.kinds) for plan in plans]

@@ -16,6 +16,7 @@ from recovery.model.predict.forecast import (
     forecast_days,
     paths,
     residual_quantiles,
+    session_plan,
     summarise,
 )
 from recovery.model.requests import OptimiseRequest, OptimiseResponse, ScheduleSpec, Summary
@@ -25,10 +26,12 @@ __all__ = ["candidate_schedules", "optimise", "scored"]
 INTENSIVE_EVERY = (2.0, 3.5, 7.0)
 INTENSIVE_WEEKS = (2, 4, 6, 8)
 MAINTENANCE_EVERY = (None, 14.0, 21.0, 28.0)
+GUIDED_AT = (3.0, 4.0, 5.0)  # symptom-guided candidates: come back when pain reaches these
 
 
 def candidate_schedules(kind: str, horizon_days: int) -> list[ScheduleSpec]:
-    """The search grid over intensive frequency/length and maintenance interval."""
+    """The search grid over intensive frequency/length and maintenance interval, and
+    symptom-guided care at a few thresholds."""
     weeks_total = horizon_days / 7.0
     out = [ScheduleSpec(name="none")]
     for every in (7.0, 14.0):
@@ -44,6 +47,8 @@ def candidate_schedules(kind: str, horizon_days: int) -> list[ScheduleSpec]:
                 out.append(ScheduleSpec(name=f"every {every:g} d for {weeks} wk, {label}",
                                         phases=[Phase(kind=kind, every_days=every, weeks=weeks),
                                                 rest]))
+    out += [ScheduleSpec(name=f"when pain reaches {x:g}", kind=kind, book_above=x)
+            for x in GUIDED_AT]
     return out
 
 
@@ -54,11 +59,11 @@ def scored(fc: Forecaster, req: OptimiseRequest, specs: list[ScheduleSpec]
     rng = np.random.default_rng(req.seed)
     patient, post, _ = fc.patient(req.patient, req.history, req.start_day, req.draws, rng)
     eps = residual_quantiles(len(post), rng)
-    end = req.start_day + req.horizon_days + 1e-9
     out = []
     baseline = None
     for spec in specs:
-        plan = spec.to_schedule(req.start_day).expand(req.start_day).until(end)
+        plan = session_plan(spec, post, patient, req.start_day, req.horizon_days, fc.config,
+                            fc.kinds)
         days = forecast_days(req.start_day, req.horizon_days, plan)
         p = paths(post, patient, plan, days, req.horizon_days + 1, fc.config, fc.kinds)
         baseline = baseline_of(patient, p.mu[:, 0]) if baseline is None else baseline

@@ -36,15 +36,16 @@ _jit = numba.njit(cache=True, error_model="numpy", nogil=True)
 
 @_jit
 def _mu(theta: np.ndarray, tau_nat: np.ndarray, relief_w: np.ndarray, durable_w: np.ndarray,
-        quick_w: np.ndarray, flare_w: np.ndarray, synergy: np.ndarray, adherence: np.ndarray,
-        t: np.ndarray, last: np.ndarray, counts: np.ndarray, flare_basis: np.ndarray,
-        paired: np.ndarray, session_t: np.ndarray, session_kind: np.ndarray,
-        consts: np.ndarray, out: np.ndarray) -> None:
+        quick_w: np.ndarray, flare_w: np.ndarray, synergy: np.ndarray, onset: np.ndarray,
+        adherence: np.ndarray, t: np.ndarray, last: np.ndarray, counts: np.ndarray,
+        flare_basis: np.ndarray, paired: np.ndarray, session_t: np.ndarray,
+        session_kind: np.ndarray, consts: np.ndarray, out: np.ndarray) -> None:
     """Each particle's kernel mean at the design's times (in time order) into out (M, n)."""
     patient = np.zeros(t.shape[0], dtype=np.int64)
     for m in range(theta.shape[0]):
         out[m], _ = walk(theta[m:m + 1], tau_nat[m], relief_w[m], durable_w[m], quick_w[m],
-                         flare_w[m], synergy[m], adherence, patient, t, last, counts,
+                         flare_w[m], synergy[m], adherence, onset[m:m + 1], patient, t, last,
+                         counts,
                          flare_basis, paired, session_t, session_kind, consts, False)
 
 
@@ -93,7 +94,7 @@ def particle_mu(theta: np.ndarray, glob: Globals, adherence: float, design: Even
     f = np.ascontiguousarray
     out = np.empty((len(theta), len(d.t)))
     _threaded(_mu, [f(theta), f(glob.tau_nat), f(glob.relief_w), f(glob.durable_w),
-                    f(glob.quick_w), f(glob.flare_w), f(glob.synergy)],
+                    f(glob.quick_w), f(glob.flare_w), f(glob.synergy), f(glob.onset)],
               [np.array([adherence]), d.t, d.last, d.counts, d.flare_basis, d.paired,
                d.session_t, d.session_kind, np.array([getattr(cfg, n) for n in CONSTS])], out)
     if in_order:

@@ -7,7 +7,7 @@ residual parameters); `Globals` are the per-draw quantities shared by every pati
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from functools import cached_property
 
 import numpy as np
@@ -15,7 +15,7 @@ import numpy as np
 from recovery.model.config import PARAMS
 from recovery.model.inference.fit import FittedModel, stacked_draws
 from recovery.model.likelihood.build import KIND_WEIGHTS
-from recovery.model.likelihood.kernel import Params
+from recovery.model.likelihood.kernel import Params, floor_shift
 
 __all__ = ["Globals", "PopulationDraws"]
 
@@ -33,6 +33,7 @@ class Globals:
     sigma: np.ndarray  # (S,)
     share: np.ndarray  # (S,)
     ell: np.ndarray  # (S,)
+    onset: np.ndarray  # (S,) days of the patient's pain at t = 0 (update.with_onset sets it)
 
     def take(self, idx: np.ndarray) -> Globals:
         """The draws at `idx` (resampling, thinning)."""
@@ -46,7 +47,7 @@ class Globals:
     def params(self, theta: np.ndarray) -> Params:
         """Kernel parameters for one patient per draw: theta (S, 8) -> Params with P = 1."""
         return Params(theta[:, None, :], self.tau_nat[:, None], self.relief_w, self.durable_w,
-                      self.quick_w, self.flare_w, self.synergy[:, None])
+                      self.quick_w, self.flare_w, self.synergy[:, None], self.onset[:, None])
 
     def noise(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(sigma, share, ell) per draw as (S, 1) columns: the residual filter's noise for one
@@ -83,7 +84,9 @@ class PopulationDraws:
         if rest:
             chol[:, rest, rest] = g("patient_sd_other")
         w, v, u, f = (np.exp(g(f"log_{name}_w")) for name, _ in KIND_WEIGHTS)
-        glob = Globals(g("tau_nat"), w, v, u, f, g("synergy"), g("sigma"), g("share"), g("ell"))
+        tau = g("tau_nat")
+        glob = Globals(tau, w, v, u, f, g("synergy"), g("sigma"), g("share"), g("ell"),
+                       np.zeros_like(tau))
         return cls(mu, g("beta"), cfg.effect_map(), chol, glob)
 
     def take(self, idx: np.ndarray) -> PopulationDraws:
@@ -103,8 +106,15 @@ class PopulationDraws:
                 + 0.5 * self.chol.shape[1] * np.log(2 * np.pi))
 
     def prior_mean(self, x_effect: np.ndarray) -> np.ndarray:
-        """Mean of theta (S, 8) for a patient with standardised covariates x_effect (E,)."""
-        return self.mu_pop + (self.beta * x_effect[None, :]) @ self.effect_param
+        """Mean of theta (S, 8) for a patient with standardised covariates x_effect (E,) whose
+        pain has lasted globals.onset days at t = 0 (the floor's shift, kernel.floor_shift)."""
+        mean = self.mu_pop + (self.beta * x_effect[None, :]) @ self.effect_param
+        mean[:, PARAMS.index("floor")] += floor_shift(self.globals.onset, self.globals.tau_nat)
+        return mean
+
+    def with_onset(self, onset: np.ndarray) -> PopulationDraws:
+        """The same draws for a patient whose pain has lasted `onset` (S,) days at t = 0."""
+        return replace(self, globals=replace(self.globals, onset=onset))
 
     def log_prior(self, theta: np.ndarray, mean: np.ndarray) -> np.ndarray:
         """log N(theta_s | mean_s, L_s L_s^T) for each draw s: theta, mean (S, 8) -> (S,)."""

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.special import gammaln
+from scipy.special import gammaln, ndtri
 
 from recovery.model.config import ModelConfig
 from recovery.model.errors import RecoveryError
@@ -37,7 +37,7 @@ from recovery.model.predict.population import Globals, PopulationDraws
 from recovery.model.requests import History, UpdateInfo
 
 __all__ = ["PatientData", "PatientDraws", "PatientError", "condition", "covariate_problems",
-           "log_likelihood", "patient_data", "patient_draws"]
+           "log_likelihood", "onset_draws", "patient_data", "patient_draws"]
 
 PROPOSALS = 4000  # thetas weighted per stage
 T_DF = 7.0  # Student-t proposal: heavier tails than the target keep the weights bounded
@@ -88,6 +88,20 @@ class PatientData:
     session_kind: np.ndarray
     adherence: float
     x_effect: np.ndarray
+    onset: float | None = None  # days of pain at t0; None: unknown
+    chronic: bool = False
+
+
+def onset_draws(patient: PatientData, cfg: ModelConfig, n: int) -> np.ndarray:
+    """Days of pain at t0 for each of n population draws: the recorded duration, or, when it
+    is unknown, stratified quantiles of the prior over durations in a fixed shuffled order
+    (so that a forecast is repeatable and every duration is represented)."""
+    if patient.onset is not None:
+        return np.full(n, patient.onset)
+    pr = cfg.priors
+    prior = pr.log_onset_unknown_chronic if patient.chronic else pr.log_onset_unknown
+    q = ndtri((np.arange(n) + 0.5) / n)
+    return np.exp(prior.mu + prior.sigma * np.random.default_rng(0).permutation(q))
 
 
 @dataclass(frozen=True)
@@ -112,11 +126,13 @@ def kind_indices(kinds: list[str], names: list[str], field: str) -> np.ndarray:
 
 
 def patient_data(covariates: dict[str, float | None], history: History, cfg: ModelConfig,
-                 kinds: list[str], origin: float = 0.0) -> PatientData:
+                 kinds: list[str], origin: float = 0.0, onset_day: float | None = None
+                 ) -> PatientData:
     """Validate covariates and history against the model and turn them into arrays.
 
-    Kernel time starts at the first record (the natural course's day 0), or at `origin` (the
-    forecast's start) when that is earlier or there is no history yet: times are never < 0.
+    Kernel time starts at the first record, or at `origin` (the forecast's start) when that is
+    earlier or there is no history yet: times are never < 0. `onset_day` is the day the pain
+    began (None: unknown); the natural course runs from it.
     """
     if problems := covariate_problems(covariates, cfg):
         raise PatientError(*problems[0])
@@ -132,7 +148,9 @@ def patient_data(covariates: dict[str, float | None], history: History, cfg: Mod
     t0 = float(min(np.min(s_day, initial=origin), np.min(p_day, initial=origin), origin))
     return PatientData(t0, p_day - t0, np.array([p.score for p in history.pain], dtype=float),
                        s_day - t0, s_kind,
-                       cfg.adherence_default if adherence is None else float(adherence), x)
+                       cfg.adherence_default if adherence is None else float(adherence), x,
+                       None if onset_day is None else max(t0 - onset_day, 0.0),
+                       covariates.get("chronic") == 1)
 
 
 def history_design(patient: PatientData, cfg: ModelConfig, kinds: list[str]
@@ -397,6 +415,7 @@ def condition(pop: PopulationDraws, patient: PatientData, cfg: ModelConfig, kind
               ) -> tuple[PatientDraws, UpdateInfo]:
     """Posterior draws for a new patient; also how: the method ("importance" or "smc"), its
     stages, the effective sample size and its share of the particles."""
+    pop = pop.with_onset(onset_draws(patient, cfg, len(pop)))
     target = _Target(pop, patient, cfg, kinds)
     first = _Proposal(target)
     ess, idx, theta, logw, stages = _importance(target, first, rng, max_stages)

@@ -1,5 +1,6 @@
 """Property-based API fuzzing with schemathesis against the app's own OpenAPI schema, over
-real HTTP: no 5xx, and every response matches its documented schema."""
+real HTTP: no 5xx, and every response matches its documented schema, on SQLite and on
+PostgreSQL (where NUL characters and ids past 32 bits once answered 500)."""
 
 from __future__ import annotations
 
@@ -12,16 +13,17 @@ import httpx
 import pytest
 
 from recovery.service.settings import Settings
-from tests.helpers import service_settings
+from tests.helpers import DB_BACKENDS, service_settings
 from tests.live import Server, add_user, token
 
 PASSWORD = "fuzzing password"
 SCHEMATHESIS = str(Path(sys.executable).parent / "schemathesis")
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, dict[str, str]]]:
-    s: Settings = service_settings("sqlite", tmp_path_factory.mktemp("fuzz"))
+@pytest.fixture(scope="module", params=DB_BACKENDS)
+def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+         ) -> Iterator[tuple[Server, dict[str, str]]]:
+    s: Settings = service_settings(request.param, tmp_path_factory.mktemp("fuzz"))
     add_user(s, "fuzzer", PASSWORD, "therapist")
     server = Server(s, Path(s.models_dir).parent / "server.log").start()
     h = token(server.url, "fuzzer", PASSWORD)
@@ -46,7 +48,11 @@ def test_api_never_fails_and_matches_its_schema(live: tuple[Server, dict[str, st
     """schemathesis's own runner (examples + generated cases, all checks)."""
     server, headers = live
     report = tmp_path / "junit.xml"
-    examples = "25" if run_as == "as generated" else "10"
+    postgres = server.settings.database_url.startswith("postgresql")
+    if postgres and run_as != "as generated":
+        pytest.skip("the Content-Type spellings are the guard's, the same on both databases")
+    # PostgreSQL: fewer cases (the same generator; about 2 minutes on two busy cores)
+    examples = "25" if run_as == "as generated" and not postgres else "10"
     run = subprocess.run(
         [SCHEMATHESIS, "run", f"{server.url}/openapi.json", "--checks", "all", *RUNS[run_as],
          "-H", f"Authorization:{headers['Authorization']}", "--max-examples", examples,

@@ -51,6 +51,9 @@ def question(view: RecordView, request: type[Q], options: dict[str, Any],
     """The model request `request` about this record: its covariates and usable history, from
     the start day the rule gives, with the route's `options`; refused as the model's
     validators say."""
+    since = view.patient.pain_since
     return request.model_validate({
-        "patient": {"covariates": view.patient.covariates}, "history": view.history,
+        "patient": {"covariates": view.patient.covariates,
+                    "onset_day": None if since is None else view.calendar.day_of(since)},
+        "history": view.history,
         "start_day": view.start_day(start_day), **options})

@@ -156,6 +156,8 @@ class AuditOut(BaseModel):
 
 
 StartDate = Field(default=None, description="day 0 of the record's calendar (default: today)")
+PainSince = Field(default=None, description="when the pain began (YYYY-MM-DD; unknown if "
+                  "left out): forecasts run the natural course from it")
 
 
 class PatientIn(_In):
@@ -163,6 +165,7 @@ class PatientIn(_In):
     name: str = Field(min_length=1, max_length=120, pattern=NO_CONTROL)
     covariates: Covariates = Field(default_factory=dict)
     start_date: IsoDate | None = StartDate
+    pain_since: IsoDate | None = PainSince
     therapist_id: int | None = Field(default=None, description="admins only: the therapist")
 
 
@@ -170,6 +173,7 @@ class PatientPatch(_In):
     """Changes to a patient record."""
     name: str | None = Field(default=None, min_length=1, max_length=120, pattern=NO_CONTROL)
     covariates: Covariates | None = None
+    pain_since: IsoDate | None = PainSince
 
 
 class AccountIn(_In):
@@ -188,6 +192,7 @@ class PatientOut(BaseModel):
     therapist_id: int
     created_at: UtcDatetime
     start_date: dt.date = Field(validation_alias=AliasChoices("start_date", "start"))
+    pain_since: dt.date | None = None
     login: str | None = Field(default=None, description="the patient's own username, if any "
                               "(therapists' lists only)")
 

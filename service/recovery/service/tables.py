@@ -75,6 +75,8 @@ class Patient(Base):
     created_at: Mapped[datetime] = mapped_column(default=now)
     # day 0 of the record's calendar (None on records made before dates: their creation day)
     start_date: Mapped[date | None] = mapped_column(default=None)
+    # when the pain began (None: unknown); the model's natural course runs from it
+    pain_since: Mapped[date | None] = mapped_column(default=None)
     # the FHIR Patient identifier ("system|value") it was imported under, unique per therapist
     fhir_identifier: Mapped[str | None] = mapped_column(String(300), default=None)
 

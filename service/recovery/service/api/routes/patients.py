@@ -81,8 +81,10 @@ def create_patient(body: PatientIn, s: DbSession, user: Therapist, state: State)
     if body.start_date is not None and body.start_date > today:
         raise FieldError("start_date",
                          f"the record cannot start in the future ({body.start_date})")
+    if body.pain_since is not None and body.pain_since > today:
+        raise FieldError("pain_since", "pain cannot begin in the future")
     p = Patient(name=body.name, covariates=body.covariates, therapist_id=user.id,
-                start_date=body.start_date or today)
+                start_date=body.start_date or today, pain_since=body.pain_since)
     s.add(p)
     s.flush()
     audit(s, user, p.id, "write")
@@ -118,6 +120,10 @@ def patch_patient(patient_id: str, body: PatientPatch, s: DbSession, user: Thera
         merged = {**p.covariates, **body.covariates}
         check_covariates(state, merged)
         p.covariates = {k: v for k, v in merged.items() if v is not None}
+    if body.pain_since is not None:
+        if body.pain_since > state.settings.today():
+            raise FieldError("pain_since", "pain cannot begin in the future")
+        p.pain_since = body.pain_since
     return PatientOut.model_validate(p)
 
 

@@ -12,23 +12,14 @@ from urllib.parse import parse_qsl
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from recovery.service.fhir.outbound import outcome
+from recovery.service.fhir.problems import issue_code
 
-__all__ = ["FhirFormat", "issue_code"]
+__all__ = ["FhirFormat"]
 
 FHIR_JSON = "application/fhir+json"
 FORMATS = {"json", "application/json", "application/fhir+json", "application/json+fhir"}
 ACCEPTED = ("application/fhir+json", "application/json", "application/json+fhir", "*/*",
             "application/*")
-CODES = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found",
-         405: "not-supported", 406: "not-supported", 409: "conflict", 410: "deleted",
-         413: "too-costly", 415: "not-supported", 422: "invalid", 429: "throttled"}
-
-
-def issue_code(status: int) -> str:
-    """The OperationOutcome issue type for an HTTP status."""
-    return CODES.get(status, "exception" if status >= 500 else "processing")
-
-
 def _plain(scope: Scope) -> bool:
     path: str = scope["path"]
     return not path.startswith("/fhir") or path.startswith(("/fhir/auth/", "/fhir/.well-known"))

@@ -7,10 +7,21 @@ from __future__ import annotations
 
 from recovery.service.errors import ServiceError
 
-__all__ = ["MAX_ISSUES", "FhirError", "Problem", "capped"]
+__all__ = ["MAX_ISSUES", "FhirError", "Problem", "capped", "issue_code"]
 
 Problem = tuple[str, str]  # (where, what)
 MAX_ISSUES = 50  # issues in one answer; the rest are counted in a last issue
+
+
+CODES = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found",
+         405: "not-supported", 406: "not-supported", 409: "conflict", 410: "deleted",
+         412: "conflict", 413: "too-costly", 415: "not-supported", 422: "invalid",
+         429: "throttled"}
+
+
+def issue_code(status: int) -> str:
+    """The OperationOutcome issue type for an HTTP status."""
+    return CODES.get(status, "exception" if status >= 500 else "processing")
 
 
 def capped(problems: list[Problem]) -> list[Problem]:
@@ -25,8 +36,8 @@ class FhirError(ServiceError):
     """Every problem of a Bundle or resource, each with where it is; `status` is the HTTP
     status and `code` the OperationOutcome issue type."""
 
-    def __init__(self, problems: list[Problem], status: int = 422, code: str = "invalid"
+    def __init__(self, problems: list[Problem], status: int = 422, code: str | None = None
                  ) -> None:
         self.problems = capped(problems)
         super().__init__("; ".join(f"{w}: {m}" for w, m in self.problems))
-        self.status, self.code = status, code
+        self.status, self.code = status, code or issue_code(status)

@@ -21,9 +21,9 @@ from recovery.service.auth import Role, TokenError, read_token
 from recovery.service.errors import ForbiddenError, ServiceError
 from recovery.service.fhir.conformance import bands_definition, capability
 from recovery.service.fhir.inbound import EntryIn, ImportPlan, read_bundle
-from recovery.service.fhir.negotiation import FHIR_JSON, issue_code
+from recovery.service.fhir.negotiation import FHIR_JSON
 from recovery.service.fhir.outbound import outcome
-from recovery.service.fhir.problems import FhirError
+from recovery.service.fhir.problems import FhirError, issue_code
 from recovery.service.fhir.scopes import Grants, ScopeError, allows, parse_scopes
 from recovery.service.fhir.search import PARAMS, Who, everything, read, record_for, search
 from recovery.service.fhir.smart import read_smart_token

@@ -211,7 +211,7 @@ def history(patient_id: str, s: DbSession, user: CurrentUser, state: State) -> H
     out."""
     patient = patient_for(s, user, patient_id)
     view = record_view(s, patient, served(state).forecaster.kinds, state.settings.today())
-    return HistoryOut(patient_id=patient_id, start_date=patient.start, today=view.today,
+    return HistoryOut(patient_id=patient_id, start_date=view.calendar.start, today=view.today,
                       pain=[p.model_dump() for p in view.history.pain],
                       sessions=[x.model_dump() for x in view.history.sessions],
                       left_out=view.left_out,

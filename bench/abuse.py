@@ -160,18 +160,19 @@ def probing(url: str) -> Iterator[list[tuple[float, float]]]:
 
 
 @contextmanager
-def writing(url: str, h: dict[str, str], pid: str) -> Iterator[list[int]]:
-    """B's therapist adds a score every 0.1 s while the block runs: the statuses."""
-    statuses: list[int] = []
+def writing(url: str, h: dict[str, str], pid: str) -> Iterator[list[tuple[float, int]]]:
+    """B's therapist adds a score every 0.1 s while the block runs: (when, status) of each."""
+    statuses: list[tuple[float, int]] = []
     stop = threading.Event()
 
     def write() -> None:
         with httpx.Client(base_url=url, headers=h, timeout=60) as c:
             i = 0
             while not stop.is_set():
+                t0 = time.perf_counter()
                 r = c.post(f"/v1/patients/{pid}/scores", json=[{
                     "day": 1 + (i % 300), "score": i % 11, "client_id": uuid.uuid4().hex}])
-                statuses.append(r.status_code)
+                statuses.append((t0, r.status_code))
                 i += 1
                 time.sleep(0.1)
 
@@ -278,7 +279,7 @@ def worst_during(health: list[tuple[float, float]], window: tuple[float, float])
 
 
 def phases(result: dict[str, Any]) -> dict[str, dict[str, float]]:
-    """Worst /healthz on A and B during each attack."""
+    """Worst /healthz on A and B, and B's 5xx, during each attack."""
     windows = {"dense schedules": (min(a["window"][0] for k, a in result["dense"].items()
                                        if k != "heaviest allowed forecast"),
                                    result["dense"]["heaviest allowed forecast"]["window"][0]),
@@ -290,7 +291,9 @@ def phases(result: dict[str, Any]) -> dict[str, dict[str, float]]:
         windows["4 Bundles at once"] = (min(a["window"][0] for a in answers),
                                         max(a["window"][1] for a in answers))
     return {name: {"a": worst_during(result["health_a"], w),
-                   "b": worst_during(result["health_b"], w)} for name, w in windows.items()}
+                   "b": worst_during(result["health_b"], w),
+                   "b_5xx": sum(s >= 500 for t, s in result["b_statuses"] if w[0] <= t <= w[1])}
+            for name, w in windows.items()}
 
 
 def summary(result: dict[str, Any]) -> dict[str, Any]:
@@ -306,7 +309,7 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
         "health_probes": len(a_times) + len(b_times),
         "health_worst_by_attack": phases(result),
         "b_writes": len(result["b_statuses"]),
-        "b_5xx": sum(s >= 500 for s in result["b_statuses"]),
+        "b_5xx": sum(s >= 500 for _, s in result["b_statuses"]),
         "a_5xx": sum(a["status"] >= 500 for a in answers),
         "rss_growth_mb": max(a["rss_growth_mb"] for a in answers),
         "dense_refused_4xx": all(400 <= a["status"] < 500 for k, a in result["dense"].items()
@@ -364,6 +367,7 @@ def main() -> None:
     ap.add_argument("--pg-url", help="a PostgreSQL server to make a fresh database on")
     ap.add_argument("--skip-bundles", action="store_true", help="leave out the FHIR Bundles")
     args = ap.parse_args()
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         db_url = fresh_pg(args.pg_url) if args.pg_url else f"sqlite:///{work}/recovery.db"
@@ -375,6 +379,8 @@ def main() -> None:
                           and s["dense_refused_4xx"] and s["lockout_spares_the_rightful_user"]
                           and result["server_header"] is None)
     out = {"machine": machine(), "commit": commit(), "database": backend, "targets": TARGETS,
+           # the machine's 1-minute load average before and after (others' work shares it)
+           "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)],
            "summary": s, "lockout": result["lockout"], "server_header": result["server_header"],
            "security_headers": result["security_headers"],
            "dense": {k: {x: v[x] for x in ("status", "seconds", "rss_growth_mb")}

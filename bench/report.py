@@ -305,6 +305,44 @@ def load() -> list[str]:
     return out
 
 
+def abuse() -> list[str]:
+    """bench/abuse.py on each database: worst /healthz per attack, 5xx, RSS growth."""
+    runs = [r for r in (_load("abuse.json"), _load("abuse_postgresql.json")) if r]
+    if not runs:
+        return []
+    out = ["### An attacker's share (`bench/abuse.py`, two server processes on one database: "
+           "A attacked from a patient login, B writing a score every 0.1 s, /healthz probed "
+           "on both all the while; targets: worst /healthz < 0.5 s, 0 5xx from B, RSS growth "
+           "< 200 MB a request)", ""]
+    attacks = list(runs[0]["summary"]["health_worst_by_attack"])
+    rows = [[r["database"], *(f"{w['a']:.2f} / {w['b']:.2f}" for w in (
+        r["summary"]["health_worst_by_attack"].get(k, {"a": 0, "b": 0}) for k in attacks)),
+        r["summary"]["b_5xx"], r["summary"]["a_5xx"], f"{r['summary']['rss_growth_mb']:.0f}",
+        "yes" if r["summary"]["lockout_spares_the_rightful_user"] else "no"] for r in runs]
+    out += _table(["database", *(f"worst /healthz A / B (s): {k}" for k in attacks),
+                   "5xx from B", "5xx from A", "A's RSS growth, worst request (MB)",
+                   "lockout spares the rightful user"], rows)
+    dense = runs[0]["dense"]
+    refused = [v for k, v in dense.items() if k != "heaviest allowed forecast"]
+    heavy = dense["heaviest allowed forecast"]
+    out += [f"Dense schedules ({len(refused)} requests: every_days 1e-5, 1e-7 and 3e-5 over "
+            "156 weeks, 100 phases, 100 phases x 12 schedules, 12 schedules of 2,100 sessions, "
+            "13 schedules; on /v1/forecast, a record's forecast and explain) were all refused "
+            f"with 422, the slowest in {max(v['seconds'] for v in refused):.2f} s; the heaviest "
+            f"forecast the budget allows (5,000 draws x 1,096 days, 2,184 sessions) took "
+            f"{heavy['seconds']:.0f} s on the busy machine and grew A by "
+            f"{heavy['rss_growth_mb']:.0f} MB. The Bundle column is the FHIR import's (4 at "
+            "once, 2,100 Observations each); B's 5xx by attack: "
+            + "; ".join(f"{r['database']} " + ", ".join(
+                f"{k} {w.get('b_5xx', '?')}" for k, w in r["summary"][
+                    "health_worst_by_attack"].items()) for r in runs) + ". Commits "
+            f"{', '.join(sorted({r['commit'] for r in runs}))}; {runs[0]['machine']}, shared "
+            "with other work (1-minute load average before and after: " + "; ".join(
+                f"{r['database']} {'-'.join(map(str, r.get('load_average', ['?'])))}"
+                for r in runs) + ").", ""]
+    return out
+
+
 def recovery() -> list[str]:
     r = _load("recovery.json")
     if not r:
@@ -336,7 +374,7 @@ def main() -> None:
     ap.add_argument("--readme", type=Path, default=Path("docs/performance.md"))
     args = ap.parse_args()
     body = [*fits(), *scale(), *quick_look(), *batch(), *latency(), *answers(), *load(),
-            *recovery()]
+            *abuse(), *recovery()]
     text = args.readme.read_text()
     head, rest = text.split(START, 1)
     _, tail = rest.split(END, 1)

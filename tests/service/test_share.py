@@ -317,3 +317,22 @@ def test_a_secret_key_with_too_little_entropy_is_refused(key: str) -> None:
 def test_a_random_secret_key_is_taken(make: Callable[[], str]) -> None:
     for _ in range(50):
         Settings(secret_key=make())  # type: ignore[arg-type]
+
+
+def test_one_budget_bounds_every_model_route_without_refusing_what_worked() -> None:
+    from pydantic import ValidationError
+
+    from recovery.model.requests import (
+        MAX_DRAW_DAYS,
+        BookingRequest,
+        ExplainRequest,
+        OptimiseRequest,
+        within_budget,
+    )
+
+    OptimiseRequest(draws=1000, horizon_days=399)  # the old per-candidate limit, exactly
+    BookingRequest(draws=5000, window_days=730, follow_days=182)  # booking's worst
+    with pytest.raises(ValueError, match="over the limit of 25,600,000"):
+        within_budget(MAX_DRAW_DAYS + 1)
+    with pytest.raises(ValidationError, match="over the limit of 2,500 sessions"):
+        ExplainRequest.model_validate({"schedule": DENSE["every_days 1e-7"][0]})

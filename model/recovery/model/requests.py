@@ -43,11 +43,12 @@ MAX_HORIZON_DAYS = 3 * 365
 MAX_FORECAST_CELLS = 6_000_000
 MAX_OPTIMISE_CELLS = 400_000
 # One budget for every model route: draws x days forecast, summed over every schedule the
-# answer forecasts (the frontier's ~60 candidates at MAX_OPTIMISE_CELLS), and sessions per
-# request; all checked by arithmetic before any schedule is expanded.
-MAX_DRAW_DAYS = 24_000_000
-MAX_SESSIONS_PER_REQUEST = 10_000
+# answer forecasts (the frontier's candidates at MAX_OPTIMISE_CELLS each), and sessions per
+# request; all checked by arithmetic before any schedule is expanded
+# (docs/decisions/0017-no-request-costs-more-than-its-share.md).
 CANDIDATES = 64  # at most this many schedules an optimisation or frontier forecasts
+MAX_DRAW_DAYS = MAX_OPTIMISE_CELLS * CANDIDATES  # 25.6 M
+MAX_SESSIONS_PER_REQUEST = 10_000
 BOOKING_TRIES = 14  # booking days tried after the window (predict/booking.py's LOOK_BACK)
 QUANTILES = (5, 25, 50, 75, 95)
 Day = Annotated[float, Field(ge=0, le=36_500)]

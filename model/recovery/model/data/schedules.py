@@ -19,7 +19,7 @@ __all__ = ["MAX_PHASES", "MAX_SESSIONS_PER_SCHEDULE", "PRESETS", "Phase", "Sched
            "SessionPlan", "TherapySession", "describe", "preset"]
 
 # Cost bounds, checked by arithmetic before anything is expanded: twice a day for three years
-# is 2,184 sessions (docs/decisions/0014-no-request-costs-more-than-its-share.md).
+# is 2,184 sessions (docs/decisions/0017-no-request-costs-more-than-its-share.md).
 MAX_SESSIONS_PER_SCHEDULE = 2_500
 MAX_PHASES = 50
 

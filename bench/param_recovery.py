@@ -1,8 +1,12 @@
-"""Parameter recovery on a simulated cohort with known truth (default 200 patients).
+"""Parameter recovery on a simulated cohort with known truth (default 200 patients), in
+either world (--world evidence|articles).
 
-Fits the model, then reports for every population parameter the truth, the posterior median
-and 90 % interval, and whether the interval covers the truth. Writes
-bench/results/recovery.json. Usage: python bench/param_recovery.py [--patients 200] [--weeks 16]
+Fits the model (or reads a fitted model directory, --model, with the truth.json that
+`recovery simulate` wrote beside its cohort, --truth), then reports for every population
+parameter the truth, the posterior median and 90 % interval, and whether the interval covers
+the truth. Writes bench/results/recovery-<world>.json.
+Usage: python bench/param_recovery.py [--patients 200] [--weeks 16] [--world evidence]
+       [--model DIR --truth FILE]
 """
 
 from __future__ import annotations
@@ -15,10 +19,10 @@ from pathlib import Path
 import numpy as np
 from common import machine
 
-from recovery.model import PARAMS, SamplerConfig, fit, simulate_cohort
-from recovery.model.data.simulate import truth_table
+from recovery.model import PARAMS, WORLDS, SamplerConfig, fit, load, simulate_cohort
 from recovery.model.inference.fit import FittedModel
 from recovery.model.predict.population import PopulationDraws
+from recovery.model.simulation.simulate import truth_table
 
 warnings.filterwarnings("ignore")
 
@@ -41,11 +45,20 @@ def main() -> None:
     ap.add_argument("--draws", type=int, default=1000)
     ap.add_argument("--tune", type=int, default=None, help="tuning steps (default: --draws)")
     ap.add_argument("--seed", type=int, default=2026)
-    ap.add_argument("--out", type=Path, default=Path("bench/results/recovery.json"))
+    ap.add_argument("--world", choices=sorted(WORLDS), default="evidence")
+    ap.add_argument("--model", type=Path, help="a fitted model directory instead of a new fit")
+    ap.add_argument("--truth", type=Path, help="with --model: the cohort's truth.json")
+    ap.add_argument("--out", type=Path)
     args = ap.parse_args()
-    cohort, truth = simulate_cohort(args.patients, args.weeks, np.random.default_rng(args.seed))
-    fitted = fit(cohort, sampler=SamplerConfig(draws=args.draws, tune=args.tune or args.draws,
-                                               progress_bar=True))
+    args.out = args.out or Path(f"bench/results/recovery-{args.world}.json")
+    if args.model:
+        fitted, truth = load(args.model), json.loads(args.truth.read_text())
+    else:
+        cohort, truth = simulate_cohort(args.patients, args.weeks,
+                                        np.random.default_rng(args.seed), WORLDS[args.world])
+        fitted = fit(cohort, sampler=SamplerConfig(draws=args.draws,
+                                                   tune=args.tune or args.draws,
+                                                   progress_bar=True))
     chol = PopulationDraws.from_fitted(fitted).chol
     sds = np.sqrt((chol**2).sum(axis=2))
     rows = []
@@ -61,7 +74,8 @@ def main() -> None:
     print(f"\ncovered {covered:.0%} of {len(rows)} | max R-hat {d.max_rhat:.3f} | "
           f"min ESS {d.min_ess_bulk:.0f} | divergences {d.divergences} | {d.wall_seconds:.0f} s")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"patients": args.patients, "weeks": args.weeks,
+    args.out.write_text(json.dumps({"world": args.world, "patients": truth["n_patients"],
+                                    "weeks": truth["weeks"], "covered": covered,
                                     "machine": machine(), "diagnostics": d.model_dump(),
                                     "rows": rows}, indent=1))
 

@@ -9,9 +9,9 @@ from typer.testing import CliRunner
 
 from recovery.cli import app
 from recovery.model import Cohort, FittedModel, load, save
-from recovery.model.data.simulate import truth_table
 from recovery.model.predict.forecast import Forecaster
 from recovery.model.requests import ForecastRequest
+from recovery.model.simulation.simulate import truth_table
 from tests.helpers import history_request
 
 pytestmark = pytest.mark.slow

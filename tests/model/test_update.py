@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from recovery.model import Cohort, FittedModel
-from recovery.model.checks.evaluate import patient_request
+from recovery.model.data.cohort import patient_request
 from recovery.model.data.schedules import SessionPlan
 from recovery.model.inference.fit import stacked_draws
 from recovery.model.predict.forecast import Forecaster, paths, residual_quantiles

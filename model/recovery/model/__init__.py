@@ -32,7 +32,6 @@ from recovery.model.data.schedules import (
     describe,
     preset,
 )
-from recovery.model.data.simulate import WORLDS, Truth, simulate_cohort
 from recovery.model.data.subsample import stratified_subsample
 from recovery.model.errors import CohortError, ModelVersionError, RecoveryError, ScheduleError
 from recovery.model.inference.fit import Diagnostics, FittedModel, fit
@@ -57,6 +56,7 @@ from recovery.model.requests import (
     OptimiseRequest,
     OptimiseResponse,
 )
+from recovery.model.simulation.simulate import WORLDS, Truth, simulate_cohort
 
 __all__ = [
     "BANDS",

@@ -7,7 +7,7 @@ from typing import Literal, Self
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from recovery.model.likelihood.priors import KindPrior, Priors, default_kind_priors
+from recovery.model.priors import KindPrior, Priors, default_kind_priors
 
 __all__ = ["PARAMS", "SAMPLERS", "Covariate", "ModelConfig", "Sampler", "SamplerConfig"]
 

@@ -27,12 +27,12 @@ import pandas as pd
 from pydantic import BaseModel
 from scipy.special import ndtr, ndtri
 
-from recovery.model.data.cohort import Cohort
-from recovery.model.data.schedules import SessionPlan, TherapySession
+from recovery.model.data.cohort import Cohort, patient_request
+from recovery.model.data.schedules import SessionPlan
 from recovery.model.predict.forecast import Forecaster, column_quantiles, paths, residual_quantiles
-from recovery.model.requests import History, PainScore, PatientInfo
+from recovery.model.requests import History, PatientInfo
 
-__all__ = ["EvaluationReport", "Scores", "evaluate", "patient_request", "write_report"]
+__all__ = ["EvaluationReport", "Scores", "evaluate", "write_report"]
 
 LEVELS = np.round(np.arange(0.1, 0.91, 0.1), 2)  # central interval levels for calibration
 MIN_SD = 0.5
@@ -135,17 +135,6 @@ def _population_curve(train: pd.DataFrame
         return row["mean"].to_numpy(), np.maximum(row["std"].to_numpy(), MIN_SD)
 
     return curve
-
-
-def patient_request(row: pd.Series, pain: pd.DataFrame, sessions: pd.DataFrame,
-                    covariates: list[str]) -> tuple[History, PatientInfo]:
-    """One cohort patient's tables as the forecast request's history and covariates."""
-    hist = History(pain=[PainScore(day=d, score=int(s)) for d, s in
-                         zip(pain["day"], pain["score"], strict=True)],
-                   sessions=[TherapySession(day=d, kind=k) for d, k in
-                             zip(sessions["day"], sessions["kind"], strict=True)])
-    covs = {c: None if pd.isna(row[c]) else float(row[c]) for c in covariates if c in row.index}
-    return hist, PatientInfo(covariates=covs)
 
 
 def _split(cohort: Cohort, holdout: float) -> tuple[pd.DataFrame, pd.DataFrame]:

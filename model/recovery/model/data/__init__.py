@@ -1,2 +1,1 @@
-"""Cohorts, session schedules and simulated patients: what the model is fitted to and asked
-about."""
+"""Cohorts and session schedules: what the model is fitted to and asked about."""

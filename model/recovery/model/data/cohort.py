@@ -17,9 +17,11 @@ import numpy as np
 import pandas as pd
 
 from recovery.model.config import ModelConfig
+from recovery.model.data.schedules import TherapySession
 from recovery.model.errors import CohortError, Problem
+from recovery.model.requests import History, PainScore, PatientInfo
 
-__all__ = ["TABLES", "Cohort"]
+__all__ = ["TABLES", "Cohort", "patient_request"]
 
 TABLES = ("patients", "sessions", "pain")
 _KIND = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -112,6 +114,20 @@ class Cohort:
         pat = pat.sort_values("patient_id", kind="stable")  # the events' patient order
         return cls(pat.reset_index(drop=True), ses.reset_index(drop=True),
                    pn.reset_index(drop=True))
+
+
+def patient_request(row: pd.Series, pain: pd.DataFrame, sessions: pd.DataFrame,
+                    covariates: list[str]) -> tuple[History, PatientInfo]:
+    """One cohort patient's tables as a forecast request's history and patient (covariates,
+    and the day the pain began when the cohort says)."""
+    hist = History(pain=[PainScore(day=d, score=int(s)) for d, s in
+                         zip(pain["day"], pain["score"], strict=True)],
+                   sessions=[TherapySession(day=d, kind=k) for d, k in
+                             zip(sessions["day"], sessions["kind"], strict=True)])
+    covs = {c: None if pd.isna(row[c]) else float(row[c]) for c in covariates if c in row.index}
+    onset = row.get("onset_day")
+    return hist, PatientInfo(covariates=covs,
+                             onset_day=None if onset is None or pd.isna(onset) else float(onset))
 
 
 def _read_table(directory: Path, name: str) -> tuple[pd.DataFrame, Problem | None]:

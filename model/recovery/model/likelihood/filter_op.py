@@ -28,7 +28,7 @@ from pytensor.link.numba.dispatch import basic as numba_basic
 
 from recovery.model.likelihood.residual import FIRST_GAP, OPEN, ScoreGrid
 
-__all__ = ["FilteredLoglik", "filtered_loglik", "log_ndtr", "loglik_and_grad"]
+__all__ = ["FilteredLoglik", "filter_one", "filtered_loglik", "log_ndtr", "loglik_and_grad"]
 
 HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 INV_SQRT2, INV_SQRT_2PI = 1.0 / math.sqrt(2.0), 1.0 / math.sqrt(2.0 * math.pi)
@@ -113,7 +113,7 @@ def _bin(lo: float, hi: float) -> tuple[float, float, float]:
 
 
 @_jit
-def _step(pm: float, pv: float, y: float, mu: float, a: float, sigma: float, share: float
+def filter_one(pm: float, pv: float, y: float, mu: float, a: float, sigma: float, share: float
           ) -> tuple[float, float, float, tuple[float, ...]]:
     """residual.filter_step for one score, given a = exp(-gap / ell): the new state, logp,
     and the intermediates the adjoint needs."""
@@ -134,16 +134,16 @@ def _step(pm: float, pv: float, y: float, mu: float, a: float, sigma: float, sha
         pm, pv, a, xv, tot, s, lo, hi, p_lo, p_hi, shift, var, v, k, e)
 
 
-N_SAVED = 15  # the intermediates _step hands to _step_adjoint
+N_SAVED = 15  # the intermediates filter_one hands to _step_adjoint
 N_LAGS = 64  # whole-day gaps whose exp(-gap / ell) loglik_and_grad takes from a table
 
 
 @_jit
 def _step_adjoint(saved: np.ndarray, y: float, gap: float, sigma: float, share: float,
                   ell: float, g_pm2: float, g_pv2: float) -> tuple[float, ...]:
-    """Reverse mode through _step, from the intermediates it saved: from the adjoints of the
+    """Reverse mode through filter_one, from the intermediates it saved: from the adjoints of
     new state (and 1 for logp) to those of the old state, mu and (sigma, share, ell). Lines
-    mirror _step bottom-up."""
+    mirror filter_one bottom-up."""
     pm, pv, a, xv, tot, s, lo = saved[0], saved[1], saved[2], saved[3], saved[4], saved[5], \
         saved[6]
     hi, p_lo, p_hi, shift, var, v, k, e = saved[7], saved[8], saved[9], saved[10], saved[11], \
@@ -196,7 +196,7 @@ def loglik_and_grad(mu: np.ndarray, y: np.ndarray, gap: np.ndarray, noise: np.nd
         g = gap[j]
         k = int(g) if g < N_LAGS else -1
         a = lags[k] if k == g else (0.0 if g >= FIRST_GAP else math.exp(-g / ell))
-        pm, pv, logp, inter = _step(pm, pv, y[j], mu[j], a, sigma, share)
+        pm, pv, logp, inter = filter_one(pm, pv, y[j], mu[j], a, sigma, share)
         for i in range(N_SAVED):
             saved[j, i] = inter[i]
         total += logp

@@ -16,9 +16,8 @@ import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
-from recovery.model.checks.evaluate import patient_request
 from recovery.model.config import PARAMS, ModelConfig
-from recovery.model.data.cohort import Cohort
+from recovery.model.data.cohort import Cohort, patient_request
 from recovery.model.errors import RecoveryError
 from recovery.model.likelihood.kernel import transform
 from recovery.model.predict.forecast import Forecaster

@@ -19,7 +19,7 @@ import numba
 import numpy as np
 
 from recovery.model.config import ModelConfig
-from recovery.model.likelihood.filter_op import _step
+from recovery.model.likelihood.filter_op import filter_one
 from recovery.model.likelihood.kernel import EventDesign
 from recovery.model.likelihood.kernel_op import CONSTS, walk
 from recovery.model.likelihood.residual import FIRST_GAP
@@ -57,7 +57,7 @@ def _loglik(mu: np.ndarray, sigma: np.ndarray, share: np.ndarray, ell: np.ndarra
         pm = pv = total = 0.0
         for j in range(y.shape[0]):
             a = 0.0 if gap[j] >= FIRST_GAP else math.exp(-gap[j] / ell[m])
-            pm, pv, logp, _ = _step(pm, pv, y[j], mu[m, j], a, sigma[m], share[m])
+            pm, pv, logp, _ = filter_one(pm, pv, y[j], mu[m, j], a, sigma[m], share[m])
             total += logp
         out[m] = total
 

@@ -12,6 +12,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from recovery.model.config import Covariate
@@ -62,8 +64,7 @@ def store_plan(s: Session, ctx: Context, plan: ImportPlan) -> tuple[dict[str, An
     for n, item in enumerate(plan.items):
         if isinstance(item.action, PatientIn) and not item.problems:
             records[n] = _patient(s, ctx, item.action, _first_day(plan, n, ctx.today))
-    answers = {n: _entry(s, ctx, item, records) for n, item in enumerate(plan.items)
-               if isinstance(item.action, EntryIn) and not item.problems}
+    answers = _entries(s, ctx, plan, records)
     if plan.kind == "transaction" and (problems := plan.problems()):
         raise FhirError(problems, next(i.status for i in plan.items if i.problems))
     entries = [_response(item, records.get(n), answers.get(n))
@@ -180,6 +181,119 @@ def _entry(s: Session, ctx: Context, item: Item, records: dict[int, tuple[Patien
     new = s.scalars(select(table.id).where(table.patient_id == record.id,
                                            table.client_id == key)).one()
     return ("201 Created" if made else "200 OK"), f"{type_}/{prefix}{new}", record.id
+
+
+Key = tuple[str, str, str]  # (table, record id, client id)
+Answer = tuple[str, str | None, str]  # (status, location, record id)
+
+
+def _entries(s: Session, ctx: Context, plan: ImportPlan,
+             records: dict[int, tuple[Patient, bool]]) -> dict[int, Answer | None]:
+    """Every score and session entry stored, replaced or retracted with a few statements
+    (one read of what is stored, one insert per 500 new rows), so the write transaction stays
+    short however long the Bundle; entries by row id or without a record one at a time."""
+    answers: dict[int, Answer | None] = {}
+    subjects: dict[int, Patient] = {}
+    for n, item in enumerate(plan.items):
+        e = item.action
+        if not isinstance(e, EntryIn) or item.problems:
+            continue
+        record = _subject(s, ctx, e.subject, records) if e.subject is not None else None
+        if e.row_id is not None or record is None:
+            answers[n] = _entry(s, ctx, item, records)
+        else:
+            subjects[n] = record
+    stored = _prefetch(s, plan, subjects)
+    pending: dict[Key, dict[str, Any]] = {}
+    waiting: dict[Key, list[int]] = {}
+    for n, record in subjects.items():
+        item = plan.items[n]
+        e = item.action
+        assert isinstance(e, EntryIn)
+        keys = [(e.table, record.id, client_id(k)) for k in e.keys]
+        row = next((stored[k] for k in keys if k in stored), None)
+        if e.retract:
+            if row is not None:
+                s.execute(delete(TYPES[e.table][2]).where(TYPES[e.table][2].id == row.id))
+                stored = {k: v for k, v in stored.items() if v is not row}
+            answers[n] = ("200 OK", None, record.id)
+            continue
+        if (problem := _refused(ctx, e, record)) is not None:
+            item.problems = [(f"{item.at}.resource", problem)]
+            continue
+        values = _values(e, record)
+        type_, prefix, table = TYPES[e.table]
+        if row is not None:
+            if any(getattr(row, k) != v for k, v in values.items()):
+                s.execute(update(table).where(table.id == row.id).values(**values))
+            answers[n] = ("200 OK", f"{type_}/{prefix}{row.id}", record.id)
+            continue
+        key = next((k for k in keys if k in pending), keys[0])
+        pending[key] = values
+        waiting.setdefault(key, []).append(n)
+    answers |= _insert(s, pending, waiting)
+    return answers
+
+
+def _values(e: EntryIn, record: Patient) -> dict[str, Any]:
+    assert e.on is not None
+    values: dict[str, Any] = {"patient_id": record.id,
+                              "day": float((e.on - record.start).days)}
+    return values | ({"score": e.score} if e.table == "score" else {"kind": e.kind})
+
+
+def _chunks(items: list[Any], size: int = 500) -> list[list[Any]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def _prefetch(s: Session, plan: ImportPlan, subjects: dict[int, Patient]) -> dict[Key, Any]:
+    """The stored rows any of these entries' keys name, by (table, record, client id)."""
+    wanted: dict[tuple[str, str], set[str]] = {}
+    for n, record in subjects.items():
+        e = plan.items[n].action
+        assert isinstance(e, EntryIn)
+        wanted.setdefault((e.table, record.id), set()).update(client_id(k) for k in e.keys)
+    out: dict[Key, Any] = {}
+    for (kind, record_id), ids in wanted.items():
+        table = TYPES[kind][2]
+        for chunk in _chunks(sorted(ids)):
+            for row in s.scalars(select(table).where(table.patient_id == record_id,
+                                                     table.client_id.in_(chunk))):
+                out[(kind, record_id, row.client_id)] = row
+    return out
+
+
+def _insert(s: Session, pending: dict[Key, dict[str, Any]], waiting: dict[Key, list[int]]
+            ) -> dict[int, Answer | None]:
+    """Insert the new rows (ON CONFLICT DO NOTHING: a racing request's row is kept and
+    answered 200); the first entry of each row is 201 Created, later ones 200 OK."""
+    answers: dict[int, Answer | None] = {}
+    insert = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
+    for kind in ("score", "session"):
+        type_, prefix, table = TYPES[kind]
+        rows = [{**v, "client_id": k[2]} for k, v in pending.items() if k[0] == kind]
+        made: set[tuple[str, str]] = set()
+        ids: dict[tuple[str, str], int] = {}
+        for chunk in _chunks(rows):
+            stmt = insert(table).values(chunk).on_conflict_do_nothing(
+                index_elements=["patient_id", "client_id"]).returning(
+                table.patient_id, table.client_id, table.id)
+            for pid, cid, rid in s.execute(stmt):
+                made.add((pid, cid))
+                ids[(pid, cid)] = rid
+            missing = [r for r in chunk if (r["patient_id"], r["client_id"]) not in ids]
+            for r in missing:  # inserted meanwhile by a racing request
+                ids[(r["patient_id"], r["client_id"])] = s.scalars(select(table.id).where(
+                    table.patient_id == r["patient_id"],
+                    table.client_id == r["client_id"])).one()
+        for key, items in waiting.items():
+            if key[0] != kind:
+                continue
+            rid = ids[(key[1], key[2])]
+            for i, n in enumerate(items):
+                status = "201 Created" if i == 0 and (key[1], key[2]) in made else "200 OK"
+                answers[n] = (status, f"{type_}/{prefix}{rid}", key[1])
+    return answers
 
 
 def _refused(ctx: Context, e: EntryIn, record: Patient) -> str | None:

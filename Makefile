@@ -10,15 +10,18 @@ export PYTENSOR_FLAGS ?= compiledir=$(CURDIR)/build/pytensor
 install: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
+	@echo "make: installing Recovery and its pinned dependencies into $(VENV) (once; about 4 min)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
-# The main job: the service and a refit worker on the bundled default model, demo logins
-# printed (scripts/demo.sh). Ctrl-C stops it.
+# The main job: the service, a refit worker and the dashboard on the bundled default model,
+# demo logins printed, the model compiled before anyone waits (scripts/demo.sh says each step
+# with its time). Ctrl-C stops it.
 demo: $(STAMP)
-	BIN=$(BIN) scripts/demo.sh
+	@echo "make demo: the service, a refit worker and the dashboard with demo patients; about 1 min (4 more the first time, installing)"
+	@BIN=$(BIN) scripts/demo.sh
 
 # Tests run against SQLite and a throwaway PostgreSQL (Debian's package, started here; the
 # PostgreSQL runs are skipped where it cannot be installed, and required in CI). One run on

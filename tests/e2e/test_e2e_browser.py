@@ -15,6 +15,9 @@ import pytest
 from tests.e2e.conftest import SHOTS, Stack, demo_stack, no_raw_error, settled, sign_in
 from tests.helpers import ROOT
 
+# one xdist worker runs every browser test, so the session has one demo stack and one browser
+pytestmark = pytest.mark.xdist_group("browser")
+
 
 def test_therapist_day_in_the_browser(demo: Stack, browser: Any) -> None:
     """Sign-in refused then accepted; a score added, confirmed and undone; a horizon too long

@@ -15,6 +15,9 @@ import pytest
 from tests.e2e.conftest import SHOTS, SIZES, Stack, no_raw_error, page_text, settled, sign_in
 from tests.helpers import ROOT
 
+# one xdist worker runs every browser test, so the session has one demo stack and one browser
+pytestmark = pytest.mark.xdist_group("browser")
+
 NEVER = ("recovery_then", "effective posterior draws", "today is day", "by day ")
 TIMINGS = ROOT / "build" / "e2e_timings.json"
 

@@ -20,6 +20,7 @@ from recovery.model.requests import NO_CONTROL, Calibration
 from recovery.service.api.deps import COMMON_RESPONSES, DbSession, State, require, served, settle
 from recovery.service.api.errors import run_model, unprocessable
 from recovery.service.auth import Role
+from recovery.service.claims import kept_report, report_dir
 from recovery.service.errors import ConflictError, NotFoundError, TooLargeError
 from recovery.service.fhir.bulk import write_cohort_tables
 from recovery.service.fhir.inbound import FhirError
@@ -170,9 +171,8 @@ PLOTS = {"ppc.png", "population.png", "trace.png"}
 
 
 def _phenomena_dir(state: State, model_id: str) -> Path:
-    """Where a model's phenomena report is kept (the service's own folder, not the model's,
-    which may be read-only or the bundled default)."""
-    return Path(state.settings.models_dir) / "phenomena" / Path(model_id).name
+    """Where the service keeps a model's phenomena report."""
+    return report_dir(Path(state.settings.models_dir), model_id)
 
 
 @router.get("/models/{model_id}/plots/{name}", response_class=FileResponse,
@@ -196,10 +196,10 @@ def model_phenomena(model_id: str, s: DbSession, state: State, _: Analyst) -> Ph
     row = s.get(ModelRow, model_id)
     if row is None:
         raise NotFoundError("model_id: no such model")
-    out = _phenomena_dir(state, model_id)
-    if (out / "phenomena.json").is_file():
-        return PhenomenaReport.model_validate_json((out / "phenomena.json").read_text())
-    path = row.path
+    kept = kept_report(Path(state.settings.models_dir), model_id, row.path)
+    if kept is not None:
+        return kept
+    out, path = _phenomena_dir(state, model_id), row.path
     settle(s)  # about a minute of forecasting: no transaction held meanwhile
     return run_model(lambda: write_phenomena_report(Forecaster.from_directory(path), out))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter
@@ -25,6 +26,8 @@ from recovery.service.api.deps import (
     served,
     settle,
 )
+from recovery.service.claims import claims_of, kept_report
+from recovery.service.tables import ModelRow
 
 router = APIRouter(prefix="/v1", tags=["forecasts"], responses=COMMON_RESPONSES)
 
@@ -49,11 +52,17 @@ def optimise_schedule(req: OptimiseRequest, state: State, user: CurrentUser, s: 
 
 
 @router.get("/catalogue")
-def catalogue(state: State, _: CurrentUser) -> dict[str, Any]:
+def catalogue(state: State, _: CurrentUser, s: DbSession) -> dict[str, Any]:
     """What the served model offers: session kinds, presets in words, covariates with their
-    ranges, session prices and the currency (forms are built from this)."""
-    f = served(state).forecaster
+    ranges, session prices and the currency (forms are built from this); and `claims`, the
+    articles' claims it does not reproduce (null until its phenomena report has been run)."""
+    loaded = served(state)
+    row = s.get(ModelRow, loaded.model_id)
+    report = kept_report(Path(state.settings.models_dir), loaded.model_id,
+                         row.path if row else None)
+    f = loaded.forecaster
     return {"kinds": list(f.kinds),
             "presets": [{"name": n, "words": describe(p)} for n, p in PRESETS.items()],
             "covariates": {n: c.model_dump() for n, c in f.config.covariates.items()},
-            "prices": state.settings.prices, "currency": state.settings.currency}
+            "prices": state.settings.prices, "currency": state.settings.currency,
+            "claims": None if (c := claims_of(report)) is None else c.model_dump()}

@@ -359,3 +359,12 @@ def test_names_and_identifiers_follow_the_apis_rules(shared_api: Api, what: str,
     assert any(f"entry[0].resource.{field}" in x for x in where(out)), what
     assert "\x00" not in str(out)  # the value is not echoed
     assert "9" * 100 not in str(out)
+
+
+def test_a_utc_time_is_put_on_the_patients_local_day(shared_api: Api) -> None:
+    """A New Zealand patient's 23:00 score on the 25th, then one sent in UTC at 11:30Z on
+    the 25th (00:30 on the 26th there): the later score is on the later day."""
+    m = mrn()
+    send(shared_api, bundle(patient(m), score(6, on="2026-02-25T23:00:00+13:00"),
+                            score(4, on="2026-02-25T11:30:00Z")))
+    assert record(shared_api, m)[1] == [("2026-02-25", 6), ("2026-02-26", 4)]

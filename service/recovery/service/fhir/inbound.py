@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import timedelta, timezone
 from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
@@ -108,8 +109,23 @@ def read_bundle(doc: Any, base: str = "") -> ImportPlan:
     for e, item in zip(raw, plan.items, strict=True):
         if item.type in READERS and not item.problems:
             _read_entry(item, e, local, base)
+    _local_days(plan)
     _fallback_keys(plan, raw)
     return plan
+
+
+def _local_days(plan: ImportPlan) -> None:
+    """A date-time sent in UTC (`Z`) is put on its patient's local day, the offset their
+    other entries carry (the most common one), so a later score is never a day earlier."""
+    offsets: dict[Any, Counter[timedelta]] = {}
+    for e in plan.entries:
+        off = e.time.utcoffset() if e.time is not None else None
+        if off:
+            offsets.setdefault(e.subject, Counter())[off] += 1
+    for e in plan.entries:
+        if e.time is not None and not e.time.utcoffset() and e.subject in offsets:
+            local = timezone(offsets[e.subject].most_common(1)[0][0])
+            e.on = e.time.astimezone(local).date()
 
 
 def _start(e: dict[str, Any], i: int) -> Item:

@@ -57,6 +57,7 @@ class EntryIn:
     keys: list[str] = field(default_factory=list)  # client ids, the first used to store
     row_id: int | None = None  # PUT/DELETE of Observation/score-N, Procedure/session-N
     retract: bool = False
+    time: datetime | None = None  # the date-time sent, with its offset (None: a date)
 
 
 def _text(value: str, where: str, limit: int) -> str:
@@ -161,6 +162,7 @@ def read_observation(r: Any, at: str, local: dict[str, Ref], base: str) -> Entry
     when = r.effectiveDateTime or r.effectiveInstant or (
         r.effectivePeriod.start if r.effectivePeriod else None)
     entry.on = _day(when, f"{at}.effective[x]")
+    entry.time = when if isinstance(when, datetime) else None
     entry.score = _score(r, at)
     return entry
 
@@ -208,4 +210,5 @@ def read_procedure(r: Any, at: str, local: dict[str, Ref], base: str) -> EntryIn
     performed = r.performedDateTime or (r.performedPeriod.start if r.performedPeriod
                                         else None)
     entry.on = _day(performed, f"{at}.performed[x]")
+    entry.time = performed if isinstance(performed, datetime) else None
     return entry

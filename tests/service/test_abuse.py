@@ -6,6 +6,7 @@ characters in names, unthrottled password guesses and 1-chain refits."""
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -15,7 +16,7 @@ from sqlalchemy import select
 from recovery.service.db import Database
 from recovery.service.guard import shape
 from recovery.service.settings import Settings
-from recovery.service.tables import AuditRow, LoginFailure
+from recovery.service.tables import AuditRow, LoginFailure, Patient
 from tests.helpers import PASSWORD, Api, history_request, running_api, service_settings
 from tests.live import Server, add_user, health_probe, token
 
@@ -110,6 +111,47 @@ def test_json_is_limited_before_it_is_parsed_and_the_loop_stays_free(
         db.close()
     finally:
         server.stop()
+
+
+DENSE = [{"schedules": [{"name": "d", "phases": [{"kind": "massage", "every_days": every,
+                                                   "weeks": 156}]}], "horizon_days": 1}
+         for every in (0.00001, 1e-7, 3e-5)]
+
+
+def test_dense_schedules_stall_neither_process(settings: Settings, tmp_path: Path) -> None:
+    """Issue 39: a patient's dense schedules, sent to one server process, are refused at once;
+    /healthz stays quick on both processes and the other process's writes never fail."""
+    tid = add_user(settings, "ther", "long password 1", "therapist")
+    db = Database(settings.database_url)
+    with db.session() as s:
+        s.add(Patient(name="P", covariates={}, therapist_id=tid, start_date=settings.today()))
+        s.flush()
+        pid = s.scalars(select(Patient.id)).one()
+    db.close()
+    add_user(settings, "pat", "long password 2", "patient", patient_id=pid)
+    a, b = Server(settings, tmp_path / "a.log"), Server(settings, tmp_path / "b.log")
+    with ThreadPoolExecutor(2) as pool:  # both start at once
+        list(pool.map(Server.start, (a, b)))
+    try:
+        hp, ht = token(a.url, "pat", "long password 2"), token(b.url, "ther", "long password 1")
+        writes: list[int] = []
+        with health_probe(a.url) as health_a, health_probe(b.url) as health_b:
+            for i, body in enumerate(DENSE):
+                r = httpx.post(f"{a.url}/v1/forecast", headers=hp, json=body, timeout=60)
+                assert r.status_code == 422, r.text
+                assert "server" not in r.headers
+                assert r.headers["x-content-type-options"] == "nosniff"
+                writes.append(httpx.post(f"{b.url}/v1/patients/{pid}/scores", headers=ht,
+                                         json=[{"date": str(settings.today()), "score": i,
+                                                "client_id": f"w{i}"}], timeout=60
+                                         ).status_code)
+        assert writes == [200] * len(writes), writes
+        assert health_a
+        assert health_b
+        assert max(health_a + health_b) < 0.5, (max(health_a), max(health_b))
+    finally:
+        a.stop()
+        b.stop()
 
 
 def test_deleted_accounts_stay_deleted_and_their_names_are_reserved(api: Api) -> None:

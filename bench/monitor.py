@@ -47,7 +47,7 @@ def clinic(fc: Forecaster, truth: Truth, seed: int, patients: int) -> pd.DataFra
     cohort, _ = simulate_cohort(patients, WEEKS, np.random.default_rng(seed), truth)
     rows = []
     for cov in cohort.patients.to_dict("records"):
-        pid = cov.pop("patient_id")
+        pid, onset = cov.pop("patient_id"), cov.pop("onset_day")
         pain = cohort.pain[cohort.pain["patient_id"] == pid]
         sessions = cohort.sessions[cohort.sessions["patient_id"] == pid]
         later = pain[pain["day"] >= FORECAST_DAY]
@@ -55,7 +55,7 @@ def clinic(fc: Forecaster, truth: Truth, seed: int, patients: int) -> pd.DataFra
             continue
         planned = [float(d) for d in sessions["day"] if d >= FORECAST_DAY]
         f = fc.forecast(ForecastRequest.model_validate({
-            "patient": {"covariates": cov},
+            "patient": {"covariates": cov, "onset_day": onset},
             "history": {"pain": [{"day": float(d), "score": int(v)} for d, v in zip(
                             pain["day"], pain["score"], strict=True) if d < FORECAST_DAY],
                         "sessions": [{"day": float(d), "kind": k} for d, k in zip(

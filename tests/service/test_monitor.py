@@ -60,9 +60,10 @@ def _enter_diaries(api: Api, truth: Truth, seed: int) -> None:
     cohort, _ = simulate_cohort(PATIENTS, WEEKS, np.random.default_rng(seed), truth)
     api.settings.clock_date = ENTERED
     for row in cohort.patients.to_dict("records"):
-        pid = row.pop("patient_id")
+        pid, onset = row.pop("patient_id"), row.pop("onset_day")
         made = c.post("/v1/patients", headers=h, json={
-            "name": pid, "start_date": str(START), "covariates": row}).json()["id"]
+            "name": pid, "start_date": str(START), "covariates": row,
+            "pain_since": str(START + timedelta(days=int(onset)))}).json()["id"]
         pain = cohort.pain[cohort.pain["patient_id"] == pid]
         sessions = cohort.sessions[cohort.sessions["patient_id"] == pid]
         _post(api, made, pain[pain["day"] < FORECAST_DAY], sessions[

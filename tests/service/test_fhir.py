@@ -58,10 +58,10 @@ def test_a_clinics_bundle_round_trips_through_a_fhir_client(settings: Settings,
         patient = _resources(out, "Patient")[0]
         assert {"system": "urn:oid:1.2.36.146.595.217.0.1", "value": "MRN-4471"} in patient[
             "identifier"]
-        scores = {(o["effectiveDateTime"], o["valueInteger"])
+        scores = {(o["effectiveDateTime"][:10], o["valueInteger"])
                   for o in _resources(out, "Observation")}
         assert scores == {("2026-01-05", 7), ("2026-01-08", 6), ("2026-01-12", 5)}
-        sessions = {(p["performedDateTime"], p["code"]["coding"][0]["code"])
+        sessions = {(p["performedDateTime"][:10], p["code"]["coding"][0]["code"])
                     for p in _resources(out, "Procedure")}
         assert sessions == {("2026-01-06", "387854002"), ("2026-01-13", "91251008")}
         record = client.resource("Patient", **patient)  # the client reads what we wrote

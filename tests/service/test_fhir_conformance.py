@@ -91,10 +91,10 @@ def record(api: Api, value: str) -> tuple[str, list[tuple[str, int]], list[tuple
     pid = found["entry"][0]["resource"]["id"]
     out = api.client.get(f"/fhir/Patient/{pid}/$everything", headers=api.as_("t1")).json()
     res = [e["resource"] for e in out["entry"]]
-    scores = sorted((r["effectiveDateTime"], r["valueInteger"]) for r in res
+    scores = sorted((r["effectiveDateTime"][:10], r["valueInteger"]) for r in res
                     if r["resourceType"] == "Observation")
-    sessions = sorted((r["performedDateTime"], r["code"]["coding"][0]["code"]) for r in res
-                      if r["resourceType"] == "Procedure")
+    sessions = sorted((r["performedDateTime"][:10], r["code"]["coding"][0]["code"])
+                      for r in res if r["resourceType"] == "Procedure")
     return pid, scores, sessions
 
 
@@ -368,3 +368,16 @@ def test_a_utc_time_is_put_on_the_patients_local_day(shared_api: Api) -> None:
     send(shared_api, bundle(patient(m), score(6, on="2026-02-25T23:00:00+13:00"),
                             score(4, on="2026-02-25T11:30:00Z")))
     assert record(shared_api, m)[1] == [("2026-02-25", 6), ("2026-02-26", 4)]
+
+
+def test_identifiers_times_and_statuses_come_back_as_sent(shared_api: Api) -> None:
+    m = mrn()
+    sent = score(3, on="2026-02-20T21:15:00+13:00", ident="kept", status="amended")
+    made = send(shared_api, bundle(patient(m), sent, session(on="2026-02-21T08:00:00-05:00")))
+    location = made["entry"][1]["response"]["location"]
+    back = shared_api.client.get(f"/fhir/{location}", headers=shared_api.as_("t1")).json()
+    assert (back["status"], back["effectiveDateTime"], back["identifier"]) == (
+        "amended", "2026-02-20T21:15:00+13:00", [{"system": "urn:obs", "value": "kept"}])
+    proc = shared_api.client.get(f"/fhir/{made['entry'][2]['response']['location']}",
+                                 headers=shared_api.as_("t1")).json()
+    assert proc["performedDateTime"] == "2026-02-21T08:00:00-05:00"

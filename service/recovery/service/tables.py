@@ -123,6 +123,8 @@ class PainRow(Base):
     score: Mapped[int]
     client_id: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=now)
+    # what a FHIR client sent with it: identifiers, date-time with offset, status
+    source: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
 
 
 class SessionRow(Base):
@@ -136,6 +138,8 @@ class SessionRow(Base):
     kind: Mapped[str] = mapped_column(String(40))
     client_id: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=now)
+    # what a FHIR client sent with it: identifiers, date-time with offset, status
+    source: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
 
 
 class ForecastRow(Base):

@@ -47,22 +47,35 @@ def _patient(p: Patient, base: str, identifiers: list[str]) -> dict[str, Any]:
             "name": [{"text": p.name}]}
 
 
+def _as_sent(p: Patient, row: PainRow | SessionRow, statuses: tuple[str, ...]
+             ) -> tuple[str, dict[str, Any]]:
+    """The entry's date-time and status as a FHIR client sent them (its day and the first
+    status otherwise), with its identifiers."""
+    source = row.source or {}
+    on = str(p.start + timedelta(days=int(row.day)))
+    when = source.get("time") if str(source.get("time", ""))[:10] == on else None
+    status = source.get("status") if source.get("status") in statuses else statuses[0]
+    extra = {"identifier": source["identifier"]} if source.get("identifier") else {}
+    return when or on, {"status": status, **extra}
+
+
 def _observation(p: Patient, row: PainRow, base: str) -> dict[str, Any]:
-    return {"resourceType": "Observation", "id": f"score-{row.id}", "status": "final",
+    when, sent = _as_sent(p, row, ("final", "amended", "corrected", "preliminary"))
+    return {"resourceType": "Observation", "id": f"score-{row.id}", **sent,
             "code": {"coding": [{"system": LOINC, "code": PAIN_CODE, "display": PAIN_DISPLAY}]},
             "subject": {"reference": f"Patient/{p.id}"},
-            "effectiveDateTime": str(p.start + timedelta(days=int(row.day))),
-            "valueInteger": row.score}
+            "effectiveDateTime": when, "valueInteger": row.score}
 
 
 def _procedure(p: Patient, row: SessionRow, base: str) -> dict[str, Any]:
     code = KIND_CODE.get(row.kind)
     coding = ([{"system": SNOMED, "code": code, "display": SESSION_DISPLAY[row.kind]}]
               if code else [])
-    return {"resourceType": "Procedure", "id": f"session-{row.id}", "status": "completed",
+    when, sent = _as_sent(p, row, ("completed",))
+    return {"resourceType": "Procedure", "id": f"session-{row.id}", **sent,
             "code": {"coding": coding, "text": row.kind},
             "subject": {"reference": f"Patient/{p.id}"},
-            "performedDateTime": str(p.start + timedelta(days=int(row.day)))}
+            "performedDateTime": when}
 
 
 def _risk(p: Patient, f: ForecastRow, base: str) -> dict[str, Any]:

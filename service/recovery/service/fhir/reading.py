@@ -58,6 +58,7 @@ class EntryIn:
     row_id: int | None = None  # PUT/DELETE of Observation/score-N, Procedure/session-N
     retract: bool = False
     time: datetime | None = None  # the date-time sent, with its offset (None: a date)
+    source: dict[str, Any] = field(default_factory=dict)  # kept for the round trip
 
 
 def _text(value: str, where: str, limit: int) -> str:
@@ -164,6 +165,7 @@ def read_observation(r: Any, at: str, local: dict[str, Ref], base: str) -> Entry
     entry.on = _day(when, f"{at}.effective[x]")
     entry.time = when if isinstance(when, datetime) else None
     entry.score = _score(r, at)
+    entry.source = _source(r, entry.time)
     return entry
 
 
@@ -211,4 +213,17 @@ def read_procedure(r: Any, at: str, local: dict[str, Ref], base: str) -> EntryIn
                                         else None)
     entry.on = _day(performed, f"{at}.performed[x]")
     entry.time = performed if isinstance(performed, datetime) else None
+    entry.source = _source(r, entry.time)
     return entry
+
+
+def _source(r: Any, time: datetime | None) -> dict[str, Any]:
+    """What the round trip gives back: identifiers, the date-time as sent, the status."""
+    out: dict[str, Any] = {"status": r.status}
+    ids = [{k: v for k, v in (("system", x.system), ("value", x.value)) if v}
+           for x in (r.identifier or []) if x.value]
+    if ids:
+        out["identifier"] = ids
+    if time is not None:
+        out["time"] = time.isoformat()
+    return out

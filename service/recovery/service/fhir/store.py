@@ -170,8 +170,7 @@ def _entry(s: Session, ctx: Context, item: Item, records: dict[int, tuple[Patien
         item.problems, item.status = [(f"{item.at}.request.url", f"no {type_} with this id "
                                        "among your records")], 404
         return None
-    values = {"patient_id": record.id, "day": float((e.on - record.start).days)}
-    values |= {"score": e.score} if e.table == "score" else {"kind": e.kind}
+    values = _values(e, record)
     if row is not None:
         s.execute(update(table).where(table.id == row.id).values(**values))
         return "200 OK", f"{type_}/{prefix}{row.id}", record.id
@@ -239,6 +238,7 @@ def _values(e: EntryIn, record: Patient) -> dict[str, Any]:
     assert e.on is not None
     values: dict[str, Any] = {"patient_id": record.id,
                               "day": float((e.on - record.start).days)}
+    values |= {"source": e.source or None}
     return values | ({"score": e.score} if e.table == "score" else {"kind": e.kind})
 
 

@@ -397,8 +397,11 @@ def test_analyst_sees_the_served_model_and_its_diagnostics(service: Server,
     table = next(t.value for t in at.table if "served" in t.value.columns)
     assert list(table["served"]) == ["yes"]
     assert list(table["diagnostics"]) == ["passed"]
-    assert list(table["CRPS"]) == ["0.441"]
-    assert list(table["inside 90 % band"]) == ["94%"]
+    bundled = json.loads((ROOT / "data" / "default_model" / "evaluation.json").read_text())
+    model = bundled["methods"]["model"]
+    assert list(table["CRPS"]) == [f"{model['crps']:.3f}"]
+    assert list(table["inside 90 % band"]) == [f"{model['coverage_90']:.0%}"]
+    assert list(table["held out"]) == [bundled["patients"]]
     assert "Drift: do the served model's forecasts still hold?" in [h.value for h in
                                                                    at.subheader]
     assert any("after this model's forecasts" in i.value or "Too few recent scores" in i.value

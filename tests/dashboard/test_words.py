@@ -121,3 +121,62 @@ def test_a_worse_candidate_is_named_worse_on_each_measure() -> None:
     assert list(table.columns) == ["candidate new", "served served"]
     assert table.loc["CRPS (lower is better)"].tolist() == ["0.503", "0.441"]
     assert table.loc["patients fitted"].tolist() == [27, 30]
+
+
+def test_a_schedule_keeps_its_colour_when_others_are_added() -> None:
+    from recovery.charts.frames import PALETTE, Colours
+
+    given = Colours()
+    first = given.of(["b plan", "a plan"])
+    later = Colours(given.given).of(["new plan", "a plan", "b plan"])
+    assert later["a plan"] == first["a plan"]
+    assert later["b plan"] == first["b plan"]
+    assert later["new plan"] not in first.values()
+    assert set(later.values()) <= set(PALETTE)
+
+
+def test_the_exported_chart_and_table_name_patient_date_model_and_schedules() -> None:
+    import io
+
+    from matplotlib.image import imread
+
+    from recovery.dashboard.common import chart_png
+    from recovery.dashboard.views import export_name, forecast_csv
+
+    days = [40.0, 41.0, 42.0]
+    f = {"name": "recovery_then_stop", "days": days, "mean": [4.0, 3.9, 3.8],
+         "session_days": [41.0], "summary": {"p_target_at_horizon": 0.4, "sessions": 1},
+         "quantiles": {k: [4.0, 3.9, 3.8] for k in ("5", "25", "50", "75", "95")}}
+    result = {"forecasts": [f], "model_version": "abc123"}
+    names = {"recovery_then_stop": "twice a week for 6 weeks, then stop"}
+    csv = forecast_csv(result, names, "=Alex", START, date(2025, 2, 20)).decode()
+    assert csv.splitlines()[0].startswith("patient,model_version,made_on,schedule,date,mean")
+    assert "'=Alex,abc123,2025-02-20,\"twice a week for 6 weeks, then stop\",2025-02-10" in csv
+    assert export_name("Alex O'Neil", date(2025, 2, 20), "png") == (
+        "forecast-alex-o-neil-2025-02-20.png")
+    history = {"start_date": "2025-01-01", "pain": [{"day": 39.0, "score": 4}],
+               "sessions": []}
+    png = chart_png(history, result, 3.0, names, {"twice a week for 6 weeks, then stop":
+                                                   "#4e79a7"}, "Alex · 2025-02-20 · abc123")
+    assert imread(io.BytesIO(png)).shape[2] in (3, 4)
+
+
+class _Past:
+    """The one call model_changed makes, answering a patient's forecasts newest first."""
+
+    def __init__(self, versions: list[str]) -> None:
+        self.versions = versions
+
+    def past_forecasts(self, pid: str) -> list[dict]:
+        return [{"model_version": v, "created_at": f"2026-12-0{9 - i}T10:00:00"}
+                for i, v in enumerate(self.versions)]
+
+
+def test_therapists_are_told_when_the_model_changed_since_the_last_forecast() -> None:
+    from recovery.dashboard.forecasting import model_changed
+
+    said = model_changed(_Past(["new", "old", "old"]), "p", "new")  # type: ignore[arg-type]
+    assert said is not None
+    assert "model old on 2026-12-08, now new" in said
+    assert model_changed(_Past(["new", "new"]), "p", "new") is None  # type: ignore[arg-type]
+    assert model_changed(_Past(["new"]), "p", "new") is None  # type: ignore[arg-type]

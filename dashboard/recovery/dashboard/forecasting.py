@@ -82,13 +82,28 @@ def forecast_section(c: ServiceClient, patient: dict[str, Any], history: dict[st
                 "schedules": specs, "horizon_days": horizon, "target_score": target,
                 "meaningful_difference": margin}))
         if made is not None:
-            st.session_state.update(result=made, result_for=pid, result_asked=(specs, horizon))
+            st.session_state.update(result=made, result_for=pid, result_asked=(specs, horizon),
+                                    model_note=model_changed(c, pid, made["model_version"]))
             st.query_params["shown"] = pid
     result = st.session_state.get("result")
     if result and st.session_state.get("result_for") == pid:
+        if note := st.session_state.get("model_note"):
+            st.info(note)
         show_forecast(patient, history, result, target, names, cat["currency"])
         explain_forecast(c, pid, history, names)
         suggest(c, pid, history, horizon, target, cat["currency"])
+
+
+def model_changed(c: ServiceClient, pid: str, version: str) -> str | None:
+    """A note when the model that just forecast is not the one behind this patient's previous
+    forecast (an analyst promoted another since): the numbers may differ from before."""
+    past = fetched(lambda: c.past_forecasts(pid)) or []  # newest first: [0] is this one
+    before = past[1] if len(past) > 1 else None
+    if before is None or before["model_version"] == version:
+        return None
+    return (f"The forecasting model changed since this patient's last forecast (model "
+            f"{before['model_version']} on {before['created_at'][:10]}, now {version}): an "
+            "analyst promoted a new one, so figures may differ from what you saw before.")
 
 
 def schedule_builder(c: ServiceClient, patient: dict[str, Any], history: dict[str, Any],

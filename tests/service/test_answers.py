@@ -97,7 +97,7 @@ def test_relief_is_zero_without_sessions(default_forecaster: Forecaster) -> None
 
 def _booking_day(fc: Forecaster, relief_shift: float) -> float | None:
     req = BookingRequest.model_validate({"patient": PATIENT, "history": DIARY, "start_day": 29,
-                                         "level": 0.5, "draws": 400})
+                                         "level": 0.5, "target_score": 5, "draws": 400})
     patient, post, _ = fc.patient(req.patient, req.history, req.start_day, req.draws,
                              np.random.default_rng(0))
     theta = post.theta.copy()
@@ -120,7 +120,8 @@ def test_the_booking_day_moves_later_when_relief_lasts_longer(
 
 def test_booking_answers_in_days_and_words(default_forecaster: Forecaster) -> None:
     res = booking(default_forecaster, BookingRequest.model_validate(
-        {"patient": PATIENT, "history": DIARY, "start_day": 29, "level": 0.5, "draws": 400}))
+        {"patient": PATIENT, "history": DIARY, "start_day": 29, "level": 0.5, "target_score": 5,
+         "draws": 400}))
     assert res.gain > 1
     assert len(res.p_target) == len(res.days) == 183
     assert res.book_by_day is not None
@@ -139,12 +140,14 @@ def test_non_dominated_keeps_exactly_the_unbeaten() -> None:
     assert non_dominated(cost, pain).tolist() == [True, True, False, False, True, True]
 
 
-def test_the_frontier_over_sixty_schedules(default_forecaster: Forecaster) -> None:
+def test_the_frontier_over_sixty_three_schedules(default_forecaster: Forecaster) -> None:
+    """Sixty fixed schedules and three symptom-guided ones, on the same draws."""
     base = history_request()
     req = OptimiseRequest.model_validate({"patient": base["patient"], "history": base["history"],
                                           "start_day": 20, "horizon_days": 182, "draws": 300})
     res = frontier(default_forecaster, req)
-    assert len(res.points) == len(family("massage", 182)) == 60
+    assert len(res.points) == len(family("massage", 182)) == 63
+    assert sum(p.schedule.book_above is not None for p in res.points) == 3
     front = [p for p in res.points if p.on_frontier]
     assert front[0].cost == 0
     assert len(front) >= 3

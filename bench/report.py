@@ -344,19 +344,22 @@ def abuse() -> list[str]:
 
 
 def recovery() -> list[str]:
-    r = _load("recovery.json")
-    if not r:
-        return []
-    d, rows = r["diagnostics"], r["rows"]
-    missed = [x["parameter"] for x in rows if not x["covered"]]
-    return [f"### Parameter recovery (`bench/param_recovery.py`, {r['patients']} simulated "
-            f"patients, {r['weeks']:g} weeks, {d['chains']} chains, {d['tune']} tuning + "
-            f"{d['draws']} draws)", "",
-            f"{len(rows) - len(missed)} of {len(rows)} population parameters inside their 90 % "
-            f"intervals (missed: {', '.join(missed) or 'none'}); max R-hat {d['max_rhat']:.3f}, "
-            f"min ESS {d['min_ess_bulk']:.0f}, {d['divergences']} divergences, "
-            f"{d['wall_seconds']:.0f} s ({r.get('machine', 'machine not recorded')})."
-            + (f" {r['note']}" if r.get("note") else ""), "", *_sd_rows(rows)]
+    out: list[str] = []
+    for world in ("evidence", "articles"):
+        r = _load(f"recovery-{world}.json")
+        if not r:
+            continue
+        d, rows = r["diagnostics"], r["rows"]
+        missed = [x["parameter"] for x in rows if not x["covered"]]
+        out += [f"### Parameter recovery, {world} world (`bench/param_recovery.py --world "
+                f"{world}`, {r['patients']} simulated patients, {r['weeks']:g} weeks, "
+                f"{d['chains']} chains, {d['tune']} tuning + {d['draws']} draws)", "",
+                f"{len(rows) - len(missed)} of {len(rows)} population parameters inside their "
+                f"90 % intervals (missed: {', '.join(missed) or 'none'}); max R-hat "
+                f"{d['max_rhat']:.3f}, min ESS {d['min_ess_bulk']:.0f}, {d['divergences']} "
+                f"divergences, {d['wall_seconds']:.0f} s ({r.get('machine', '?')}).", "",
+                *_sd_rows(rows)]
+    return out
 
 
 def _sd_rows(rows: list[dict]) -> list[str]:

@@ -102,7 +102,9 @@ def test_records_stay_right_in_the_browser(demo: Stack, browser: Any) -> None:
     page.get_by_text("New patient").click()
     page.get_by_role("textbox", name="Name").first.fill("Robin Twice")
     page.get_by_role("button", name="Create", exact=True).dblclick()
-    expect(page.get_by_text("Created the record of Robin Twice")).to_be_visible()
+    # the second click lands during or after the first's rerun: either way, one record shown
+    expect(page.get_by_role("combobox", name="Patient", exact=True)).to_have_value(
+        re.compile("^Robin Twice"))
     settled(page)
     h = {"Authorization": "Bearer " + httpx.post(f"{api}/v1/token", data=logins["therapist"]
                                                   ).json()["access_token"]}

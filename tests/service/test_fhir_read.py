@@ -171,3 +171,17 @@ def test_json_is_served_and_other_formats_are_406(shared_api: Api) -> None:
         r = c.get("/fhir/Patient", params=params, headers={**h, **headers})
         assert r.status_code == 406
         assert r.json()["resourceType"] == "OperationOutcome"
+
+
+def test_a_patient_login_reads_only_its_own_record_and_writes_nothing(
+        loaded: tuple[Api, str]) -> None:
+    api, pid = loaded
+    own = get(api, f"/fhir/Patient/{api.own}", who="p1")
+    assert own["id"] == api.own
+    r = api.client.get(f"/fhir/Patient/{pid}", headers=api.as_("p1"))
+    assert r.status_code == 404
+    made = api.client.post("/fhir", headers=api.as_("p1"), json={
+        "resourceType": "Bundle", "type": "batch", "entry": []})
+    assert made.status_code == 403
+    assert made.json()["issue"][0]["code"] == "forbidden"
+    assert api.client.get("/fhir/Patient", headers=api.as_("a1")).status_code == 403

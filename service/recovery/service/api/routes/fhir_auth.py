@@ -64,7 +64,9 @@ def smart_configuration_root(state: State) -> JSONResponse:
 
 @tokens.post("/auth/token", response_class=JSONResponse, name="smart_token", responses={
     400: {"description": "an unsupported grant, assertion type or scope (OAuth error)"},
-    401: {"description": "the assertion does not prove a registered client"}})
+    401: {"description": "the assertion does not prove a registered client"},
+    422: {"description": "a form field missing, too long or holding NUL",
+          "content": {"application/json": {}, "application/fhir+json": {}}}})
 def smart_token(s: DbSession, state: State,
                 grant_type: Annotated[str, Form(max_length=64)],
                 client_assertion_type: Annotated[str, Form(max_length=200)],

@@ -91,7 +91,7 @@ def _conditional(kind: str) -> Callable[..., Response]:
         query = request.url.query
         if not query.startswith("identifier="):
             raise FhirError([(f"{kind}?", "a conditional update names ?identifier="
-                                          "system|value")], 412, "not-supported")
+                                          "system|value")], 400, "not-supported")
         return _one(state, who, kind, {"resource": resource, "request": {
             "method": "PUT", "url": f"{kind}?{query}"}}, f"PUT /fhir/{kind}")
 

@@ -381,3 +381,13 @@ def test_identifiers_times_and_statuses_come_back_as_sent(shared_api: Api) -> No
     proc = shared_api.client.get(f"/fhir/{made['entry'][2]['response']['location']}",
                                  headers=shared_api.as_("t1")).json()
     assert proc["performedDateTime"] == "2026-02-21T08:00:00-05:00"
+
+
+def test_a_score_retracted_later_in_the_same_bundle_is_not_stored(shared_api: Api) -> None:
+    m = mrn()
+    answer = send(shared_api, bundle(patient(m), score(7, ident="twice"),
+                                     score(7, ident="twice", status="entered-in-error"),
+                                     score(2, on="2026-02-21")))
+    assert statuses(answer) == ["201 Created", "200 OK", "200 OK", "201 Created"]
+    assert answer["entry"][1]["response"]["outcome"]["issue"][0]["severity"] == "warning"
+    assert record(shared_api, m)[1] == [("2026-02-21", 2)]

@@ -191,17 +191,7 @@ def _entries(s: Session, ctx: Context, plan: ImportPlan,
     """Every score and session entry stored, replaced or retracted with a few statements
     (one read of what is stored, one insert per 500 new rows), so the write transaction stays
     short however long the Bundle; entries by row id or without a record one at a time."""
-    answers: dict[int, Answer | None] = {}
-    subjects: dict[int, Patient] = {}
-    for n, item in enumerate(plan.items):
-        e = item.action
-        if not isinstance(e, EntryIn) or item.problems:
-            continue
-        record = _subject(s, ctx, e.subject, records) if e.subject is not None else None
-        if e.row_id is not None or record is None:
-            answers[n] = _entry(s, ctx, item, records)
-        else:
-            subjects[n] = record
+    answers, subjects = _one_by_one(s, ctx, plan, records)
     stored = _prefetch(s, plan, subjects)
     pending: dict[Key, dict[str, Any]] = {}
     waiting: dict[Key, list[int]] = {}
@@ -212,9 +202,7 @@ def _entries(s: Session, ctx: Context, plan: ImportPlan,
         keys = [(e.table, record.id, client_id(k)) for k in e.keys]
         row = next((stored[k] for k in keys if k in stored), None)
         if e.retract:
-            if row is not None:
-                s.execute(delete(TYPES[e.table][2]).where(TYPES[e.table][2].id == row.id))
-                stored = {k: v for k, v in stored.items() if v is not row}
+            stored = _retract(s, plan, e.table, row, keys, (stored, pending, waiting))
             answers[n] = ("200 OK", None, record.id)
             continue
         if (problem := _refused(ctx, e, record)) is not None:
@@ -232,6 +220,40 @@ def _entries(s: Session, ctx: Context, plan: ImportPlan,
         waiting.setdefault(key, []).append(n)
     answers |= _insert(s, pending, waiting)
     return answers
+
+
+def _one_by_one(s: Session, ctx: Context, plan: ImportPlan,
+                records: dict[int, tuple[Patient, bool]]
+                ) -> tuple[dict[int, Answer | None], dict[int, Patient]]:
+    """Entries by row id or without a record, done one at a time; the others' records."""
+    answers: dict[int, Answer | None] = {}
+    subjects: dict[int, Patient] = {}
+    for n, item in enumerate(plan.items):
+        e = item.action
+        if not isinstance(e, EntryIn) or item.problems:
+            continue
+        record = _subject(s, ctx, e.subject, records) if e.subject is not None else None
+        if e.row_id is not None or record is None:
+            answers[n] = _entry(s, ctx, item, records)
+        else:
+            subjects[n] = record
+    return answers, subjects
+
+
+def _retract(s: Session, plan: ImportPlan, kind: str, row: Any, keys: list[Key],
+             state: tuple[dict[Key, Any], dict[Key, dict[str, Any]], dict[Key, list[int]]]
+             ) -> dict[Key, Any]:
+    """Delete the stored row, or drop a row made earlier in this Bundle (its entries then
+    answer with a warning); what is stored afterwards."""
+    stored, pending, waiting = state
+    if row is not None:
+        s.execute(delete(TYPES[kind][2]).where(TYPES[kind][2].id == row.id))
+        stored = {k: v for k, v in stored.items() if v is not row}
+    for k in [k for k in keys if k in pending]:
+        del pending[k]
+        for m in waiting.pop(k):
+            plan.items[m].warning = "retracted by a later entry of this Bundle"
+    return stored
 
 
 def _values(e: EntryIn, record: Patient) -> dict[str, Any]:

@@ -15,7 +15,7 @@ def _request(**kw: object) -> OptimiseRequest:
 
 
 def test_best_is_cheapest_that_reaches_the_level(default_forecaster: Forecaster) -> None:
-    res = optimise(default_forecaster, _request(target_score=4, level=0.5))
+    res = optimise(default_forecaster, _request(target_score=5, level=0.5))
     assert res.best is not None
     assert res.best_summary is not None
     assert res.best_summary.p_target_at_horizon >= 0.5

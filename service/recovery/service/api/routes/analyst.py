@@ -196,7 +196,7 @@ def model_phenomena(model_id: str, s: DbSession, state: State, _: Analyst) -> Ph
     row = s.get(ModelRow, model_id)
     if row is None:
         raise NotFoundError("model_id: no such model")
-    kept = kept_report(Path(state.settings.models_dir), model_id, row.path)
+    kept = kept_report(Path(state.settings.models_dir), model_id, None)  # with its charts
     if kept is not None:
         return kept
     out, path = _phenomena_dir(state, model_id), row.path

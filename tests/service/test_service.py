@@ -29,9 +29,9 @@ def test_sign_in(api: Api) -> None:
 def test_records_upload_is_idempotent_and_forecasts_are_audited(api: Api) -> None:
     c, h = api.client, api.as_("t1")
     r = c.post(f"/v1/patients/{api.own}/scores", json=_scores(30), headers=h)
-    assert r.json() == {"created": 30, "duplicates": 0}
+    assert r.json() == {"created": 30, "duplicates": 0, "same_day": []}
     r = c.post(f"/v1/patients/{api.own}/scores", json=_scores(35), headers=h)  # a retry + 5
-    assert r.json() == {"created": 5, "duplicates": 30}
+    assert r.json() == {"created": 5, "duplicates": 30, "same_day": []}
     sessions = {"sessions": [{"day": d, "kind": "massage", "client_id": f"x{d}"}
                              for d in range(0, 35, 7)]}
     assert c.post(f"/v1/patients/{api.own}/sessions", json=sessions, headers=h).json()[
@@ -57,10 +57,10 @@ def test_records_upload_is_idempotent_and_forecasts_are_audited(api: Api) -> Non
 def test_a_bare_list_of_entries_is_taken_as_the_batch(api: Api) -> None:
     c, h = api.client, api.as_("t1")
     r = c.post(f"/v1/patients/{api.own}/scores", json=_scores(3)["scores"], headers=h)
-    assert r.json() == {"created": 3, "duplicates": 0}
+    assert r.json() == {"created": 3, "duplicates": 0, "same_day": []}
     sessions = [{"day": 1, "kind": "massage", "client_id": "m1"}]
     r = c.post(f"/v1/patients/{api.own}/sessions", json=sessions, headers=h)
-    assert r.json() == {"created": 1, "duplicates": 0}
+    assert r.json() == {"created": 1, "duplicates": 0, "same_day": []}
     bad = c.post(f"/v1/patients/{api.own}/scores", headers=h,
                  json=[{"day": 1, "score": 11, "client_id": "x1"}])
     assert bad.status_code == 422

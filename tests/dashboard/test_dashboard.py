@@ -281,6 +281,7 @@ def test_a_new_patient_needs_a_name_and_takes_age_and_structural_cause(
     at.number_input(key="new_age").set_value(67)
     at.checkbox(key="new_structural").check()
     at.date_input(key="new_start").set_value(date(2026, 1, 5))
+    at.date_input(key="new_pain_since").set_value(date(2025, 6, 1))
     _click(at, "Create")
     assert "Created the record of Blake, starting 2026-01-05." in [m.value for m in at.success]
     h = token(service.url, "ther", PW)
@@ -289,6 +290,8 @@ def test_a_new_patient_needs_a_name_and_takes_age_and_structural_cause(
     assert made["covariates"]["age"] == 67
     assert made["covariates"]["structural_cause"] == 1
     assert made["start_date"] == "2026-01-05"
+    assert made["pain_since"] == "2025-06-01"  # the natural course runs from it
+    assert any(e.label.startswith("What this model does not reproduce") for e in at.expander)
     assert at.selectbox(key="patient").value == made["id"]  # the next entry goes to Blake
     at.text_input(key="new_name").input("Blake")
     _click(at, "Create")  # the same form again (a double click): no second Blake

@@ -10,7 +10,7 @@ from recovery.model.data.cohort import patient_request
 from recovery.model.data.schedules import SessionPlan
 from recovery.model.inference.fit import stacked_draws
 from recovery.model.predict.forecast import Forecaster, paths, residual_quantiles
-from recovery.model.predict.update import PatientDraws, patient_draws
+from recovery.model.predict.update import PatientDraws, onset_draws, patient_draws
 from recovery.model.requests import History, PatientInfo
 
 pytestmark = pytest.mark.slow
@@ -41,7 +41,9 @@ def test_update_matches_the_fit_that_included_the_patient(fitted: FittedModel) -
         start = hist.last_day
         patient, approx, _ = fc.patient(info, hist, start, 4000, np.random.default_rng(1))
         i = fitted.data.patient_ids.index(pid)
-        exact = patient_draws(theta[:, i], fc.population.globals, patient, fc.config, fc.kinds)
+        onset = onset_draws(patient, fc.config, len(fc.population))  # the fit's own onset
+        exact = patient_draws(theta[:, i], fc.population.with_onset(onset).globals, patient,
+                              fc.config, fc.kinds)
         diff = np.abs(_quantiles(fc, approx, patient, start)
                       - _quantiles(fc, exact, patient, start))
         worst.append(float(diff.max()))

@@ -108,11 +108,13 @@ class ServiceClient:
         return list(self._call("GET", "/v1/patients"))
 
     def create_patient(self, name: str, covariates: dict[str, float | None],
-                       start_date: date | None = None) -> dict[str, Any]:
+                       start_date: date | None = None, pain_since: date | None = None
+                       ) -> dict[str, Any]:
         """Create a patient record for the signed-in therapist."""
         body: dict[str, Any] = {"name": name, "covariates": covariates}
-        if start_date is not None:
-            body["start_date"] = start_date.isoformat()
+        for key, day in (("start_date", start_date), ("pain_since", pain_since)):
+            if day is not None:
+                body[key] = day.isoformat()
         return dict(self._call("POST", "/v1/patients", json=body))
 
     def history(self, patient_id: str) -> dict[str, Any]:
@@ -136,9 +138,12 @@ class ServiceClient:
         return {"client_id": cid, "same_day": done.get("same_day", [])}
 
     def update_patient(self, patient_id: str, name: str | None = None,
-                       covariates: dict[str, float | None] | None = None) -> dict[str, Any]:
-        """Correct a record's name or covariates."""
-        body = {k: v for k, v in (("name", name), ("covariates", covariates)) if v is not None}
+                       covariates: dict[str, float | None] | None = None,
+                       pain_since: date | None = None) -> dict[str, Any]:
+        """Correct a record's name, covariates or when the pain began."""
+        since = None if pain_since is None else pain_since.isoformat()
+        body = {k: v for k, v in (("name", name), ("covariates", covariates),
+                                  ("pain_since", since)) if v is not None}
         return dict(self._call("PATCH", f"/v1/patients/{patient_id}", json=body))
 
     def delete_patient(self, patient_id: str) -> None:

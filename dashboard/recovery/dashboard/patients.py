@@ -33,6 +33,16 @@ def covariate_inputs(cat: dict[str, Any], prefix: str, now: dict[str, Any] | Non
             "age": float(age), "adherence": float(adherence), "stress": float(stress)}
 
 
+def pain_since_input(prefix: str, now: str | None = None) -> date | None:
+    """When the pain began (left empty: not known): forecasts run the natural course from it,
+    so pain of years is forecast near-stable and a new episode to keep improving."""
+    return st.date_input("Pain since (leave empty if not known)",
+                         value=date.fromisoformat(now) if now else None,
+                         max_value=date.today(), key=f"{prefix}_pain_since",
+                         help="When this episode of pain began. Pain present for months "
+                              "rarely improves on its own; a new episode usually does.")
+
+
 def new_patient(c: ServiceClient, cat: dict[str, Any]) -> None:
     """A new record. The same name, first visit and covariates sent again in this session
     (a double click, a resubmitted form) select the record already made instead."""
@@ -40,13 +50,14 @@ def new_patient(c: ServiceClient, cat: dict[str, Any]) -> None:
         name = st.text_input("Name", key="new_name")
         start = st.date_input("First visit", value=date.today(), max_value=date.today(),
                               key="new_start")
+        since = pain_since_input("new")
         covariates = covariate_inputs(cat, "new")
         if not st.form_submit_button("Create"):
             return
         if not name.strip():
             st.error("Name: enter the patient's name.")
             return
-        sent = repr((name.strip(), start, sorted(covariates.items())))
+        sent = repr((name.strip(), start, since, sorted(covariates.items())))
         made = st.session_state.setdefault("created", {})
         if sent in made:  # claimed before the call: a second click during it lands here
             st.session_state["select_patient"] = made[sent]
@@ -56,7 +67,8 @@ def new_patient(c: ServiceClient, cat: dict[str, Any]) -> None:
 
         def create() -> None:
             try:
-                made[sent] = c.create_patient(name.strip(), dict(covariates), start)["id"]
+                made[sent] = c.create_patient(name.strip(), dict(covariates), start,
+                                              since)["id"]
             except Exception:
                 made.pop(sent, None)  # refused or failed: the form may be sent again
                 raise
@@ -71,9 +83,11 @@ def manage_patient(c: ServiceClient, patient: dict[str, Any], cat: dict[str, Any
     with st.expander("Manage this patient: edit, their login, remove"):
         with st.form(f"edit_{pid}"):
             new_name = st.text_input("Name", name, key=f"edit_name_{pid}")
+            since = pain_since_input(f"edit_{pid}", patient.get("pain_since"))
             covariates = covariate_inputs(cat, f"edit_{pid}", patient["covariates"])
             if st.form_submit_button("Save changes"):
-                guarded(lambda: c.update_patient(pid, new_name.strip(), dict(covariates)),
+                guarded(lambda: c.update_patient(pid, new_name.strip(), dict(covariates),
+                                                 since),
                         f"Saved the changes to {new_name.strip()}'s record.")
         patient_login(c, patient)
         st.markdown("**Remove this record**: its scores, sessions, plans and forecasts, and "

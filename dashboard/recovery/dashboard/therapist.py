@@ -37,6 +37,7 @@ def therapist_page() -> None:
     cat = catalogue(c)
     responsive()
     st.header("Your patients")
+    model_claims(cat)
     patients = fetched(c.patients)
     if patients is None:
         return
@@ -73,6 +74,19 @@ def therapist_page() -> None:
     with tabs[3]:
         if tabs[3].open:
             forecast_history(c, pid, history, cat)
+
+
+def model_claims(cat: dict[str, Any]) -> None:
+    """What the served model does not reproduce of the claims it was checked on, so that a
+    therapist reads its forecasts knowing it."""
+    claims = cat.get("claims")
+    if not claims or not claims["failing"]:
+        return
+    failing = len(claims["failing"])
+    with st.expander(f"What this model does not reproduce ({failing} of {claims['total']} "
+                     "claims it was checked on)"):
+        st.markdown("\n".join(f"- {claim}" for claim in claims["failing"]))
+        st.caption(claims["meaning"])
 
 
 def record_section(c: ServiceClient, pid: str, history: dict[str, Any], cat: dict[str, Any]

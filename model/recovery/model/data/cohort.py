@@ -124,7 +124,8 @@ def patient_request(row: pd.Series, pain: pd.DataFrame, sessions: pd.DataFrame,
                          zip(pain["day"], pain["score"], strict=True)],
                    sessions=[TherapySession(day=d, kind=k) for d, k in
                              zip(sessions["day"], sessions["kind"], strict=True)])
-    covs = {c: None if pd.isna(row[c]) else float(row[c]) for c in covariates if c in row.index}
+    covs = {c: None if pd.isna(row[c]) else float(row[c]) for c in covariates
+            if c in row.index and c != "onset_day"}
     onset = row.get("onset_day")
     return hist, PatientInfo(covariates=covs,
                              onset_day=None if onset is None or pd.isna(onset) else float(onset))

@@ -198,8 +198,8 @@ def evaluate(
     from rich.progress import track
 
     from recovery.model import Cohort, CohortError
-    from recovery.model.checks.evaluate import evaluate as run_evaluate
-    from recovery.model.checks.evaluate import write_report
+    from recovery.model import evaluate as run_evaluate
+    from recovery.model import write_evaluation_report as write_report
 
     fc = forecaster_at(model_dir)
     try:
@@ -230,12 +230,10 @@ def phenomena(
     phenomena.md, phenomena.json and a chart a case."""
     from rich.progress import Progress
 
-    from recovery.model.checks.phenomena_report import (
-        README_END,
-        README_START,
-        readme_block,
-        write_report,
-    )
+    from recovery.model import PHENOMENA_END as README_END
+    from recovery.model import PHENOMENA_START as README_START
+    from recovery.model import phenomena_readme_block as readme_block
+    from recovery.model import write_phenomena_report as write_report
 
     fc = forecaster_at(model_dir)
     with Progress(transient=True) as bar:

@@ -19,7 +19,11 @@ from recovery.model.checks.drift import (
     drift_verdict,
 )
 from recovery.model.checks.evaluate import EvaluationReport, evaluate
+from recovery.model.checks.evaluate import write_report as write_evaluation_report
 from recovery.model.checks.phenomena import CASES, PhenomenaReport
+from recovery.model.checks.phenomena_report import README_END as PHENOMENA_END
+from recovery.model.checks.phenomena_report import README_START as PHENOMENA_START
+from recovery.model.checks.phenomena_report import readme_block as phenomena_readme_block
 from recovery.model.checks.phenomena_report import write_report as write_phenomena_report
 from recovery.model.config import PARAMS, ModelConfig, SamplerConfig
 from recovery.model.data.cohort import Cohort
@@ -62,6 +66,8 @@ __all__ = [
     "BANDS",
     "CASES",
     "PARAMS",
+    "PHENOMENA_END",
+    "PHENOMENA_START",
     "PRESETS",
     "QUANTILE_KEYS",
     "WORLDS",
@@ -108,11 +114,13 @@ __all__ = [
     "load",
     "model_identity",
     "optimise",
+    "phenomena_readme_block",
     "preset",
     "quick_fit",
     "save",
     "save_with_plots",
     "simulate_cohort",
     "stratified_subsample",
+    "write_evaluation_report",
     "write_phenomena_report",
 ]

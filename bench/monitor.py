@@ -38,8 +38,8 @@ warnings.filterwarnings("ignore")
 
 FORECAST_DAY, WEEKS = 35, 10
 START = date(2026, 3, 2)
-DRIFTED = Truth(tau_nat=400.0, mu_pop={**Truth().mu_pop, "base": 1.4, "floor": 0.85,
-                                        "relief": -2.5})
+DRIFTED = Truth(tau_nat=400.0, sigma=1.5, mu_pop={**Truth().mu_pop, "base": 1.4,
+                                                   "floor": 0.85, "relief": -2.5})
 
 
 def clinic(fc: Forecaster, truth: Truth, seed: int, patients: int) -> pd.DataFrame:

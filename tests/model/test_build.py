@@ -86,7 +86,7 @@ def test_mean_preserving_means_carry_their_jacobian(small_cohort: Cohort) -> Non
     cfg = ModelConfig()
     model = build_model(prepare(small_cohort, cfg), cfg)
     point = model.initial_point()
-    point["patient_sd_other_log__"] = np.log([0.9, 0.4, 0.7, 0.5, 0.6, 0.3])
+    point["patient_sd_other_log__"] = np.log([0.6, 1.5, 0.9, 0.4, 0.7, 0.5, 0.6, 0.3])
     free = "mu_pop_centred"
     fn = model.compile_fn(model.replace_rvs_by_values([model["mu_pop"], model["mu_pop_prior"]]),
                           inputs=model.value_vars, on_unused_input="ignore")

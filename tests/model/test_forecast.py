@@ -234,4 +234,5 @@ def test_forecasts_record_how_often_their_bands_should_hold(default_forecaster: 
         assert (p50 >= 0).all()
         assert (p90 >= p50).all()
         assert (p90 <= 1.0).all()
-        assert p90.mean() > 0.85  # a narrow band can hold fewer whole scores than its level
+        assert p90.mean() > 0.8  # a narrow band can hold fewer whole scores than its level
+        assert p90.mean() > p50.mean() + 0.25

@@ -43,8 +43,10 @@ def test_importance_and_smc_agree_where_importance_holds(default_forecaster: For
 
 def test_the_laplace_frame_keeps_importance_sampling_healthy_on_a_long_diary(
         default_forecaster: Forecaster) -> None:
-    """Seventeen weeks at 8 (119 scores): proposals from the population prior are worth a
-    handful of draws; in the Laplace frame, hundreds."""
+    """Seventeen weeks at 8 (119 scores): in the Laplace frame the proposals are worth
+    hundreds of draws (978 here), several times what the population prior's give (169: a
+    model whose chronic pain is near-stable expects a flat diary, so the prior is no longer
+    worth only a handful, as it was when the natural course began at the first record)."""
     fc = default_forecaster
     patient = _patient(fc, flat_history(weeks=17, level=8.0))
     target = update._Target(fc.population, patient, fc.config, fc.kinds)
@@ -55,7 +57,8 @@ def test_the_laplace_frame_keeps_importance_sampling_healthy_on_a_long_diary(
     ess = {}
     for name, first in (("laplace", laplace), ("prior", prior)):
         ess[name], *_ = update._importance(target, first, np.random.default_rng(2), 1)
-    assert ess["laplace"] >= update.ESS_TARGET > 10 * ess["prior"], ess
+    assert ess["laplace"] >= update.ESS_TARGET, ess
+    assert ess["laplace"] > 4 * ess["prior"], ess
 
 
 def test_the_laplace_frame_gives_the_prior_frames_answer_where_that_held(

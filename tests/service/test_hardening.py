@@ -4,10 +4,12 @@ reads, formula injection, malformed numbers, and two server processes on one SQL
 
 from __future__ import annotations
 
+import csv
+import io
 import threading
 import time
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,8 @@ from fastapi import HTTPException
 from sqlalchemy import func, select
 
 from recovery.dashboard.views import forecast_csv
-from recovery.model import load, save
+from recovery.engine.refit import RefitResult
+from recovery.model import EvaluationReport, load, save
 from recovery.service.db import Database
 from recovery.service.lockout import locked_for
 from recovery.service.settings import Settings
@@ -146,9 +149,12 @@ def test_a_paused_worker_that_lost_its_lease_registers_nothing(api: Api, tmp_pat
         dirs.append(tmp_path / name)
     with pytest.raises(LeaseLostError):
         paused.beat(job_id)
+    evaluation = EvaluationReport.model_validate_json(
+        (DEFAULT_MODEL / "evaluation.json").read_text())
+    done = [RefitResult(load(d), d, evaluation) for d in dirs]
     with pytest.raises(LeaseLostError):
-        paused._commit(job_id, dirs[0], cohort_id, {}, "diagnostics passed")
-    assert other._commit(job_id, dirs[1], cohort_id, {}, "diagnostics passed") == "from-other"
+        paused._commit(job_id, cohort_id, done[0])
+    assert other._commit(job_id, cohort_id, done[1]) == "from-other"
     with other.db.session() as s:
         registered = s.scalars(select(ModelRow.id).where(ModelRow.job_id == job_id)).all()
         job = s.get(Job, job_id)
@@ -202,14 +208,16 @@ def test_request_logs_name_the_user_and_record(shared_api: Api,
 
 # 6. Nothing a spreadsheet would run as a formula.
 def test_csv_cells_and_ids_cannot_carry_formulas(shared_api: Api) -> None:
-    result = {"forecasts": [{"name": "=cmd|' /C calc'!A0", "days": [1], "mean": [5.0],
-                             "quantiles": {"0.5": [5.0]}}]}
-    row = forecast_csv(result).decode().splitlines()[1]
-    assert row.startswith("'=cmd")
-    inside = {"forecasts": [{**result["forecasts"][0], "name": "plan\r=HYPERLINK(1)"}]}
-    lines = forecast_csv(inside).decode().splitlines()
-    assert len(lines) == 2  # one row: the CR became a space
-    assert lines[1].startswith("plan =HYPERLINK(1)")
+    result = {"model_version": "m1", "forecasts": [{
+        "name": "=cmd|' /C calc'!A0", "days": [1], "mean": [5.0], "quantiles": {"0.5": [5.0]}}]}
+    made = (date(2026, 1, 5), date(2026, 1, 6))
+    rows = list(csv.DictReader(io.StringIO(forecast_csv(result, {}, "@evil", *made).decode())))
+    assert rows[0]["schedule"].startswith("'=cmd")
+    assert rows[0]["patient"].startswith("'@evil")
+    inside = {**result, "forecasts": [{**result["forecasts"][0], "name": "plan\r=HYPERLINK(1)"}]}
+    text = forecast_csv(inside, {}, "Ana", *made).decode()
+    assert len(text.splitlines()) == 2  # one row: the CR became a space
+    assert next(csv.DictReader(io.StringIO(text)))["schedule"] == "plan =HYPERLINK(1)"
     files = {"patients": ("patients.csv", b"patient_id,chronic\n=1+1,0\n"),
              "sessions": ("sessions.csv", b"patient_id,day,kind\n=1+1,0,massage\n"),
              "pain": ("pain.csv", b"patient_id,day,score\n=1+1,0,5\n")}

@@ -19,8 +19,8 @@ from tests.helpers import Api
 FORECAST_DAY, WEEKS, PATIENTS = 35, 10, 30
 START = date(2026, 3, 2)  # the diaries' first day; the service's clock is set from it
 ENTERED = START + timedelta(days=7 * WEEKS)  # the day the last scores are entered
-DRIFTED = Truth(tau_nat=400.0, mu_pop={**Truth().mu_pop, "base": 1.4, "floor": 0.85,
-                                        "relief": -2.5})
+DRIFTED = Truth(tau_nat=400.0, sigma=1.5, mu_pop={**Truth().mu_pop, "base": 1.4,
+                                                   "floor": 0.85, "relief": -2.5})
 
 
 def test_band_scores_and_a_clustered_check() -> None:

@@ -115,6 +115,11 @@ def refits(c: ServiceClient) -> None:
         return
     for j in jobs[:10]:
         st.progress(j["progress"], text=f"{j['id'][:8]} {j['status']}: {j['message']}")
+    done = {j["id"] for j in jobs if j["status"] == "succeeded"}
+    seen = st.session_state.setdefault("finished_refits", done)
+    if done - seen:  # a refit just made a model: redraw the page so the list shows it
+        st.session_state["finished_refits"] = done
+        st.rerun()
 
 
 def model_view(c: ServiceClient, m: dict[str, Any], served: dict[str, Any] | None) -> None:

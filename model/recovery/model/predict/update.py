@@ -224,6 +224,7 @@ class _Target:
 
     def __init__(self, pop: PopulationDraws, patient: PatientData, cfg: ModelConfig,
                  kinds: list[str]) -> None:
+        pop = pop.with_onset(onset_draws(patient, cfg, len(pop)))  # each draw's duration
         self.pop, self.patient, self.cfg = pop, patient, cfg
         self.design, grid = history_design(patient, cfg, kinds)
         self.gap = grid.flat_gap
@@ -415,7 +416,6 @@ def condition(pop: PopulationDraws, patient: PatientData, cfg: ModelConfig, kind
               ) -> tuple[PatientDraws, UpdateInfo]:
     """Posterior draws for a new patient; also how: the method ("importance" or "smc"), its
     stages, the effective sample size and its share of the particles."""
-    pop = pop.with_onset(onset_draws(patient, cfg, len(pop)))
     target = _Target(pop, patient, cfg, kinds)
     first = _Proposal(target)
     ess, idx, theta, logw, stages = _importance(target, first, rng, max_stages)
@@ -436,7 +436,7 @@ def condition(pop: PopulationDraws, patient: PatientData, cfg: ModelConfig, kind
     info = UpdateInfo(**how, low_ess=low, warning=(
         f"this forecast rests on only {how['ess']:.0f} effective posterior draws "
         f"(fewer than {TRUST_ESS:.0f}): its bands are unreliable" if low else None))
-    return patient_draws(theta, pop.globals.take(idx), patient, cfg, kinds), info
+    return patient_draws(theta, target.pop.globals.take(idx), patient, cfg, kinds), info
 
 
 def _systematic(w: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:

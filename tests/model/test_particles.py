@@ -18,7 +18,7 @@ def test_the_prior_is_each_draws_population_prior(default_forecaster: Forecaster
     target = _Target(fc.population, patient, fc.config, fc.kinds)
     idx = rng.integers(0, len(fc.population), 200)
     theta = target.sample_prior(idx, rng)
-    sub = fc.population.take(idx)
+    sub = target.pop.take(idx)  # the population given this patient's (unknown) onset
     np.testing.assert_allclose(target.log_prior(idx, theta),
                                sub.log_prior(theta, sub.prior_mean(patient.x_effect)), rtol=1e-9)
 
@@ -32,7 +32,8 @@ def test_particle_loglik_equals_the_numpy_filter(default_forecaster: Forecaster)
         target = _Target(fc.population, patient, fc.config, fc.kinds)
         idx = rng.integers(0, len(fc.population), 300)
         theta = target.sample_prior(idx, rng)
-        want = log_likelihood(theta, fc.population.globals.take(idx), patient, fc.config, fc.kinds)
+        want = log_likelihood(theta, target.pop.globals.take(idx), patient, fc.config,
+                              fc.kinds)
         np.testing.assert_allclose(target.loglik(idx, theta), want, rtol=1e-9)
         assert np.ptp(want) > 50  # the particles differ: a real comparison
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from recovery.model import Cohort
 from recovery.service.accounts import revise
@@ -92,10 +93,8 @@ def _persona_diary(persona: dict, rng: np.random.Generator
     return [(float(d), int(v)) for d, v in zip(days, scores, strict=True)], ses
 
 
-def _add_patients(s: object, therapist_id: int, n: int, today: date) -> list[Patient]:
-    from sqlalchemy.orm import Session
-
-    assert isinstance(s, Session)
+def _add_patients(s: Session, therapist_id: int, n: int, today: date) -> list[Patient]:
+    """The demo's personas, then patients from the demo cohort up to n."""
     start = today - timedelta(days=HISTORY_DAYS)  # diary to today
     rng = np.random.default_rng(7)
     out = []
@@ -105,21 +104,23 @@ def _add_patients(s: object, therapist_id: int, n: int, today: date) -> list[Pat
                     start_date=start, pain_since=start - timedelta(days=persona["onset"]))
         s.add(p)
         s.flush()
-        pain, ses = _persona_diary(persona, rng)
-        s.add_all(PainRow(patient_id=p.id, day=d, score=v, client_id=f"demo-{k}")
-                  for k, (d, v) in enumerate(pain))
-        s.add_all(SessionRow(patient_id=p.id, day=d, kind=kind, client_id=f"demo-s{k}")
-                  for k, (d, kind) in enumerate(ses))
+        _add_diary(s, p.id, *_persona_diary(persona, rng))
         out.append(p)
     return out + _cohort_patients(s, therapist_id, n - len(out), start, len(out))
 
 
-def _cohort_patients(s: object, therapist_id: int, n: int, start: date, first: int
+def _add_diary(s: Session, patient_id: str, pain: list[tuple[float, int]],
+               sessions: list[tuple[float, str]]) -> None:
+    """A demo record's scores and sessions (day, value), with demo client ids."""
+    s.add_all(PainRow(patient_id=patient_id, day=d, score=v, client_id=f"demo-{k}")
+              for k, (d, v) in enumerate(pain))
+    s.add_all(SessionRow(patient_id=patient_id, day=d, kind=kind, client_id=f"demo-s{k}")
+              for k, (d, kind) in enumerate(sessions))
+
+
+def _cohort_patients(s: Session, therapist_id: int, n: int, start: date, first: int
                      ) -> list[Patient]:
     """More demo patients, from the bundled demo cohort's first weeks."""
-    from sqlalchemy.orm import Session
-
-    assert isinstance(s, Session)
     cohort = Cohort.load(DEMO_COHORT)
     out = []
     for i, pid in enumerate(cohort.patient_ids[:max(n, 0)]):
@@ -135,11 +136,9 @@ def _cohort_patients(s: object, therapist_id: int, n: int, start: date, first: i
         pain = pain[pain["day"] - t0 <= HISTORY_DAYS]
         ses = cohort.sessions[(cohort.sessions["patient_id"] == pid)
                               & (cohort.sessions["day"] - t0 <= HISTORY_DAYS)]
-        s.add_all(PainRow(patient_id=p.id, day=float(d - t0), score=int(v),
-                          client_id=f"demo-{k}") for k, (d, v) in
-                  enumerate(zip(pain["day"], pain["score"], strict=True)))
-        s.add_all(SessionRow(patient_id=p.id, day=float(d - t0), kind=str(kind),
-                             client_id=f"demo-{k}") for k, (d, kind) in
-                  enumerate(zip(ses["day"], ses["kind"], strict=True)))
+        _add_diary(s, p.id, [(float(d - t0), int(v)) for d, v in
+                             zip(pain["day"], pain["score"], strict=True)],
+                   [(float(d - t0), str(k)) for d, k in zip(ses["day"], ses["kind"],
+                                                            strict=True)])
         out.append(p)
     return out
